@@ -1,0 +1,28 @@
+"""sepprof: what depthwise-separable convolutions really save, counted, traced and timed.
+
+The library API mirrors the commands; names are imported lazily so that ``import sepprof``
+(and ``sepprof --help``) never imports torch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "compare": "sepprof.compare",
+    "LayerSpec": "sepprof.spec",
+    "parse_variants": "sepprof.spec",
+    "TimingOptions": "sepprof.timing",
+    "calibrate": "sepprof.calibrate",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    raise AttributeError(f"module 'sepprof' has no attribute {name!r}")

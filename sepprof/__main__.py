@@ -1,0 +1,5 @@
+"""``python -m sepprof``."""
+
+from sepprof.cli import main
+
+main()

@@ -1,0 +1,296 @@
+"""The ``sepprof`` command line: parse flags, call the library, pick a renderer, set the exit code.
+
+Exit codes: 0 success, 1 a check or budget failed, 2 usage or spec error (one line, no
+traceback), 3 internal error (a bug: rerun with --debug for the trace), 130 interrupted.
+Tables go to stdout, progress and messages to stderr; ``--json`` prints only JSON on stdout.
+torch and fvcore are imported only by commands that trace or time.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from sepprof.errors import UserError
+
+app = typer.Typer(
+    help="What depthwise-separable, grouped and inverted-residual convolutions really save: "
+    "MACs, params, bytes, arithmetic intensity and measured latency on CPU and CUDA.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+RULE_HELP = (
+    "Counting rule: MACs are conv/linear multiply-adds (1 MAC = 2 FLOPs); BatchNorm (2/element), "
+    "bias (1), activations (ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, hardswish 5), residual adds (1) "
+    "and pools are elementwise ops, counted apart and never mixed into MACs."
+)
+
+
+def fail(message: str) -> None:
+    raise UserError(message)
+
+
+def choice(flag: str, value: str, valid: tuple[str, ...]) -> str:
+    """Check a string flag against its valid values, with a one-line error."""
+    if value not in valid:
+        fail(f"{flag}: {value!r} is not one of {', '.join(valid)}")
+    return value
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[], None]] | None]:
+    """A rich progress bar on stderr (drawn only on a terminal); yields ``start(label, total)``."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from sepprof.render.console import console
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeRemainingColumn(),
+        console=console(stderr=True),
+        transient=True,
+    ) as bar:
+
+        def start(label: str, total: int) -> Callable[[], None]:
+            task = bar.add_task(label, total=total)
+            return lambda: bar.advance(task)
+
+        yield start
+
+
+def emit(result: Any, as_json: bool, view: Callable[[Any], Any]) -> None:
+    """Print a result as JSON or as tables."""
+    if as_json:
+        from sepprof.render.json import render_json
+
+        sys.stdout.write(render_json(result) + "\n")
+        return
+    from sepprof.render.console import console
+
+    out = console()
+    for item in result if isinstance(result, list) else [result]:
+        out.print(view(item))
+
+
+def timing_options(
+    no_time: bool,
+    device: str,
+    dtype: str,
+    threads: int | None,
+    memory_format: str,
+    min_time: float,
+    rounds: int,
+    allocator: str,
+) -> Any:
+    """Validated timing flags, or None for ``--no-time`` (no torch import)."""
+    choice("--dtype", dtype, ("fp32", "fp16", "bf16"))
+    choice("--memory-format", memory_format, ("contiguous", "channels_last"))
+    choice("--allocator", allocator, ("tuned", "system"))
+    devices = tuple(d.strip() for d in device.split(","))
+    for d in devices:
+        choice("--device", d, ("cpu", "cuda", "all"))
+    if threads is not None and threads < 1:
+        fail(f"--threads: must be >= 1 (got {threads})")
+    if rounds < 1:
+        fail(f"--rounds: must be >= 1 (got {rounds})")
+    if min_time <= 0:
+        fail(f"--min-time: must be > 0 seconds (got {min_time})")
+    if no_time:
+        if "cuda" in devices:
+            from sepprof.timing import check_device
+
+            check_device("cuda", dtype)
+        return None
+    from sepprof.timing import TimingOptions
+
+    return TimingOptions(devices, threads, dtype, memory_format, min_time, rounds, allocator)
+
+
+DEVICE = typer.Option("cpu", "--device", help="cpu, cuda, or all (every device present).")
+DTYPE = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16.")
+THREADS = typer.Option(None, "--threads", help="CPU threads for timing [default: every core].")
+MEMFMT = typer.Option("contiguous", "--memory-format", help="contiguous or channels_last.")
+MIN_TIME = typer.Option(0.05, "--min-time", help="Seconds of timed calls per item per round.")
+ROUNDS = typer.Option(5, "--rounds", help="Rounds; the latency is the median of round medians.")
+ALLOCATOR = typer.Option(
+    "tuned",
+    "--allocator",
+    help="tuned: raise glibc's mmap/trim thresholds before timing (steady state); "
+    "system: measure the allocator untouched.",
+)
+NO_TIME = typer.Option(False, "--no-time", help="Skip timing (counts and tracing only).")
+ANALYTIC = typer.Option(
+    False, "--analytic", help="Analytic counts only: no tracing, no timing, no torch import."
+)
+JSON = typer.Option(False, "--json", help="Print only JSON (the versioned contract) on stdout.")
+UNITS = typer.Option("macs", "--units", help="Show counts as macs or flops (= 2 x MACs).")
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show the full trace of internal errors."),
+) -> None:
+    """sepprof: profile what separable convolutions save.
+
+    Exit codes: 0 ok, 1 a check/budget failed, 2 bad input, 3 internal error, 130 interrupted.
+    """
+
+
+@app.command(epilog=RULE_HELP)
+def compare(
+    k: int = typer.Option(3, "--k", help="Kernel size."),
+    cin: int | None = typer.Option(None, "--cin", help="Input channels [default: --cout]."),
+    cout: int = typer.Option(256, "--cout", help="Output channels."),
+    size: int = typer.Option(56, "--size", help="Input height and width."),
+    batch: int = typer.Option(1, "--batch", help="Batch size."),
+    stride: int = typer.Option(1, "--stride", help="Stride."),
+    padding: int | None = typer.Option(None, "--padding", help="Padding [default: k//2]."),
+    dilation: int = typer.Option(1, "--dilation", help="Dilation."),
+    bias: bool = typer.Option(False, "--bias/--no-bias", help="Conv bias."),
+    bn: bool = typer.Option(True, "--bn/--no-bn", help="BatchNorm after each conv."),
+    act: str = typer.Option("relu", "--act", help="relu, relu6, silu or none."),
+    variants: str | None = typer.Option(
+        None,
+        "--variants",
+        help="Comma-separated: standard, separable, grouped:G, inverted:T "
+        "[default: standard,separable].",
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="A layers YAML file: compare each layer (flags give the defaults)."
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 if a traced count differs from the analytic one."
+    ),
+    no_time: bool = NO_TIME,
+    analytic: bool = ANALYTIC,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    threads: int | None = THREADS,
+    memory_format: str = MEMFMT,
+    min_time: float = MIN_TIME,
+    rounds: int = ROUNDS,
+    allocator: str = ALLOCATOR,
+    as_json: bool = JSON,
+    units: str = UNITS,
+) -> None:
+    """Compare variants of one layer: params, MACs (analytic and traced), cost ratio vs theory
+    1/Cout + 1/k², bytes, intensity and measured latency per device."""
+    from sepprof.compare import compare as run_compare
+    from sepprof.spec import LayerSpec, load_layers, parse_variants, validate_flags
+
+    choice("--units", units, ("macs", "flops"))
+    opts = timing_options(
+        no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
+    )
+    flags = dict(
+        k=k,
+        cin=cin,
+        cout=cout,
+        size=size,
+        batch=batch,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        bias=bias,
+        bn=bn,
+        act=act,
+    )
+    if config is not None:
+        layers, file_variants = load_layers(config)
+        variants = variants or ",".join(file_variants or [])
+    else:
+        layers = [validate_flags(LayerSpec, flags)]
+    results = []
+    with progress_bar(not as_json) as progress:
+        for layer in layers:
+            try:
+                chosen = parse_variants(variants or "standard,separable", layer)
+            except ValueError as exc:
+                fail(f"--variants: {exc}")
+            results.append(
+                run_compare(layer, chosen, trace=not analytic, timing=opts, progress=progress)
+            )
+    from sepprof.render.console import compare_view
+
+    emit(results if config is not None else results[0], as_json, lambda r: compare_view(r, units))
+    mismatch = any(
+        row.traced_ok is False for r in results for v in r.variants for row in (v, *v.stages)
+    )
+    if strict and mismatch:
+        raise typer.Exit(1)
+
+
+@app.command()
+def calibrate(
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    threads: int | None = THREADS,
+    as_json: bool = JSON,
+) -> None:
+    """Measure this machine's peak FLOP/s (best of several matmuls and a 3x3 conv) and memory
+    bandwidth (DRAM and cache), and store them for the roofline in ``compare``."""
+    opts = timing_options(False, device, dtype, threads, "contiguous", 0.1, 3, "tuned")
+    from sepprof.calibrate import calibrate as run_calibrate
+    from sepprof.calibrate import save_calibration
+    from sepprof.measure import resolve_devices
+    from sepprof.render.console import calibration_view
+
+    results = []
+    with progress_bar(not as_json) as progress:
+        for d in resolve_devices(opts.devices):
+            tick = progress(f"calibrating {d}", 9) if progress else None
+            cal = run_calibrate(d, dtype, opts.thread_count(), tick)
+            path = save_calibration(cal)
+            results.append(cal)
+    emit(results if len(results) > 1 else results[0], as_json, calibration_view)
+    if not as_json:
+        print(f"saved to {path}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and turn every outcome into an exit code."""
+    import click
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    code = 0
+    try:
+        app(args=args, prog_name="sepprof", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        print(f"error: {exc.format_message()}" + _usage_hint(exc), file=sys.stderr)
+        code = exc.exit_code if isinstance(exc, click.UsageError) else 2
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except Exception as exc:
+        if debug:
+            raise
+        name = type(exc).__name__
+        print(f"internal error: {name}: {exc} (rerun with --debug for the trace)", file=sys.stderr)
+        code = 3
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _usage_hint(exc: Any) -> str:
+    ctx = getattr(exc, "ctx", None)
+    return f" (see '{ctx.command_path} --help')" if ctx is not None else ""

@@ -1,0 +1,107 @@
+"""``sepprof compare``: one layer, every variant side by side (spec -> variants -> measure -> result).
+
+Analytic costs are always computed; tracing and timing import torch and fvcore only when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from sepprof.blocks import layer_variant
+from sepprof.costs import separable_theory_ratio
+from sepprof.environment import environment
+from sepprof.guards import check_memory, estimate_bytes
+from sepprof.ops import Block
+from sepprof.results import CompareResult, Comparison, Row, Speedup
+from sepprof.rows import block_row, with_trace
+from sepprof.spec import LayerSpec, VariantSpec, check_variant
+from sepprof.units import DTYPE_BYTES
+
+Progress = Callable[[str, int], Callable[[], None]]
+
+
+def compare(
+    layer: LayerSpec,
+    variants: list[VariantSpec],
+    *,
+    trace: bool = True,
+    timing: object | None = None,
+    progress: Progress | None = None,
+) -> CompareResult:
+    """Compare variants of ``layer``: analytic counts, traced counts (``trace``) and latency
+    (``timing``, a ``timing.TimingOptions``). ``progress(label, total)`` returns a tick."""
+    for v in variants:
+        check_variant(v, layer)
+    dtype = getattr(timing, "dtype", "fp32")
+    itemsize = DTYPE_BYTES[dtype]
+    blocks = [layer_variant(layer, v) for v in variants]
+    rows = [block_row(b, layer.batch, itemsize) for b in blocks]
+    notes: list[str] = []
+    extra: dict[str, object] = {"dtype": dtype}
+    if trace or timing:
+        for b in blocks:
+            ops = [op for s in b.stages for op in s.ops]
+            check_memory(f"variant {b.name}", estimate_bytes(ops, layer.batch, itemsize), "cpu")
+    if trace:
+        rows = [_traced(row, block, layer.batch) for row, block in zip(rows, blocks, strict=True)]
+    if timing is None:
+        notes.append("timing skipped (--no-time)")
+    else:
+        from sepprof.measure import time_blocks
+
+        rows, timing_env, timing_notes = time_blocks(blocks, rows, layer.batch, timing, progress)
+        extra.update(timing_env)
+        notes.extend(timing_notes)
+    spec = layer.model_dump()
+    return CompareResult(
+        environment(**extra),
+        spec,
+        tuple(rows),
+        tuple(comparisons(tuple(rows), layer)),
+        tuple(notes),
+    )
+
+
+def _traced(row: Row, block: Block, batch: int) -> Row:
+    """Fill a variant row and its stage rows with fvcore's per-module counts."""
+    from sepprof.trace import trace_block
+
+    traced, torch_macs = trace_block(block, batch)
+    stages = tuple(with_trace(s, traced[s.name]) for s in row.stages)
+    row = replace(with_trace(row, traced[""]), macs_flop_counter=torch_macs)
+    return replace(row, stages=stages)
+
+
+def theory_ratio(baseline: Row, row: Row, layer: LayerSpec) -> float | None:
+    """The textbook cost ratio where one exists: 1/Cout + 1/k^2 (separable), 1/g (grouped)."""
+    if baseline.kind != "standard":
+        return None
+    if row.kind == "separable":
+        return separable_theory_ratio(layer.cout, layer.k)
+    if row.kind == "grouped":
+        return 1 / int(row.name.split(":")[1])
+    return None
+
+
+def comparisons(rows: tuple[Row, ...], layer: LayerSpec) -> list[Comparison]:
+    """Each variant against the first: MAC, params and theory ratios, and measured speedups."""
+    base = rows[0]
+    out = []
+    for row in rows[1:]:
+        speedup = {
+            dev: Speedup.of(base.latency_ms[dev], lat)
+            for dev, lat in row.latency_ms.items()
+            if dev in base.latency_ms
+        }
+        out.append(
+            Comparison(
+                base.name,
+                row.name,
+                row.macs_analytic / base.macs_analytic,
+                theory_ratio(base, row, layer),
+                row.params / base.params,
+                speedup,
+            )
+        )
+    return out

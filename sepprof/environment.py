@@ -1,0 +1,54 @@
+"""Where a result was measured: versions, CPU, GPU, threads. Recorded in every result.
+
+Versions are read from package metadata, so describing the environment never imports torch;
+GPU details are added only when torch is already loaded.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+import sys
+from functools import cache
+from importlib import metadata
+from typing import Any
+
+
+def version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@cache
+def cpu_model() -> str:
+    """The CPU's marketing name (from /proc/cpuinfo on Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(**extra: Any) -> dict[str, Any]:
+    """The environment block of a result; ``extra`` adds device, dtype, threads and the like."""
+    env: dict[str, Any] = {
+        "sepprof": version("sepprof") or "dev",
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "fvcore": version("fvcore"),
+        "platform": platform.platform(),
+        "hostname": socket.gethostname(),
+        "cpu": cpu_model(),
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        env["cuda"] = torch.version.cuda
+        if torch.cuda.is_available():
+            env["gpu"] = torch.cuda.get_device_name(0)
+    env.update({k: v for k, v in extra.items() if v is not None})
+    return env

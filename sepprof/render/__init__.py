@@ -1,0 +1,1 @@
+"""Renderers: finished results in, text out (console tables, JSON, markdown, charts)."""

@@ -1,0 +1,304 @@
+"""Rich tables for people. Renderers format finished results; they never compute costs."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from sepprof.results import CompareResult, Comparison, Latency, Row
+from sepprof.units import human, macs_to_flops
+
+COUNTING_RULE = (
+    "MACs = multiply-adds of conv and linear layers (1 MAC = 2 FLOPs). Elementwise ops are "
+    "counted apart, per element: BatchNorm 2, bias 1, ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, "
+    "hardswish 5, add 1, gate mul 1, pools per window. Params = conv/linear weights and biases "
+    "(BatchNorm's scale and shift listed apart). Bytes = input + output + weights per op, "
+    "summed over ops (unfused)."
+)
+
+
+def console(stderr: bool = False) -> Console:
+    """A console that follows NO_COLOR and the terminal, and is wide enough when piped."""
+    stream = sys.stderr if stderr else sys.stdout
+    wide = None if stream.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(file=stream, width=wide, highlight=False)
+
+
+def to_text(renderable: RenderableType, width: int = 160) -> str:
+    """Render to plain text (tests, markdown code blocks)."""
+    buf = io.StringIO()
+    Console(file=buf, width=width, no_color=True, highlight=False, color_system=None).print(
+        renderable
+    )
+    return buf.getvalue()
+
+
+def count(value: int | None, units: str = "macs") -> str:
+    if value is None:
+        return "n/a"
+    return human(macs_to_flops(value) if units == "flops" else value, 4)
+
+
+def ms(lat: Latency | None) -> Text:
+    if lat is None:
+        return Text("—", style="dim")
+    text = Text(f"{lat.median:.3g} ± {lat.iqr:.2g}")
+    if lat.unstable:
+        text.append(" unstable", style="bold yellow")
+    return text
+
+
+def traced_cell(row: Row, units: str) -> Text:
+    """✓ when fvcore (and torch's counter) agree with the analytic MACs, else the traced count."""
+    if row.traced_ok is None:
+        return Text("—", style="dim")
+    if row.traced_ok:
+        return Text("✓", style="green")
+    shown = row.macs_traced if row.macs_traced != row.macs_analytic else row.macs_flop_counter
+    if shown == row.macs_analytic:
+        return Text(f"✗ params {human(row.params_traced)}", style="bold red")
+    return Text(f"✗ {count(shown, units)}", style="bold red")
+
+
+def ratio(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def times(value: float | None) -> str:
+    return "—" if not value else f"{value:.2f}x"
+
+
+def compare_counts(result: CompareResult, units: str = "macs") -> Table:
+    """Counts table: params, MACs, traced check, ratios vs the baseline and theory, bytes."""
+    unit = "FLOPs" if units == "flops" else "MACs"
+    table = Table(title="Counts (analytic, checked by tracing)", title_justify="left")
+    for name, justify in [
+        ("variant / stage", "left"),
+        ("op", "left"),
+        ("output", "left"),
+        ("params", "right"),
+        (unit, "right"),
+        ("traced", "center"),
+        (f"{unit} vs base", "right"),
+        ("theory", "right"),
+        ("share", "right"),
+        ("params ×fewer", "right"),
+        ("eltwise ops", "right"),
+        ("bytes", "right"),
+        ("FLOP/B", "right"),
+    ]:
+        table.add_column(name, justify=justify, no_wrap=justify == "right")
+    comps = {c.variant: c for c in result.comparisons}
+    base = result.variants[0]
+    for row in result.variants:
+        comp = comps.get(row.name)
+        table.add_row(
+            Text(row.name, style="bold"),
+            row.detail,
+            row.shape,
+            human(row.params, 4),
+            count(row.macs_analytic, units),
+            traced_cell(row, units),
+            ratio(comp.macs_ratio if comp else 1.0),
+            ratio(comp.theory_ratio if comp else None),
+            "",
+            times(base.params / row.params if row.params else None),
+            human(row.elementwise_ops),
+            human(row.bytes),
+            f"{row.intensity:.3g}",
+        )
+        if len(row.stages) > 1:
+            for stage in row.stages:
+                share = stage.macs_analytic / row.macs_analytic if row.macs_analytic else 0
+                table.add_row(
+                    Text(f"  └ {stage.name}", style="dim"),
+                    stage.detail,
+                    stage.shape,
+                    human(stage.params, 4),
+                    count(stage.macs_analytic, units),
+                    traced_cell(stage, units),
+                    "",
+                    "",
+                    f"{share:.1%}",
+                    "",
+                    human(stage.elementwise_ops),
+                    human(stage.bytes),
+                    f"{stage.intensity:.3g}",
+                )
+    return table
+
+
+def devices_of(rows: Iterable[Row]) -> list[str]:
+    seen: list[str] = []
+    for row in rows:
+        seen += [d for d in row.latency_ms if d not in seen]
+    return seen
+
+
+def compare_latency(result: CompareResult, device: str) -> Table:
+    """Latency table for one device: time, share of time vs share of MACs, speedup, roofline."""
+    env = result.environment
+    title = (
+        f"Latency on {device} ({env.get('dtype')}, {env.get('threads')} threads, "
+        f"{env.get('memory_format')}): median ± IQR of {len(_rounds(result, device))} rounds"
+    )
+    table = Table(title=title, title_justify="left")
+    for name in [
+        "variant / stage",
+        "ms",
+        "runs",
+        "MAC share",
+        "time share",
+        "speedup",
+        "GFLOP/s",
+        "% of roof",
+        "bound",
+    ]:
+        table.add_column(
+            name, justify="left" if name == "variant / stage" else "right", no_wrap=True
+        )
+    comps = {c.variant: c for c in result.comparisons}
+    for row in result.variants:
+        comp = comps.get(row.name)
+        speed = comp.speedup.get(device) if comp else None
+        speed_text = f"{speed.value:.2f}x ± {speed.error:.2f}" if speed else "1.00x"
+        table.add_row(
+            Text(row.name, style="bold"),
+            ms(row.latency_ms.get(device)),
+            _runs(row, device),
+            "",
+            "",
+            speed_text,
+            *_roof_cells(row, device),
+        )
+        if len(row.stages) > 1:
+            total_ms = sum(
+                s.latency_ms[device].median for s in row.stages if device in s.latency_ms
+            )
+            for stage in row.stages:
+                lat = stage.latency_ms.get(device)
+                mac_share = stage.macs_analytic / row.macs_analytic if row.macs_analytic else 0
+                time_share = lat.median / total_ms if lat and total_ms else None
+                table.add_row(
+                    Text(f"  └ {stage.name}", style="dim"),
+                    ms(lat),
+                    _runs(stage, device),
+                    f"{mac_share:.1%}",
+                    "—" if time_share is None else f"{time_share:.1%}",
+                    "",
+                    *_roof_cells(stage, device),
+                )
+    return table
+
+
+def _rounds(result: CompareResult, device: str) -> tuple[float, ...]:
+    lat = result.variants[0].latency_ms.get(device)
+    return lat.rounds if lat else ()
+
+
+def _runs(row: Row, device: str) -> str:
+    lat = row.latency_ms.get(device)
+    return str(lat.runs) if lat else "—"
+
+
+def _roof_cells(row: Row, device: str) -> list[str | Text]:
+    lat = row.latency_ms.get(device)
+    rate = (row.flops + row.elementwise_ops) / (lat.median / 1e3) / 1e9 if lat else None
+    roof = row.roofline.get(device)
+    if roof is None:
+        return [f"{rate:.3g}" if rate else "—", "—", "—"]
+    pct = Text(f"{roof.percent:.0f}%")
+    if roof.percent > 100:
+        pct.append(" >roof", style="yellow")
+    return [f"{rate:.3g}", pct, roof.bound]
+
+
+def headline(comp: Comparison) -> Text:
+    """``separable vs standard: 8.69x fewer MACs (theory 8.69x), 8.69x fewer params -> ...``."""
+    text = Text()
+    text.append(f"{comp.variant}", style="bold")
+    text.append(f" vs {comp.baseline}: ")
+    text.append(f"{1 / comp.macs_ratio:.2f}x fewer MACs", style="cyan")
+    if comp.theory_ratio:
+        text.append(f" (theory {1 / comp.theory_ratio:.2f}x)")
+    text.append(f", {1 / comp.params_ratio:.2f}x fewer params")
+    for device, s in comp.speedup.items():
+        text.append(" → ")
+        word = "faster" if s.value >= 1 else "slower"
+        value = s.value if s.value >= 1 else 1 / s.value
+        text.append(
+            f"{value:.2f}x ± {s.error:.2f} {word} on {device}",
+            style="bold green" if s.value >= 1 else "bold red",
+        )
+    return text
+
+
+def uncounted(rows: Iterable[Row]) -> Text | None:
+    """The ops the tracer could not count, by name; None when every op was counted."""
+    ops: dict[str, int] = {}
+    for row in rows:
+        for name, n in row.uncounted_ops.items():
+            ops[name] = ops.get(name, 0) + n
+    if not ops:
+        return None
+    listed = ", ".join(f"{k} ×{v}" for k, v in sorted(ops.items()))
+    return Text(f"ops the tracer could not count (shown as n/a, not 0): {listed}", style="yellow")
+
+
+def compare_view(result: CompareResult, units: str = "macs") -> RenderableType:
+    """Everything ``sepprof compare`` prints for one layer."""
+    spec = result.spec
+    title = Text(
+        f"{spec.get('name') + ': ' if spec.get('name') else ''}"
+        f"k={spec['k']} cin={spec['cin']} cout={spec['cout']} size={spec['size']} "
+        f"stride={spec['stride']} batch={spec['batch']}, "
+        f"{'BN + ' if spec['bn'] else ''}{spec['act']}, "
+        f"{result.environment.get('dtype', 'fp32')}",
+        style="bold",
+    )
+    parts: list[RenderableType] = [title, compare_counts(result, units)]
+    for device in devices_of(result.variants):
+        parts.append(compare_latency(result, device))
+    parts += [headline(c) for c in result.comparisons]
+    extra = uncounted(result.variants)
+    if extra:
+        parts.append(extra)
+    parts += [Text(note, style="dim") for note in result.notes]
+    parts.append(Text(COUNTING_RULE, style="dim"))
+    return Group(*parts)
+
+
+def calibration_view(cal: Any) -> RenderableType:
+    """A calibration: every measurement, the peak and bandwidths chosen, and the ridge point."""
+    table = Table(
+        title=f"Calibration of {cal.device} ({cal.device_name}), {cal.dtype}, "
+        f"{cal.threads} threads, torch {cal.torch}",
+        title_justify="left",
+    )
+    table.add_column("measurement")
+    table.add_column("rate", justify="right")
+    for name, rate in sorted(cal.flops.items(), key=lambda kv: kv[1]):
+        mark = "  ← peak" if name == cal.peak_source else ""
+        table.add_row(name, f"{rate / 1e9:.1f} GFLOP/s{mark}")
+    for name, rate in sorted(cal.bandwidths.items()):
+        table.add_row(name, f"{rate / 1e9:.1f} GB/s")
+    cache = (
+        f"; cache bandwidth {cal.cache_bandwidth / 1e9:.1f} GB/s over buffers fitting the "
+        f"{human(cal.cache_bytes)}B last-level cache"
+        if cal.cache_bandwidth
+        else ""
+    )
+    summary = Text(
+        f"roof: peak {cal.peak_flops / 1e9:.1f} GFLOP/s, DRAM bandwidth "
+        f"{cal.dram_bandwidth / 1e9:.1f} GB/s, ridge {cal.peak_flops / cal.dram_bandwidth:.1f} "
+        f"FLOP/byte{cache}. The roofline assumes DRAM bandwidth: ops whose tensors fit in cache "
+        "can exceed it."
+    )
+    return Group(table, summary)

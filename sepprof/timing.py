@@ -1,0 +1,170 @@
+"""Latency measurement in rounds on ``torch.utils.benchmark``, with the allocator under control.
+
+Each round takes one adaptive measurement of every item in turn, so drift hits all items alike;
+the result is the median of round medians. Items are never alternated call by call (that evicts
+caches and lowered the standard/separable ratio by 20-25% on the development machine). The
+thread count is passed to ``Timer`` explicitly: it defaults to one thread and overrides
+``torch.set_num_threads``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import platform
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch.utils.benchmark import Timer
+
+from sepprof.errors import UserError
+from sepprof.results import Latency
+from sepprof.variants import DTYPES
+
+# glibc mallopt parameters and the values sepprof sets (see ``tune_allocator``).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 << 20  # glibc's ceiling for this setting on 64-bit
+_TRIM_THRESHOLD = 1 << 30
+
+
+@dataclass(frozen=True)
+class TimingOptions:
+    """How to time: devices, threads, dtype, memory format, rounds and per-round budget."""
+
+    devices: tuple[str, ...] = ("cpu",)
+    threads: int | None = None
+    dtype: str = "fp32"
+    memory_format: str = "contiguous"
+    min_time: float = 0.05
+    rounds: int = 5
+    allocator: str = "tuned"
+
+    def thread_count(self) -> int:
+        return self.threads or default_threads()
+
+
+def default_threads() -> int:
+    """Every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+_allocator_state = "system"
+
+
+def tune_allocator() -> str:
+    """Raise glibc's mmap and trim thresholds so large conv temporaries stay mapped between calls.
+
+    With the defaults, every CPU conv call mapped and unmapped its temporaries and the page
+    faults swamped the kernel (a depthwise 3x3 took 0.3 ms or 3-6 ms at random). Returns a
+    description of the allocator state for the environment block.
+    """
+    global _allocator_state
+    if _allocator_state != "system":
+        return _allocator_state
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        _allocator_state = "system (not glibc: thresholds left as they are)"
+        return _allocator_state
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    ok = libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) and libc.mallopt(
+        _M_TRIM_THRESHOLD, _TRIM_THRESHOLD
+    )
+    _allocator_state = (
+        f"glibc, mmap threshold {_MMAP_THRESHOLD >> 20} MiB, trim threshold "
+        f"{_TRIM_THRESHOLD >> 30} GiB"
+        if ok
+        else "system (mallopt refused)"
+    )
+    return _allocator_state
+
+
+def allocator_state() -> str:
+    return _allocator_state
+
+
+def check_device(device: str, dtype: str) -> None:
+    """Refuse a device that is absent or a dtype it cannot run, before anything is allocated."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError(
+            "--device cuda: no CUDA device is available (torch "
+            f"{torch.__version__}, built with CUDA {torch.version.cuda or 'none'})"
+        )
+    if device not in ("cpu", "cuda"):
+        raise UserError(f"--device: unknown device {device!r} (valid: cpu, cuda, all)")
+    if device == "cuda" and dtype == "bf16" and not torch.cuda.is_bf16_supported():
+        raise UserError("--dtype bf16: this CUDA device does not support bfloat16")
+    try:
+        x = torch.ones(1, 2, 4, 4, device=device, dtype=DTYPES[dtype])
+        w = torch.ones(2, 1, 3, 3, device=device, dtype=DTYPES[dtype])
+        torch.nn.functional.conv2d(x, w, groups=2)
+        torch.nn.functional.conv2d(x, w.reshape(1, 2, 3, 3))
+    except RuntimeError as exc:
+        reason = str(exc).splitlines()[0]
+        raise UserError(
+            f"--dtype {dtype}: {device} cannot run convolutions in it ({reason})"
+        ) from None
+
+
+def available_devices() -> tuple[str, ...]:
+    """The devices ``--device all`` means here."""
+    return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def warm_up(fn: Callable[[], object], device: str, seconds: float = 0.02) -> None:
+    """Call ``fn`` at least twice and for at least ``seconds`` (kernel selection, caches)."""
+    start, calls = time.perf_counter(), 0
+    while calls < 2 or time.perf_counter() - start < seconds:
+        fn()
+        calls += 1
+    _sync(device)
+
+
+def measure(
+    items: dict[str, Callable[[], object]],
+    *,
+    device: str,
+    n_threads: int,
+    rounds: int = 5,
+    min_time: float = 0.05,
+    on_round: Callable[[], None] | None = None,
+) -> dict[str, Latency]:
+    """Time each callable in ``rounds`` rounds; one adaptive measurement per item per round."""
+    timers = {
+        name: Timer("fn()", globals={"fn": fn}, num_threads=n_threads) for name, fn in items.items()
+    }
+    medians: dict[str, list[float]] = {name: [] for name in items}
+    runs = dict.fromkeys(items, 0)
+    with torch.inference_mode(), threads(n_threads):
+        for fn in items.values():
+            warm_up(fn, device)
+        for _ in range(max(rounds, 1)):
+            for name, timer in timers.items():
+                m = timer.adaptive_autorange(
+                    threshold=0.1, min_run_time=min_time, max_run_time=max(4 * min_time, 0.2)
+                )
+                medians[name].append(m.median * 1e3)
+                runs[name] += m.number_per_run * len(m.raw_times)
+            if on_round:
+                on_round()
+    return {name: Latency.from_rounds(medians[name], runs[name]) for name in items}

@@ -1,4 +1,4 @@
-"""``sepprof compare``: one layer, every variant side by side (spec -> variants -> measure -> result).
+"""``sepprof compare``: one layer, every variant side by side (spec, variants, measure, result).
 
 Analytic costs are always computed; tracing and timing import torch and fvcore only when asked.
 """

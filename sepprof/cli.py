@@ -261,34 +261,42 @@ def calibrate(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every outcome into an exit code."""
-    import click
-
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     code = 0
     try:
         app(args=args, prog_name="sepprof", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
-        print(f"error: {exc.format_message()}" + _usage_hint(exc), file=sys.stderr)
-        code = exc.exit_code if isinstance(exc, click.UsageError) else 2
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = exc.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         code = 130
     except Exception as exc:
-        if debug:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            code = 0  # the help has been printed
+        elif _is_usage_error(exc):
+            print(f"error: {exc.format_message()}{_usage_hint(exc)}", file=sys.stderr)
+            code = 2
+        elif debug:
             raise
-        name = type(exc).__name__
-        print(f"internal error: {name}: {exc} (rerun with --debug for the trace)", file=sys.stderr)
-        code = 3
+        else:
+            name = type(exc).__name__
+            print(
+                f"internal error: {name}: {exc} (rerun with --debug for the trace)", file=sys.stderr
+            )
+            code = 3
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Click's (or Typer's vendored click's) usage errors: bad option values, unknown options."""
+    return any(cls.__name__ == "UsageError" for cls in type(exc).__mro__)
 
 
 def _usage_hint(exc: Any) -> str:

@@ -1,0 +1,175 @@
+"""``sepprof compare`` through the real entry point: tables, JSON contract, exit codes."""
+
+import pytest
+
+from tests.conftest import sepprof_subprocess
+
+
+def test_json_contract_worked_example(cli):
+    run = cli("compare", "--k", "3", "--cout", "256", "--no-time", "--json")
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert doc["schema"] == "sepprof.compare/1"
+    assert doc["sepprof_version"]
+    env = doc["environment"]
+    for key in ("torch", "fvcore", "cpu", "dtype", "python"):
+        assert env[key]
+    assert (
+        doc["spec"] | {"cin": 256, "cout": 256, "k": 3, "size": 56, "stride": 1, "batch": 1}
+        == doc["spec"]
+    )
+    std, sep = doc["variants"]
+    assert std["name"] == "standard" and sep["name"] == "separable"
+    assert std["macs_analytic"] == std["macs_traced"] == std["macs_flop_counter"] == 1_849_688_064
+    assert sep["macs_analytic"] == sep["macs_traced"] == 212_746_240
+    assert std["flops"] == 2 * std["macs_analytic"]
+    assert (std["params"], sep["params"]) == (589_824, 67_840)
+    assert [s["name"] for s in sep["stages"]] == ["depthwise", "pointwise"]
+    dw = sep["stages"][0]
+    assert dw["macs"] == 56 * 56 * 256 * 9 and dw["params"] == 2304
+    assert isinstance(std["bytes"], int) and std["intensity"] > sep["intensity"]
+    (comp,) = doc["comparisons"]
+    assert comp["baseline"] == "standard" and comp["variant"] == "separable"
+    assert comp["macs_ratio"] == pytest.approx(0.1150, abs=1e-4)
+    assert comp["theory_ratio"] == pytest.approx(1 / 256 + 1 / 9)
+    assert comp["params_ratio"] == pytest.approx(67_840 / 589_824)
+    assert comp["speedup"] == {}
+    assert any("timing skipped" in n for n in doc["notes"])
+
+
+def test_table_shows_variants_stages_and_headline(cli):
+    run = cli(
+        "compare",
+        "--cout",
+        "64",
+        "--size",
+        "16",
+        "--variants",
+        "standard,separable,grouped:8,inverted:6",
+        "--no-time",
+    )
+    assert run.code == 0, run.err
+    for text in [
+        "standard",
+        "separable",
+        "grouped:8",
+        "inverted:6",
+        "└ depthwise",
+        "└ pointwise",
+        "└ expand",
+        "└ project",
+        "└ residual",
+        "✓",
+        "separable vs standard:",
+        "fewer MACs",
+        "theory",
+        "timing skipped",
+        "1 MAC = 2 FLOPs",
+    ]:
+        assert text in run.out, text
+
+
+def test_units_flops_doubles_the_column(cli):
+    macs = cli("compare", "--cout", "256", "--analytic").out
+    flops = cli("compare", "--cout", "256", "--analytic", "--units", "flops").out
+    assert "1.850G" in macs and "3.699G" in flops and "FLOPs" in flops
+
+
+def test_analytic_does_not_trace(cli):
+    doc = cli("compare", "--analytic", "--json").json()
+    assert doc["variants"][0]["macs_traced"] is None
+
+
+def test_timing_fills_latency_and_speedup(cli):
+    run = cli(
+        "compare", "--cout", "32", "--size", "14", "--rounds", "2", "--min-time", "0.01", "--json"
+    )
+    assert run.code == 0, run.err
+    doc = run.json()
+    std, sep = doc["variants"]
+    for row in (std, sep, *sep["stages"]):
+        lat = row["latency_ms"]["cpu"]
+        assert lat["median"] > 0 and lat["runs"] > 0 and len(lat["rounds"]) == 2
+    assert doc["comparisons"][0]["speedup"]["cpu"] == pytest.approx(
+        std["latency_ms"]["cpu"]["median"] / sep["latency_ms"]["cpu"]["median"]
+    )
+    assert doc["environment"]["threads"] >= 1
+    assert "allocator" in doc["environment"]
+
+
+def test_layers_config(cli, tmp_path):
+    path = tmp_path / "layers.yaml"
+    path.write_text(
+        "variants: [standard, separable, grouped:2]\n"
+        "layers:\n  - {name: first, k: 3, cout: 16, size: 8}\n"
+        "  - {name: second, k: 5, cout: 32, size: 8}\n"
+    )
+    docs = cli("compare", "--config", path, "--no-time", "--json").json()
+    assert [d["spec"]["name"] for d in docs] == ["first", "second"]
+    assert [v["name"] for v in docs[1]["variants"]] == ["standard", "separable", "grouped:2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--k", "0"], "--k: must be >= 1 (got 0)"),
+        (["--cout", "0"], "--cout: must be >= 1"),
+        (["--k", "9", "--size", "4", "--padding", "0"], "--k: a 9x9 kernel"),
+        (
+            ["--variants", "standard,seperable"],
+            "--variants: unknown variant 'seperable'; did you "
+            "mean 'separable'? (valid: standard, separable, grouped:G (groups), inverted:T",
+        ),
+        (["--variants", "grouped:3"], "--variants: grouped:3: groups must divide cin=256"),
+        (["--k", "abc"], "Invalid value for '--k'"),
+        (["--threads", "0"], "--threads: must be >= 1 (got 0)"),
+        (["--dtype", "fp64"], "--dtype: 'fp64' is not one of fp32, fp16, bf16"),
+        (["--device", "tpu"], "--device: 'tpu' is not one of cpu, cuda, all"),
+        (["--units", "gops"], "--units: 'gops' is not one of macs, flops"),
+        (["--config", "/nonexistent/layers.yaml"], "/nonexistent/layers.yaml: file not found"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(cli, args, message):
+    run = cli("compare", "--no-time", *args)
+    assert run.code == 2
+    assert message in run.err
+    assert len(run.err.strip().splitlines()) == 1
+    assert "Traceback" not in run.err and run.out == ""
+
+
+def test_cuda_without_gpu_exits_2(cli):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    run = cli("compare", "--device", "cuda", "--cout", "16", "--size", "8")
+    assert run.code == 2 and "no CUDA device is available" in run.err
+
+
+def test_huge_layer_is_refused_before_allocating(cli):
+    run = cli("compare", "--cout", "8192", "--size", "4096", "--no-time")
+    assert run.code == 2
+    assert "refusing to allocate more than half of free memory" in run.err
+
+
+def test_console_script_and_module_entry_point():
+    run = sepprof_subprocess("compare", "--k", "3", "--cout", "256", "--no-time")
+    assert run.code == 0, run.err
+    assert "separable vs standard: 8.69x fewer MACs (theory 8.69x)" in run.out
+    bad = sepprof_subprocess("compare", "--k", "-1")
+    assert bad.code == 2 and bad.err.strip() == "error: --k: must be >= 1 (got -1)"
+
+
+def test_help_never_imports_torch():
+    code = (
+        "import sys\nfrom sepprof.cli import main\n"
+        "for args in (['--help'], ['compare', '--help'], ['compare', '--analytic']):\n"
+        "    main(args)\n"
+        "assert 'torch' not in sys.modules and 'fvcore' not in sys.modules, 'torch imported'\n"
+    )
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "--variants" in proc.stdout and "Counting rule" in proc.stdout

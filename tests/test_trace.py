@@ -1,0 +1,102 @@
+"""Traced counts (fvcore, torch's flop rules) must equal the analytic model, op by op."""
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+
+from sepprof.blocks import conv_stage, layer_variant
+from sepprof.costs import block_cost, stage_cost
+from sepprof.ops import Block, Shape
+from sepprof.spec import LayerSpec, parse_variants
+from sepprof.trace import trace, trace_block
+
+
+@st.composite
+def conv_layers(draw):
+    g = draw(st.sampled_from([1, 1, 2, 3, 4]))
+    cin = g * draw(st.integers(1, 6))
+    cout = g * draw(st.integers(1, 6))
+    if draw(st.booleans()):
+        g = cin = cout  # depthwise
+    k = draw(st.integers(1, 5))
+    dilation = draw(st.integers(1, 2))
+    padding = draw(st.integers(0, 3))
+    span = dilation * (k - 1) + 1
+    size = draw(st.integers(max(1, span - 2 * padding), 17))
+    return dict(
+        cin=cin,
+        cout=cout,
+        k=k,
+        groups=g,
+        stride=draw(st.integers(1, 3)),
+        padding=padding,
+        dilation=dilation,
+        size=size,
+        bias=draw(st.booleans()),
+        bn=draw(st.booleans()),
+        act=draw(st.sampled_from(["relu", "relu6", "silu", None])),
+        batch=draw(st.integers(1, 3)),
+    )
+
+
+@given(conv_layers())
+def test_analytic_equals_traced_for_any_conv(p):
+    inp = Shape(p["cin"], p["size"], p["size"])
+    stage = conv_stage(
+        "conv",
+        inp,
+        p["cout"],
+        p["k"],
+        stride=p["stride"],
+        groups=p["groups"],
+        padding=p["padding"],
+        dilation=p["dilation"],
+        bias=p["bias"],
+        bn=p["bn"],
+        act=p["act"],
+    )
+    block = Block("b", "conv", inp, (stage,))
+    counts, torch_macs = trace_block(block, p["batch"])
+    cost = stage_cost(stage, p["batch"])
+    assert counts["conv"].macs == cost.macs == torch_macs
+    assert counts["conv"].eltwise == cost.eltwise
+    assert (counts["conv"].params, counts["conv"].norm_params) == (cost.params, cost.norm_params)
+    assert counts[""].uncounted == {}
+
+
+@given(
+    variant=st.sampled_from(["standard", "separable", "grouped:4", "inverted:3", "inverted:1"]),
+    cout=st.sampled_from([8, 16, 24]),
+    cin=st.sampled_from([8, 16]),
+    k=st.sampled_from([3, 5]),
+    stride=st.integers(1, 2),
+    size=st.integers(5, 12),
+)
+def test_every_variant_and_stage_matches(variant, cout, cin, k, stride, size):
+    layer = LayerSpec(k=k, cin=cin, cout=cout, size=size, stride=stride, act="relu6")
+    block = layer_variant(layer, parse_variants(variant, layer)[0])
+    counts, torch_macs = trace_block(block, 1)
+    assert counts[""].macs == block_cost(block).macs == torch_macs
+    assert counts[""].eltwise == block_cost(block).eltwise
+    for stage in block.stages:
+        assert counts[stage.name].macs == stage_cost(stage).macs
+        assert counts[stage.name].eltwise == stage_cost(stage).eltwise
+
+
+class Gelu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.act = nn.GELU()
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+
+
+def test_uncounted_ops_are_named_not_dropped():
+    result = trace(Gelu().eval(), torch.randn(1, 4, 8, 8), ["conv", "act"])
+    assert result.total.uncounted == {"aten::gelu": 1}
+    assert result.modules["act"].uncounted == {"aten::gelu": 1}
+    assert result.modules["conv"].uncounted == {}
+    assert result.total.macs == 8 * 8 * 4 * 4 * 9

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from sepprof.errors import UserError
 from sepprof.results import Latency, Speedup, split
 from sepprof.timing import check_device, measure, tune_allocator
-from sepprof.errors import UserError
 
 
 def test_latency_is_median_and_iqr_of_rounds():

@@ -122,7 +122,7 @@ DEVICE = typer.Option("cpu", "--device", help="cpu, cuda, or all (every device p
 DTYPE = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16.")
 THREADS = typer.Option(None, "--threads", help="CPU threads for timing [default: every core].")
 MEMFMT = typer.Option("contiguous", "--memory-format", help="contiguous or channels_last.")
-MIN_TIME = typer.Option(0.05, "--min-time", help="Seconds of timed calls per item per round.")
+MIN_TIME = typer.Option(0.03, "--min-time", help="Seconds of timed calls per item per round.")
 ROUNDS = typer.Option(5, "--rounds", help="Rounds; the latency is the median of round medians.")
 ALLOCATOR = typer.Option(
     "tuned",
@@ -230,6 +230,64 @@ def compare(
     )
     if strict and mismatch:
         raise typer.Exit(1)
+
+
+@app.command(epilog=RULE_HELP)
+def profile(
+    config: Path = typer.Argument(..., help="A network YAML file (see configs/networks/)."),
+    width_mult: float = typer.Option(1.0, "--width-mult", help="MobileNets width multiplier."),
+    resolution: int | None = typer.Option(
+        None,
+        "--resolution",
+        help="Input size (MobileNets resolution multiplier) [default: the file's].",
+    ),
+    as_: str | None = typer.Option(
+        None,
+        "--as",
+        help="Rewrite every layer as standard "
+        "(separable -> k x k conv) or separable (k x k conv -> dw+pw) "
+        "and show before/after totals.",
+    ),
+    batch: int = typer.Option(1, "--batch", help="Batch size."),
+    no_time: bool = NO_TIME,
+    analytic: bool = ANALYTIC,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    threads: int | None = THREADS,
+    memory_format: str = MEMFMT,
+    min_time: float = typer.Option(
+        0.01, "--min-time", help="Seconds of timed calls per layer per round."
+    ),
+    rounds: int = ROUNDS,
+    allocator: str = ALLOCATOR,
+    as_json: bool = JSON,
+    units: str = UNITS,
+) -> None:
+    """Profile a network: per-layer rows, a by-type summary (share of MACs, params and time) and
+    totals, with analytic counts checked by tracing."""
+    from sepprof.network import Options, load_network
+    from sepprof.profile import profile as run_profile
+    from sepprof.render.console import profile_view
+
+    choice("--units", units, ("macs", "flops"))
+    if as_ is not None:
+        choice("--as", as_, ("standard", "separable"))
+    if not 0 < width_mult <= 4:
+        fail(f"--width-mult: must be > 0 and <= 4 (got {width_mult})")
+    if resolution is not None and not 1 <= resolution <= 8192:
+        fail(f"--resolution: must be between 1 and 8192 (got {resolution})")
+    if not 1 <= batch <= 65536:
+        fail(f"--batch: must be between 1 and 65536 (got {batch})")
+    opts = timing_options(
+        no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
+    )
+    network = load_network(config)
+    options = Options(width_mult, resolution, as_)
+    with progress_bar(not as_json) as progress:
+        result = run_profile(
+            network, options, batch=batch, trace=not analytic, timing=opts, progress=progress
+        )
+    emit(result, as_json, lambda r: profile_view(r, units))
 
 
 @app.command()

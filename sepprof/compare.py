@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from sepprof.blocks import layer_variant
 from sepprof.costs import separable_theory_ratio
@@ -14,7 +15,7 @@ from sepprof.environment import environment
 from sepprof.guards import check_memory, estimate_bytes
 from sepprof.ops import Block
 from sepprof.results import CompareResult, Comparison, Row, Speedup
-from sepprof.rows import block_row, with_trace
+from sepprof.rows import block_row, with_latency, with_roof, with_trace
 from sepprof.spec import LayerSpec, VariantSpec, check_variant
 from sepprof.units import DTYPE_BYTES
 
@@ -48,11 +49,20 @@ def compare(
     if timing is None:
         notes.append("timing skipped (--no-time)")
     else:
-        from sepprof.measure import time_blocks
+        from sepprof.measure import block_items, time_all
 
-        rows, timing_env, timing_notes = time_blocks(blocks, rows, layer.batch, timing, progress)
-        extra.update(timing_env)
-        notes.extend(timing_notes)
+        def items(device: str) -> dict:
+            return {
+                k: v for b in blocks for k, v in block_items(b, layer.batch, device, timing).items()
+            }
+
+        timings = time_all(items, timing, progress)
+        rows = [
+            _timed(row, block, timings, layer.batch, itemsize)
+            for row, block in zip(rows, blocks, strict=True)
+        ]
+        extra.update(timings.env)
+        notes.extend(timings.notes)
     spec = layer.model_dump()
     return CompareResult(
         environment(**extra),
@@ -71,6 +81,23 @@ def _traced(row: Row, block: Block, batch: int) -> Row:
     stages = tuple(with_trace(s, traced[s.name]) for s in row.stages)
     row = replace(with_trace(row, traced[""]), macs_flop_counter=torch_macs)
     return replace(row, stages=stages)
+
+
+def _timed(row: Row, block: Block, timings: Any, batch: int, itemsize: int) -> Row:
+    """A variant row and its stage rows with latency (and roofline, when calibrated)."""
+    for device, latency in timings.latency.items():
+        roof = timings.calibration[device]
+        stages = []
+        for stage_row, stage in zip(row.stages, block.stages, strict=True):
+            lat = latency.get(f"{block.name}/{stage.name}", latency[block.name])
+            stage_row = with_latency(stage_row, device, lat)
+            if roof:
+                stage_row = with_roof(stage_row, device, [stage], roof.roofline(), batch, itemsize)
+            stages.append(stage_row)
+        row = replace(with_latency(row, device, latency[block.name]), stages=tuple(stages))
+        if roof:
+            row = with_roof(row, device, list(block.stages), roof.roofline(), batch, itemsize)
+    return row
 
 
 def theory_ratio(baseline: Row, row: Row, layer: LayerSpec) -> float | None:

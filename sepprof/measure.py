@@ -1,15 +1,15 @@
-"""Measuring blocks and plans: build their modules, trace them, time them (imports torch)."""
+"""Timing blocks and networks on each device: build their modules, make one callable per item,
+and measure every item in the same rounds (imports torch)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from sepprof.calibrate import load_calibration
-from sepprof.ops import Block
-from sepprof.results import Row
-from sepprof.rows import with_latency, with_roof
+from sepprof.calibrate import Calibration, load_calibration
+from sepprof.ops import Block, Plan, Stage, module_name, stage_path
+from sepprof.results import Latency
 from sepprof.timing import (
     TimingOptions,
     available_devices,
@@ -17,10 +17,27 @@ from sepprof.timing import (
     measure,
     tune_allocator,
 )
-from sepprof.units import DTYPE_BYTES
-from sepprof.variants import DTYPES, build_block, memory_format, module_name, random_input
+from sepprof.variants import (
+    DTYPES,
+    build_block,
+    build_plan,
+    memory_format,
+    random_input,
+)
 
 Progress = Callable[[str, int], Callable[[], None]]
+Items = dict[str, Callable[[], Any]]
+
+
+@dataclass
+class Timings:
+    """Latencies per device and item, the calibration found for each device, and the
+    environment facts that belong in the result."""
+
+    latency: dict[str, dict[str, Latency]] = field(default_factory=dict)
+    calibration: dict[str, Calibration | None] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def resolve_devices(devices: tuple[str, ...]) -> tuple[str, ...]:
@@ -28,42 +45,67 @@ def resolve_devices(devices: tuple[str, ...]) -> tuple[str, ...]:
     return available_devices() if "all" in devices else devices
 
 
-def _block_items(
-    block: Block, batch: int, device: str, opts: TimingOptions
-) -> dict[str, Callable[[], Any]]:
-    """Callables for a block and, when it has several stages, each stage on its own."""
+def _on(module: Any, device: str, opts: TimingOptions) -> Any:
     fmt = memory_format(opts.memory_format)
-    module = build_block(block).to(device=device, dtype=DTYPES[opts.dtype], memory_format=fmt)
+    return module.to(device=device, dtype=DTYPES[opts.dtype], memory_format=fmt)
+
+
+def _stage_item(
+    module: Any, stage: Stage, block: Block, batch: int, device: str, opts: TimingOptions
+) -> Callable[[], Any]:
+    """A stage on its own: fed a random input of its shape (and of its block's, for shortcuts)."""
+    xs = random_input(batch, stage.inp, device, opts.dtype, opts.memory_format)
+    xb = random_input(batch, block.inp, device, opts.dtype, opts.memory_format)
+    return lambda: module(xs, xb)
+
+
+def block_items(block: Block, batch: int, device: str, opts: TimingOptions) -> Items:
+    """A ``compare`` variant, and each of its stages when it has several (``name/stage``)."""
+    module = _on(build_block(block), device, opts)
     x = random_input(batch, block.inp, device, opts.dtype, opts.memory_format)
-    items: dict[str, Callable[[], Any]] = {block.name: lambda: module(x)}
+    items: Items = {block.name: lambda: module(x)}
     if len(block.stages) > 1:
         for stage in block.stages:
             sub = getattr(module, module_name(stage.name))
-            xs = random_input(batch, stage.inp, device, opts.dtype, opts.memory_format)
-            items[f"{block.name}/{stage.name}"] = lambda sub=sub, xs=xs: sub(xs, x)
+            items[f"{block.name}/{stage.name}"] = _stage_item(
+                sub, stage, block, batch, device, opts
+            )
     return items
 
 
-def time_blocks(
-    blocks: list[Block],
-    rows: list[Row],
-    batch: int,
-    opts: TimingOptions,
-    progress: Progress | None = None,
-) -> tuple[list[Row], dict[str, Any], list[str]]:
-    """Time every block and stage on each device in rounds; add latencies and roofline."""
+def plan_items(
+    plans: dict[str, Plan], batch: int, device: str, opts: TimingOptions, stages_of: str
+) -> Items:
+    """Whole networks (keyed by their label) and each stage of ``plans[stages_of]`` (keyed by
+    its module path)."""
+    items: Items = {}
+    for label, plan in plans.items():
+        module = _on(build_plan(plan), device, opts)
+        x = random_input(batch, plan.inp, device, opts.dtype, opts.memory_format)
+        items[label] = lambda module=module, x=x: module(x)
+        if label != stages_of:
+            continue
+        for block, stage in plan.stages():
+            path = stage_path(block, stage, True)
+            sub = module.get_submodule(path)
+            items[path] = _stage_item(sub, stage, block, batch, device, opts)
+    return items
+
+
+def time_all(
+    make_items: Callable[[str], Items], opts: TimingOptions, progress: Progress | None = None
+) -> Timings:
+    """Time every item ``make_items(device)`` returns, on each device, in the same rounds."""
     devices = resolve_devices(opts.devices)
     for device in devices:
         check_device(device, opts.dtype)
+    timings = Timings()
     allocator = tune_allocator() if opts.allocator == "tuned" else "system (untouched)"
     n_threads = opts.thread_count()
-    notes: list[str] = []
     for device in devices:
-        items: dict[str, Callable[[], Any]] = {}
-        for block in blocks:
-            items.update(_block_items(block, batch, device, opts))
+        items = make_items(device)
         tick = progress(f"timing {len(items)} items on {device}", opts.rounds) if progress else None
-        latency = measure(
+        timings.latency[device] = measure(
             items,
             device=device,
             n_threads=n_threads,
@@ -72,39 +114,16 @@ def time_blocks(
             on_round=tick,
         )
         calibration = load_calibration(device, opts.dtype, n_threads)
+        timings.calibration[device] = calibration
         if calibration is None:
-            notes.append(
-                f"no roofline for {device}/{opts.dtype}/{n_threads} threads: "
-                "run `sepprof calibrate` to measure this machine's peak and bandwidth"
+            timings.notes.append(
+                f"no roofline for {device}/{opts.dtype}/{n_threads} threads: run "
+                "`sepprof calibrate` to measure this machine's peak and bandwidth"
             )
-        rows = [
-            _fill(row, block, device, latency, calibration, batch, opts.dtype)
-            for row, block in zip(rows, blocks, strict=True)
-        ]
-    env = {
+    timings.env = {
         "devices": list(devices),
         "threads": n_threads,
         "memory_format": opts.memory_format,
         "allocator": allocator,
     }
-    return rows, env, notes
-
-
-def _fill(
-    row: Row, block: Block, device: str, latency: dict, calibration: Any, batch: int, dtype: str
-) -> Row:
-    """Latency (and roofline, when calibrated) for a variant row and its stage rows."""
-    itemsize = DTYPE_BYTES[dtype]
-    stages = []
-    for stage_row, stage in zip(row.stages, block.stages, strict=True):
-        lat = latency.get(f"{block.name}/{stage.name}", latency[block.name])
-        stage_row = with_latency(stage_row, device, lat)
-        if calibration:
-            stage_row = with_roof(
-                stage_row, device, [stage], calibration.roofline(), batch, itemsize
-            )
-        stages.append(stage_row)
-    row = replace(with_latency(row, device, latency[block.name]), stages=tuple(stages))
-    if calibration:
-        row = with_roof(row, device, list(block.stages), calibration.roofline(), batch, itemsize)
-    return row
+    return timings

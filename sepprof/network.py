@@ -232,10 +232,8 @@ class _Builder:
             )
         kind, params = next(iter(item.items()))
         if kind not in BLOCK_TYPES:
-            err = unknown_key_error(kind, list(BLOCK_TYPES))
-            raise self.error(
-                err.message().replace("unknown key", "unknown block type"), (*loc, kind)
-            )
+            err = unknown_key_error(kind, list(BLOCK_TYPES), "block type")
+            raise self.error(err.message(), (*loc, kind))
         model = BLOCK_TYPES[kind]
         if model is None:
             if params not in ("relu", "relu6", "silu"):

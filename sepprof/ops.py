@@ -223,3 +223,14 @@ class Plan:
     def stages(self) -> list[tuple[Block, Stage]]:
         """Every (block, stage) pair in execution order."""
         return [(b, s) for b in self.blocks for s in b.stages]
+
+
+def module_name(name: str) -> str:
+    """A stage or block name as a torch module name (no dots)."""
+    return name.replace(".", "_").replace(" ", "_") or "_"
+
+
+def stage_path(block: Block, stage: Stage, in_plan: bool) -> str:
+    """The module path of a stage in the module built from a plan (or from one block)."""
+    name = module_name(stage.name)
+    return f"{module_name(block.name)}.{name}" if in_plan else name

@@ -12,12 +12,17 @@ from sepprof.roofline import Roofline, roof_time
 
 
 def describe(stage: Stage) -> str:
-    """The stage's main op in a few characters: ``3x3/2 g=32 32->32``, ``fc 1024->1000``."""
+    """The stage's main op in a few characters: ``3x3/2 g=32 32->32``, ``fc 1024->1000``,
+    ``SE 96->4->96``, ``1x1/2 64->128 + add``."""
+    if stage.combine == "gate":
+        convs = [op for op in stage.ops if isinstance(op, Conv)]
+        return f"SE {convs[0].inp.c}->{convs[0].cout}->{convs[-1].cout}"
+    suffix = " + add" if stage.combine == "shortcut" else ""
     for op in stage.ops:
         if isinstance(op, Conv):
             stride = f"/{op.stride}" if op.stride > 1 else ""
             groups = f" g={op.groups}" if op.groups > 1 else ""
-            return f"{op.k}x{op.k}{stride}{groups} {op.inp.c}->{op.cout}"
+            return f"{op.k}x{op.k}{stride}{groups} {op.inp.c}->{op.cout}{suffix}"
         if isinstance(op, Linear):
             return f"fc {op.inp.numel}->{op.fout}"
         if isinstance(op, Pool):

@@ -27,14 +27,24 @@ MAX_DEPTH = 32
 ActName = Literal["relu", "relu6", "silu", "none"]
 
 
-def unknown_key_error(key: str, valid: Sequence[str]) -> PydanticCustomError:
+def did_you_mean(word: str, valid: Sequence[str]) -> str:
+    """``; did you mean 'x'?`` for the closest valid word, or nothing."""
+    close = difflib.get_close_matches(str(word), list(valid), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_key_error(key: str, valid: Sequence[str], what: str = "key") -> PydanticCustomError:
     """The error for a key that is not part of a spec, with a "did you mean" hint."""
-    close = difflib.get_close_matches(str(key), list(valid), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
     return PydanticCustomError(
         "unknown_key",
-        "unknown key {shown}{hint} (valid keys: {valid})",
-        {"key": key, "shown": repr(key), "hint": hint, "valid": ", ".join(valid)},
+        "unknown {what} {shown}{hint} (valid: {valid})",
+        {
+            "key": key,
+            "what": what,
+            "shown": repr(key),
+            "hint": did_you_mean(key, valid),
+            "valid": ", ".join(valid),
+        },
     )
 
 
@@ -119,8 +129,7 @@ def parse_variant(text: str) -> VariantSpec:
     """Parse one variant name; raises ValueError with the valid names."""
     kind, _, param = text.strip().partition(":")
     if kind not in VARIANT_KINDS:
-        close = difflib.get_close_matches(kind, VARIANT_KINDS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(kind, VARIANT_KINDS)
         raise ValueError(f"unknown variant {text.strip()!r}{hint} (valid: {VARIANT_HELP})")
     needs_param = kind in ("grouped", "inverted")
     if needs_param != bool(param):

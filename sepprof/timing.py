@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -140,6 +141,37 @@ def warm_up(fn: Callable[[], object], device: str, seconds: float = 0.02) -> Non
     _sync(device)
 
 
+def block_size(timer: Timer, target: float = 1e-3) -> int:
+    """Calls per timed block so that a block lasts at least ``target`` seconds, which keeps the
+    timer's own overhead under ~0.1% even for microsecond ops."""
+    number = 1
+    while number < 1 << 20:
+        seconds = timer.timeit(number).raw_times[0]
+        if seconds >= target:
+            break
+        number = max(2 * number, int(number * target * 1.2 / max(seconds, 1e-9)))
+    return number
+
+
+def timed_round(
+    timer: Timer, number: int, min_time: float, max_time: float, threshold: float = 0.1
+) -> list[float]:
+    """Per-call seconds of blocks of ``number`` calls: at least 3 blocks and ``min_time``, then
+    stop as soon as the blocks' IQR is under ``threshold`` of their median, or at ``max_time``."""
+    times: list[float] = []
+    total = 0.0
+    while True:
+        seconds = timer.timeit(number).raw_times[0]
+        times.append(seconds / number)
+        total += seconds
+        if total >= max_time:
+            return times
+        if len(times) >= 3 and total >= min_time:
+            q = statistics.quantiles(times, n=4, method="inclusive")
+            if (q[2] - q[0]) <= threshold * statistics.median(times):
+                return times
+
+
 def measure(
     items: dict[str, Callable[[], object]],
     *,
@@ -149,7 +181,8 @@ def measure(
     min_time: float = 0.05,
     on_round: Callable[[], None] | None = None,
 ) -> dict[str, Latency]:
-    """Time each callable in ``rounds`` rounds; one adaptive measurement per item per round."""
+    """Time each callable in ``rounds`` rounds: each round takes one adaptive blocked measurement
+    of every item in turn; an item's latency is the median of its round medians."""
     timers = {
         name: Timer("fn()", globals={"fn": fn}, num_threads=n_threads) for name, fn in items.items()
     }
@@ -158,13 +191,12 @@ def measure(
     with torch.inference_mode(), threads(n_threads):
         for fn in items.values():
             warm_up(fn, device)
+        numbers = {name: block_size(timer) for name, timer in timers.items()}
         for _ in range(max(rounds, 1)):
             for name, timer in timers.items():
-                m = timer.adaptive_autorange(
-                    threshold=0.1, min_run_time=min_time, max_run_time=max(4 * min_time, 0.2)
-                )
-                medians[name].append(m.median * 1e3)
-                runs[name] += m.number_per_run * len(m.raw_times)
+                times = timed_round(timer, numbers[name], min_time, 4 * min_time)
+                medians[name].append(statistics.median(times) * 1e3)
+                runs[name] += numbers[name] * len(times)
             if on_round:
                 on_round()
     return {name: Latency.from_rounds(medians[name], runs[name]) for name in items}

@@ -30,9 +30,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from sepprof.costs import ELEMENTWISE_OPS
-from sepprof.ops import Block
+from sepprof.ops import Block, Plan, module_name, stage_path
 from sepprof.units import flops_to_macs
-from sepprof.variants import build_block, module_name, random_input
+from sepprof.variants import build_block, build_plan, random_input
 
 MACS, ELTWISE = "macs", "eltwise"
 
@@ -94,9 +94,17 @@ def _per_output(kind: str) -> Callable[[list, list], Counter]:
     return handle
 
 
+def _int_list(value: Any) -> list[int]:
+    """A traced int-list argument, constant or built by ``prim::ListConstruct``."""
+    constant = value.toIValue()
+    if constant is not None:
+        return list(constant)
+    return [v.toIValue() for v in value.node().inputs()]
+
+
 def _pool(fn: str) -> Callable[[list, list], Counter]:
     def handle(inputs: list, outputs: list) -> Counter:
-        k = inputs[1].toIValue()
+        k = _int_list(inputs[1])
         window = prod(k) if len(k) == 2 else k[0] * k[0]
         return Counter({ELTWISE: _numel(outputs[0]) * (window - 1 if fn == "max" else window)})
 
@@ -215,3 +223,12 @@ def trace_block(block: Block, batch: int) -> tuple[dict[str, TracedCounts], int]
     traced = trace(module, random_input(batch, block.inp), list(names))
     counts = {names.get(path, path): c for path, c in traced.modules.items()}
     return counts, traced.flop_counter_macs
+
+
+def trace_plan(plan: Plan, batch: int) -> tuple[dict[str, TracedCounts], int]:
+    """fvcore's counts for a whole network ("" key) and each stage (by its module path, see
+    ``variants.stage_path``), and the network's MACs by ``torch.utils.flop_counter``."""
+    module = build_plan(plan)
+    paths = [stage_path(b, s, True) for b, s in plan.stages()]
+    traced = trace(module, random_input(batch, plan.inp), paths)
+    return dict(traced.modules), traced.flop_counter_macs

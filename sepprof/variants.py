@@ -9,7 +9,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sepprof.ops import Act, BatchNorm, Block, Conv, Linear, Op, Plan, Pool, Shape, Stage
+from sepprof.ops import (
+    Act,
+    BatchNorm,
+    Block,
+    Conv,
+    Linear,
+    Op,
+    Plan,
+    Pool,
+    Shape,
+    Stage,
+    module_name,
+)
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -54,11 +66,6 @@ BUILDERS = {
 
 def build_op(op: Op) -> nn.Module:
     return BUILDERS[type(op)](op)
-
-
-def module_name(name: str) -> str:
-    """A stage or block name as a torch module name (no dots)."""
-    return name.replace(".", "_").replace(" ", "_") or "_"
 
 
 class StageModule(nn.Sequential):
@@ -117,12 +124,6 @@ def build_block(block: Block) -> BlockModule:
 def build_plan(plan: Plan) -> PlanModule:
     """The eval-mode module of a whole network."""
     return PlanModule(plan).eval()
-
-
-def stage_path(block: Block, stage: Stage, in_plan: bool) -> str:
-    """The module path of a stage inside ``build_plan`` (or ``build_block`` if not in_plan)."""
-    name = module_name(stage.name)
-    return f"{module_name(block.name)}.{name}" if in_plan else name
 
 
 def random_input(

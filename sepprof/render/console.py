@@ -49,7 +49,8 @@ def count(value: int | None, units: str = "macs") -> str:
 def ms(lat: Latency | None) -> Text:
     if lat is None:
         return Text("—", style="dim")
-    text = Text(f"{lat.median:.3g} ± {lat.iqr:.2g}")
+    spread = f" ±{100 * lat.iqr / lat.median:.0f}%" if lat.median else ""
+    text = Text(f"{lat.median:.3g}{spread}")
     if lat.unstable:
         text.append(" unstable", style="bold yellow")
     return text
@@ -302,3 +303,170 @@ def calibration_view(cal: Any) -> RenderableType:
         "can exceed it."
     )
     return Group(table, summary)
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.2f}%" if whole else "—"
+
+
+def profile_layers(result: Any, units: str = "macs") -> Table:
+    """One row per layer: shape, params, MACs and share, traced check, bytes, intensity, time."""
+    unit = "FLOPs" if units == "flops" else "MACs"
+    devices = devices_of(result.layers)
+    table = Table(title="Layers (ms: median ±IQR of rounds)", title_justify="left")
+    for name, justify in [
+        ("#", "right"),
+        ("layer", "left"),
+        ("op", "left"),
+        ("output", "left"),
+        ("params", "right"),
+        (unit, "right"),
+        (f"% {unit}", "right"),
+        ("traced", "center"),
+        ("FLOP/B", "right"),
+    ]:
+        table.add_column(name, justify=justify, no_wrap=True)
+    for device in devices:
+        table.add_column(f"{device} ms", justify="right", no_wrap=True)
+        table.add_column("% time", justify="right", no_wrap=True)
+    total_macs = result.totals.macs_analytic
+    sums = {
+        d: sum(r.latency_ms[d].median for r in result.layers if d in r.latency_ms) for d in devices
+    }
+    for i, row in enumerate(result.layers, 1):
+        cells: list[Any] = [
+            str(i),
+            row.name,
+            row.detail,
+            row.shape,
+            human(row.params, 4),
+            count(row.macs_analytic, units),
+            _pct(row.macs_analytic, total_macs),
+            traced_cell(row, units),
+            f"{row.intensity:.3g}",
+        ]
+        for device in devices:
+            lat = row.latency_ms.get(device)
+            cells += [ms(lat), _pct(lat.median, sums[device]) if lat else "—"]
+        table.add_row(*cells)
+    return table
+
+
+def profile_types(result: Any, units: str = "macs") -> Table:
+    """The by-type summary: share of MACs, params and time per layer type."""
+    unit = "FLOPs" if units == "flops" else "MACs"
+    devices = sorted({d for t in result.by_type for d in t.time_ms})
+    table = Table(
+        title="By layer type (share of MACs and params vs share of time)", title_justify="left"
+    )
+    for name in ["type", "layers", unit, f"% {unit}", "params", "% params", "eltwise ops"]:
+        table.add_column(name, justify="left" if name == "type" else "right", no_wrap=True)
+    for device in devices:
+        table.add_column(f"{device} ms", justify="right", no_wrap=True)
+        table.add_column("% time", justify="right", no_wrap=True)
+    macs = sum(t.macs for t in result.by_type)
+    params = sum(t.params for t in result.by_type)
+    times = {d: sum(t.time_ms.get(d, 0) for t in result.by_type) for d in devices}
+    for t in result.by_type:
+        cells = [
+            t.kind,
+            str(t.layers),
+            count(t.macs, units),
+            _pct(t.macs, macs),
+            human(t.params, 4),
+            _pct(t.params, params),
+            human(t.elementwise_ops),
+        ]
+        for device in devices:
+            value = t.time_ms.get(device)
+            cells += [
+                f"{value:.3g}" if value else "—",
+                _pct(value, times[device]) if value else "—",
+            ]
+        table.add_row(*cells)
+    return table
+
+
+def _totals_line(label: str, row: Row, units: str) -> Text:
+    unit = "FLOPs" if units == "flops" else "MACs"
+    text = Text(f"{label}: ", style="bold")
+    text.append(f"{count(row.macs_analytic, units)} {unit}", style="cyan")
+    text.append(
+        f", {human(row.params, 4)} params (+{human(row.norm_params, 3)} BatchNorm = "
+        f"{human(row.params + row.norm_params, 4)}), {human(row.elementwise_ops)} "
+        f"elementwise ops, {human(row.bytes)}B moved"
+    )
+    if row.traced_ok is not None:
+        text.append("  traced ")
+        text.append_text(traced_cell(row, units))
+    for device, lat in row.latency_ms.items():
+        text.append(
+            f"; {device} {lat.median:.3g} ms ±{100 * lat.iqr / lat.median:.0f}% for "
+            "the whole network"
+        )
+        roof = row.roofline.get(device)
+        if roof:
+            text.append(f" ({roof.percent:.0f}% of roofline)")
+    return text
+
+
+def _reference_line(result: Any) -> Text | None:
+    ref = (result.network or {}).get("reference")
+    if not ref or result.network.get("as") or result.network.get("width_mult", 1) != 1:
+        return None
+    parts = []
+    if ref.get("macs"):
+        diff = result.totals.macs_analytic / ref["macs"] - 1
+        parts.append(f"{human(ref['macs'])} MACs (ours {diff:+.2%})")
+    if ref.get("params"):
+        diff = (result.totals.params + result.totals.norm_params) / ref["params"] - 1
+        parts.append(f"{human(ref['params'])} params (ours incl. BatchNorm {diff:+.2%})")
+    return Text(f"published: {', '.join(parts)} — {ref.get('source', '')}", style="dim")
+
+
+def profile_view(result: Any, units: str = "macs") -> RenderableType:
+    """Everything ``sepprof profile`` prints for one network."""
+    net = result.network
+    env = result.environment
+    title = Text(f"{net['name']}", style="bold")
+    c, h, w = net["input"]
+    title.append(
+        f"  input {c}x{h}x{w}, batch {env.get('batch', 1)}, {env.get('dtype')}, "
+        f"width x{net.get('width_mult', 1):g}"
+    )
+    if net.get("as"):
+        title.append(f", every layer rewritten as {net['as']}")
+    if net.get("source"):
+        title.append(f"  ({net['source']})", style="dim")
+    parts: list[RenderableType] = [
+        title,
+        profile_layers(result, units),
+        profile_types(result, units),
+        _totals_line("total", result.totals, units),
+    ]
+    if result.before is not None:
+        parts.append(_totals_line("as written", result.before, units))
+        parts.append(_before_after(result))
+    ref = _reference_line(result)
+    if ref:
+        parts.append(ref)
+    extra = uncounted(result.layers)
+    if extra:
+        parts.append(extra)
+    parts += [Text(note, style="dim") for note in result.notes]
+    parts.append(Text(COUNTING_RULE, style="dim"))
+    return Group(*parts)
+
+
+def _before_after(result: Any) -> Text:
+    """How the ``--as`` rewrite compares with the network as written."""
+    now, was = result.totals, result.before
+    text = Text(f"--as {result.network['as']}: ", style="bold")
+    text.append(
+        f"MACs x{now.macs_analytic / was.macs_analytic:.2f}, params "
+        f"x{now.params / was.params:.2f} vs the network as written"
+    )
+    for device, lat in now.latency_ms.items():
+        if device in was.latency_ms:
+            text.append(f"; time x{lat.median / was.latency_ms[device].median:.2f} on {device}")
+    return text

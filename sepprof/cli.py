@@ -48,7 +48,7 @@ def choice(flag: str, value: str, valid: tuple[str, ...]) -> str:
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[], None]] | None]:
     """A rich progress bar on stderr (drawn only on a terminal); yields ``start(label, total)``."""
-    if not enabled:
+    if not enabled or not sys.stderr.isatty():
         yield None
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -291,6 +291,58 @@ def profile(
 
 
 @app.command()
+def check(
+    budgets: Path = typer.Argument(..., help="A budget YAML file (see configs/budgets/)."),
+    baseline: Path | None = typer.Option(
+        None,
+        "--baseline",
+        help="A results file from --update-baseline: report (and limit) regressions.",
+    ),
+    update_baseline: bool = typer.Option(
+        False, "--update-baseline", help="Write this run's metrics to --baseline (atomically)."
+    ),
+    junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    threads: int | None = THREADS,
+    min_time: float = MIN_TIME,
+    rounds: int = ROUNDS,
+    allocator: str = ALLOCATOR,
+    as_json: bool = JSON,
+) -> None:
+    """CI budget gate: exit 0 when every budget holds, 1 when any is exceeded, 2 for bad input.
+    Appends a markdown table to $GITHUB_STEP_SUMMARY when it is set."""
+    import os
+
+    from sepprof.check import check as run_check
+    from sepprof.check import write_baseline
+    from sepprof.files import write_atomic
+    from sepprof.render.console import check_view
+
+    if update_baseline and baseline is None:
+        fail("--update-baseline: needs --baseline FILE to write to")
+    opts = timing_options(False, "cpu", "fp32", threads, "contiguous", min_time, rounds, allocator)
+    with progress_bar(not as_json) as progress:
+        result = run_check(
+            budgets, baseline=baseline, updating=update_baseline, timing=opts, progress=progress
+        )
+    emit(result, as_json, check_view)
+    if junit is not None:
+        from sepprof.render.junit import junit_xml
+
+        write_atomic(junit, junit_xml(result))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        from sepprof.render.markdown import check_markdown
+
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(check_markdown(result) + "\n")
+    if update_baseline:
+        path = write_baseline(result, baseline)
+        print(f"baseline written to {path}", file=sys.stderr)
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def calibrate(
     device: str = DEVICE,
     dtype: str = DTYPE,
@@ -324,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     args = [a for a in args if a != "--debug"]
     code = 0
     try:
-        app(args=args, prog_name="sepprof", standalone_mode=False)
+        returned = app(args=args, prog_name="sepprof", standalone_mode=False)
+        code = returned if isinstance(returned, int) else 0
     except typer.Exit as exc:
         code = exc.exit_code
     except UserError as exc:

@@ -59,12 +59,15 @@ def _stage_item(
     return lambda: module(xs, xb)
 
 
-def block_items(block: Block, batch: int, device: str, opts: TimingOptions) -> Items:
-    """A ``compare`` variant, and each of its stages when it has several (``name/stage``)."""
+def block_items(
+    block: Block, batch: int, device: str, opts: TimingOptions, stages: bool = True
+) -> Items:
+    """A ``compare`` variant, and (``stages``) each of its stages when it has several
+    (``name/stage``)."""
     module = _on(build_block(block), device, opts)
     x = random_input(batch, block.inp, device, opts.dtype, opts.memory_format)
     items: Items = {block.name: lambda: module(x)}
-    if len(block.stages) > 1:
+    if stages and len(block.stages) > 1:
         for stage in block.stages:
             sub = getattr(module, module_name(stage.name))
             items[f"{block.name}/{stage.name}"] = _stage_item(

@@ -470,3 +470,31 @@ def _before_after(result: Any) -> Text:
         if device in was.latency_ms:
             text.append(f"; time x{lat.median / was.latency_ms[device].median:.2f} on {device}")
     return text
+
+
+def check_view(result: Any) -> RenderableType:
+    """The budget table: budget, metric, limit, actual, headroom, verdict."""
+    from sepprof.render.formats import VERDICT_WORDS, headroom, metric_value
+
+    table = Table(title=f"Budgets in {result.budget_file}", title_justify="left")
+    for name in ["budget", "metric", "limit", "actual", "headroom", "verdict", "note"]:
+        table.add_column(
+            name, justify="right" if name in ("limit", "actual", "headroom") else "left"
+        )
+    styles = {"pass": "green", "fail": "bold red", "warn": "yellow"}
+    for v in result.verdicts:
+        table.add_row(
+            v.budget,
+            v.metric,
+            metric_value(v.metric, v.limit),
+            metric_value(v.metric, v.actual),
+            headroom(v.headroom),
+            Text(VERDICT_WORDS[v.status], style=styles[v.status]),
+            v.note,
+        )
+    failed = sum(v.status == "fail" for v in result.verdicts)
+    warned = sum(v.status == "warn" for v in result.verdicts)
+    summary = Text(f"{len(result.verdicts)} checks: ", style="bold")
+    summary.append(f"{failed} failed", style="bold red" if failed else "green")
+    summary.append(f", {warned} warnings" if warned else "")
+    return Group(table, summary)

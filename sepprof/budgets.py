@@ -1,0 +1,249 @@
+"""Compute budgets: the budget file's spec, and verdicts from measured metrics (pure, no torch).
+
+A budget names a config (a network or a layers file, relative to the budget file) and limits on
+its metrics. Metrics are plain numbers keyed like ``macs``, ``params``, ``uncounted_ops``,
+``latency_ms.cpu`` and ``speedup.cpu``; ``check`` measures them and this module judges them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from sepprof.errors import SpecError
+from sepprof.results import CHECK_SCHEMA
+from sepprof.spec import Strict, YamlDoc, read_yaml, validate
+from sepprof.units import human, parse_percent, parse_quantity
+
+DEVICES = ("cpu", "cuda")
+
+
+def _per_device(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("must map a device to a number, e.g. {cpu: 60}")
+    for device in value:
+        if device not in DEVICES:
+            raise ValueError(f"unknown device {device!r} (valid: {', '.join(DEVICES)})")
+    return {d: parse_quantity(v) for d, v in value.items()}
+
+
+class Budget(Strict):
+    """One budget: a config and the limits it must hold."""
+
+    name: str = Field(min_length=1)
+    config: str = Field(min_length=1)
+    variant: str = "separable"
+    width_mult: float = Field(1.0, gt=0, le=4)
+    resolution: int | None = Field(None, ge=1, le=8192)
+    batch: int = Field(1, ge=1, le=65536)
+    max_macs: float | None = None
+    max_params: float | None = None
+    max_latency_ms: dict[str, float] | None = None
+    min_speedup: dict[str, float] | None = None
+    max_regression: float | None = None
+    max_uncounted_ops: int | None = Field(None, ge=0)
+    level: Literal["error", "warn"] = "error"
+
+    @field_validator("max_macs", "max_params", mode="before")
+    @classmethod
+    def _quantity(cls, value: Any) -> Any:
+        return None if value is None else parse_quantity(value)
+
+    @field_validator("max_latency_ms", "min_speedup", mode="before")
+    @classmethod
+    def _devices(cls, value: Any) -> Any:
+        return _per_device(value)
+
+    @field_validator("max_regression", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> Any:
+        return None if value is None else parse_percent(value)
+
+    @property
+    def needs_trace(self) -> bool:
+        return self.max_uncounted_ops is not None
+
+    def devices(self) -> tuple[str, ...]:
+        """Devices this budget must time on (for latency or speedup limits)."""
+        found = {*(self.max_latency_ms or {}), *(self.min_speedup or {})}
+        return tuple(d for d in DEVICES if d in found)
+
+
+class BudgetFile(Strict):
+    """A budget file: a non-empty list of budgets."""
+
+    budgets: list[Budget] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class LoadedBudgets:
+    """Budgets with the config path each resolves to."""
+
+    path: Path
+    budgets: list[Budget]
+    configs: list[Path]
+
+
+def load_budgets(path: str | Path) -> LoadedBudgets:
+    """Read a budget file; every config must exist (paths are relative to the budget file)."""
+    doc: YamlDoc = read_yaml(path)
+    spec = validate(BudgetFile, doc)
+    names = [b.name for b in spec.budgets]
+    configs = []
+    for i, budget in enumerate(spec.budgets):
+        if names.count(budget.name) > 1:
+            raise SpecError(
+                f"two budgets are named {budget.name!r}",
+                source=str(doc.path),
+                key=f"budgets[{i}].name",
+                line=doc.line_of(("budgets", i, "name")),
+            )
+        config = (doc.path.parent / budget.config).resolve()
+        if not config.is_file():
+            raise SpecError(
+                f"config file not found: {config}",
+                source=str(doc.path),
+                key=f"budgets[{i}].config",
+                line=doc.line_of(("budgets", i, "config")),
+            )
+        configs.append(config)
+    return LoadedBudgets(doc.path, spec.budgets, configs)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One metric of one budget against its limit."""
+
+    budget: str
+    metric: str
+    limit: float
+    actual: float | None
+    headroom: float | None
+    status: str  # "pass", "fail" or "warn"
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Every verdict, and the metrics measured (what a baseline file stores)."""
+
+    environment: dict[str, Any]
+    budget_file: str
+    verdicts: tuple[Verdict, ...]
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: dict[str, dict[str, str]] = field(default_factory=dict)
+    baseline: str | None = None
+    schema: str = CHECK_SCHEMA
+
+    @property
+    def passed(self) -> bool:
+        return all(v.status != "fail" for v in self.verdicts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "sepprof_version": self.environment.get("sepprof", ""),
+            "environment": self.environment,
+            "budget_file": self.budget_file,
+            "passed": self.passed,
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "metrics": self.metrics,
+            "notes": self.notes,
+            "baseline": self.baseline,
+        }
+
+
+def _judge(
+    budget: Budget, metric: str, limit: float, actual: float | None, upper: bool, note: str = ""
+) -> Verdict:
+    """Compare ``actual`` with ``limit`` (an upper bound, or a lower one if not ``upper``)."""
+    if actual is None:
+        return Verdict(
+            budget.name, metric, limit, None, None, _failed(budget), note or "not measured"
+        )
+    ok = actual <= limit if upper else actual >= limit
+    if limit:
+        headroom: float | None = (limit - actual) / limit if upper else (actual - limit) / limit
+    else:
+        headroom = 0.0 if actual == limit else None
+    return Verdict(
+        budget.name, metric, limit, actual, headroom, "pass" if ok else _failed(budget), note
+    )
+
+
+def _failed(budget: Budget) -> str:
+    return "fail" if budget.level == "error" else "warn"
+
+
+def judge(
+    budget: Budget,
+    metrics: dict[str, float],
+    notes: dict[str, str],
+    baseline: dict[str, float] | None,
+) -> list[Verdict]:
+    """Verdicts for every limit a budget sets."""
+    out = []
+    if budget.max_macs is not None:
+        out.append(_judge(budget, "macs", budget.max_macs, metrics.get("macs"), True))
+    if budget.max_params is not None:
+        out.append(_judge(budget, "params", budget.max_params, metrics.get("params"), True))
+    if budget.max_uncounted_ops is not None:
+        out.append(
+            _judge(
+                budget,
+                "uncounted_ops",
+                budget.max_uncounted_ops,
+                metrics.get("uncounted_ops"),
+                True,
+                notes.get("uncounted_ops", ""),
+            )
+        )
+    for device, limit in (budget.max_latency_ms or {}).items():
+        key = f"latency_ms.{device}"
+        out.append(_judge(budget, key, limit, metrics.get(key), True, notes.get(key, "")))
+    for device, limit in (budget.min_speedup or {}).items():
+        key = f"speedup.{device}"
+        out.append(_judge(budget, key, limit, metrics.get(key), False, notes.get(key, "")))
+    if budget.max_regression is not None:
+        out += regressions(budget, metrics, baseline)
+    return out
+
+
+LOWER_IS_BETTER = ("macs", "params", "uncounted_ops", "latency_ms.")
+
+
+def regressions(
+    budget: Budget, metrics: dict[str, float], baseline: dict[str, float] | None
+) -> list[Verdict]:
+    """Each metric's change against the baseline; worse by more than max_regression fails."""
+    limit = budget.max_regression
+    if baseline is None:
+        return [
+            Verdict(
+                budget.name,
+                "regression",
+                limit,
+                None,
+                None,
+                _failed(budget),
+                "no baseline for this budget: pass --baseline FILE (create or refresh it "
+                "with --update-baseline)",
+            )
+        ]
+    out = []
+    for key, actual in metrics.items():
+        base = baseline.get(key)
+        if base is None or not base:
+            continue
+        worse = actual / base - 1 if key.startswith(LOWER_IS_BETTER) else 1 - actual / base
+        note = f"baseline {human(base, 4)}, change {actual / base - 1:+.1%}"
+        out.append(_judge(budget, f"regression {key}", limit, worse, True, note))
+    return out

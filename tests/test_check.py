@@ -1,0 +1,187 @@
+"""``sepprof check``: budgets as a CI gate (exit codes, JUnit, baselines, step summary)."""
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from sepprof.budgets import Budget, judge
+
+NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
+LAYERS = """\
+variants: [standard, separable]
+layers:
+  - {name: a, k: 3, cin: 16, cout: 32, size: 8}
+  - {name: b, k: 3, cin: 32, cout: 32, size: 8}
+"""
+
+
+def budgets(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "layers.yaml").write_text(LAYERS)
+    path = tmp_path / "budgets.yaml"
+    path.write_text(text.replace("NET", str(NETWORKS)))
+    return path
+
+
+PASSING = """\
+budgets:
+  - name: v1
+    config: NET/mobilenet_v1.yaml
+    max_macs: 600M
+    max_params: 4.5M
+  - name: layers
+    config: layers.yaml
+    max_macs: 200K
+"""
+
+
+def test_passing_budgets_exit_0(cli, tmp_path):
+    run = cli("check", budgets(tmp_path, PASSING))
+    assert run.code == 0, run.err
+    assert "PASS" in run.out and "FAIL" not in run.out and "0 failed" in run.out
+
+
+def test_failing_budget_exits_1_and_warn_never_fails(cli, tmp_path):
+    text = PASSING.replace("max_macs: 600M", "max_macs: 500M")
+    run = cli("check", budgets(tmp_path, text), "--json")
+    assert run.code == 1
+    doc = run.json()
+    assert doc["schema"] == "sepprof.check/1" and doc["passed"] is False
+    failed = [v for v in doc["verdicts"] if v["status"] == "fail"]
+    assert [(v["budget"], v["metric"], v["actual"]) for v in failed] == [
+        ("v1", "macs", 568_740_352)
+    ]
+    assert failed[0]["headroom"] == pytest.approx((500e6 - 568_740_352) / 500e6)
+    warn = PASSING + "  - name: soft\n    config: layers.yaml\n    max_macs: 1K\n    level: warn\n"
+    run = cli("check", budgets(tmp_path, warn))
+    assert run.code == 0 and "WARN" in run.out and "1 warnings" in run.out
+
+
+def test_layers_file_budget_counts_the_chosen_variant(cli, tmp_path):
+    doc = cli("check", budgets(tmp_path, PASSING), "--json").json()
+    layers = doc["metrics"]["layers"]
+    a = 64 * (16 * 9 + 16 * 32)
+    b = 64 * (32 * 9 + 32 * 32)
+    assert layers["macs"] == a + b
+    assert layers["params"] == (16 * 9 + 16 * 32 + 32 * 9 + 32 * 32) + 2 * (16 + 32 + 32 + 32)
+
+
+def test_junit_is_valid_and_has_one_case_per_metric(cli, tmp_path):
+    out = tmp_path / "junit.xml"
+    text = PASSING.replace("max_macs: 600M", "max_macs: 500M")
+    assert cli("check", budgets(tmp_path, text), "--junit", out).code == 1
+    root = ET.parse(out).getroot()
+    cases = root.findall(".//testcase")
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [
+        ("v1", "macs"),
+        ("v1", "params"),
+        ("layers", "macs"),
+    ]
+    assert root.get("failures") == "1"
+    failure = cases[0].find("failure")
+    assert failure is not None and "568.7M" in failure.get("message")
+    assert cases[1].find("failure") is None
+
+
+def test_github_step_summary_is_appended(cli, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert cli("check", budgets(tmp_path, PASSING)).code == 0
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")
+    assert "### sepprof check: all budgets hold" in text
+    assert "| v1 | macs | 600.0M | 568.7M | +5.2% | PASS |" in text
+
+
+def test_baseline_round_trip_and_regression(cli, tmp_path):
+    base = tmp_path / "baseline.json"
+    text = PASSING.replace("max_params: 4.5M", "max_params: 4.5M\n    max_regression: 1%")
+    path = budgets(tmp_path, text)
+    run = cli("check", path, "--baseline", base, "--update-baseline")
+    assert run.code == 0, run.err
+    saved = json.loads(base.read_text())
+    assert saved["metrics"]["v1"]["macs"] == 568_740_352
+    assert cli("check", path, "--baseline", base).code == 0
+    saved["metrics"]["v1"]["macs"] = 500_000_000  # the model grew 13.7% since the baseline
+    base.write_text(json.dumps(saved))
+    run = cli("check", path, "--baseline", base, "--json")
+    assert run.code == 1
+    (regressed,) = [v for v in run.json()["verdicts"] if v["status"] == "fail"]
+    assert regressed["metric"] == "regression macs"
+    assert regressed["actual"] == pytest.approx(568_740_352 / 500e6 - 1)
+
+
+def test_regression_without_baseline_fails_with_a_reason():
+    budget = Budget(name="b", config="x", max_regression="5%")
+    (verdict,) = judge(budget, {"macs": 10}, {}, None)
+    assert verdict.status == "fail" and "--baseline" in verdict.note
+
+
+def test_speedup_budget_measured_in_one_run(cli, tmp_path):
+    text = (
+        "budgets:\n  - name: sep\n    config: layers.yaml\n    min_speedup: {cpu: 0.01}\n"
+        "    max_latency_ms: {cpu: 10000}\n"
+    )
+    run = cli("check", budgets(tmp_path, text), "--rounds", "2", "--min-time", "0.002", "--json")
+    assert run.code == 0, run.err
+    doc = run.json()
+    metrics = doc["metrics"]["sep"]
+    assert metrics["speedup.cpu"] > 0 and metrics["latency_ms.cpu"] > 0
+    assert "IQR over 2 rounds" in doc["notes"]["sep"]["latency_ms.cpu"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("budgets: []\n", "budgets.yaml:1: budgets: must not be empty"),
+        (
+            "budgets:\n  - name: x\n    config: nope.yaml\n    max_macs: 1M\n",
+            "budgets.yaml:3: budgets[0].config: config file not found:",
+        ),
+        (
+            "budgets:\n  - name: x\n    config: layers.yaml\n    max_mac: 1M\n",
+            "budgets.yaml:4: budgets[0].max_mac: unknown key 'max_mac'; did you mean 'max_macs'?",
+        ),
+        (
+            "budgets:\n  - name: x\n    config: layers.yaml\n    max_flops: 1M\n",
+            "budgets.yaml:4: budgets[0].max_flops: unknown key 'max_flops'",
+        ),
+        (
+            "budgets:\n  - name: x\n    config: layers.yaml\n    max_macs: lots\n",
+            "budgets[0].max_macs: expected a number with an optional K/M/G/T suffix, got 'lots'",
+        ),
+        (
+            "budgets:\n  - name: x\n    config: layers.yaml\n    max_latency_ms: {tpu: 3}\n",
+            "budgets[0].max_latency_ms: unknown device 'tpu' (valid: cpu, cuda)",
+        ),
+        (
+            "budgets:\n  - name: x\n    config: layers.yaml\n    max_regression: lots\n",
+            "expected a percentage such as 5%",
+        ),
+        ("budgets:\n  - name: x\n    config: layers.yaml\n  max_macs: 1M\n", "YAML syntax error"),
+        (
+            "budgets:\n  - name: x\n    config: layers.yaml\n    level: fatal\n",
+            "budgets[0].level: must be one of 'error' or 'warn' (got 'fatal')",
+        ),
+    ],
+)
+def test_bad_budget_files_exit_2(cli, tmp_path, text, message):
+    run = cli("check", budgets(tmp_path, text))
+    assert run.code == 2, run.out
+    assert message in run.err and "Traceback" not in run.err
+    assert len(run.err.strip().splitlines()) == 1
+
+
+def test_missing_budget_file_and_bad_baseline(cli, tmp_path):
+    run = cli("check", tmp_path / "missing.yaml")
+    assert run.code == 2 and "missing.yaml: file not found" in run.err
+    other = tmp_path / "other.json"
+    other.write_text('{"schema": "sepprof.compare/1"}')
+    run = cli("check", budgets(tmp_path, PASSING), "--baseline", other)
+    assert (
+        run.code == 2 and "expected a sepprof.check/1 baseline, got 'sepprof.compare/1'" in run.err
+    )
+    run = cli("check", budgets(tmp_path, PASSING), "--update-baseline")
+    assert run.code == 2 and "needs --baseline" in run.err

@@ -121,7 +121,7 @@ def last_level_cache_bytes() -> int | None:
     return best
 
 
-def _flop_items(device: str, dtype: str) -> dict[str, tuple[Callable[[], Any], float]]:
+def _flop_items(device: str, dtype: str, quick: bool) -> dict[str, tuple[Callable[[], Any], float]]:
     """Candidate peak measurements: name -> (callable, FLOPs per call)."""
     import torch
 
@@ -130,6 +130,7 @@ def _flop_items(device: str, dtype: str) -> dict[str, tuple[Callable[[], Any], f
     t = DTYPES[dtype]
     items: dict[str, tuple[Callable[[], Any], float]] = {}
     sizes = (512, 1024, 2048) if device == "cpu" else (2048, 4096, 8192)
+    sizes = sizes[1:2] if quick else sizes
     for n in sizes:
         a = torch.randn(n, n, device=device, dtype=t)
         b = torch.randn(n, n, device=device, dtype=t)
@@ -167,6 +168,7 @@ def _rates(
     device: str,
     threads: int,
     tick: Callable[[], None] | None,
+    quick: bool = False,
 ) -> dict[str, float]:
     """Work per second of each item (FLOP/s or bytes/s), from the median of rounds."""
     from sepprof.timing import measure
@@ -175,38 +177,34 @@ def _rates(
         {k: fn for k, (fn, _) in items.items()},
         device=device,
         n_threads=threads,
-        rounds=3,
-        min_time=0.1,
+        rounds=2 if quick else 3,
+        min_time=0.03 if quick else 0.1,
         on_round=tick,
     )
     return {k: work / (latency[k].median / 1e3) for k, (_, work) in items.items()}
 
 
 def calibrate(
-    device: str, dtype: str, threads: int, tick: Callable[[], None] | None = None
+    device: str,
+    dtype: str,
+    threads: int,
+    tick: Callable[[], None] | None = None,
+    quick: bool = False,
 ) -> Calibration:
-    """Measure peak FLOP/s and DRAM (and cache) bandwidth on ``device``."""
+    """Measure peak FLOP/s and DRAM (and cache) bandwidth on ``device``; ``quick`` measures
+    fewer sizes for fewer rounds (for ``report --quick``)."""
     from sepprof.timing import check_device, tune_allocator
 
     check_device(device, dtype)
     tune_allocator()
-    flops = _rates(_flop_items(device, dtype), device, threads, tick)
-    bandwidths = {
-        f"{k} DRAM": v
-        for k, v in _rates(
-            _bandwidth_items(device, dtype, DRAM_BUFFER[device]), device, threads, tick
-        ).items()
-    }
+    flops = _rates(_flop_items(device, dtype, quick), device, threads, tick, quick)
+    dram_buffer = DRAM_BUFFER[device] // (4 if quick else 1)
+    dram = _rates(_bandwidth_items(device, dtype, dram_buffer), device, threads, tick, quick)
+    bandwidths = {f"{k} DRAM": v for k, v in dram.items()}
     cache = last_level_cache_bytes() if device == "cpu" else None
     if cache:
-        bandwidths.update(
-            {
-                f"{k} cache": v
-                for k, v in _rates(
-                    _bandwidth_items(device, dtype, cache // 4), device, threads, tick
-                ).items()
-            }
-        )
+        cached = _rates(_bandwidth_items(device, dtype, cache // 4), device, threads, tick, quick)
+        bandwidths.update({f"{k} cache": v for k, v in cached.items()})
     peak_source = max(flops, key=flops.__getitem__)
     dram = max(v for k, v in bandwidths.items() if k.endswith("DRAM"))
     in_cache = [v for k, v in bandwidths.items() if k.endswith("cache")]

@@ -342,6 +342,147 @@ def check(
         raise typer.Exit(1)
 
 
+def int_list(flag: str, text: str | None) -> tuple[int, ...]:
+    """Parse ``1,3,5`` for a sweep flag; every item a positive integer, the list not empty."""
+    if text is None:
+        return ()
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        fail(f"{flag}: empty list (give values such as 1,3,5)")
+    for item in items:
+        if not item.isdigit() or int(item) < 1:
+            fail(f"{flag}: {item!r} is not a positive integer")
+    return tuple(int(item) for item in items)
+
+
+@app.command()
+def sweep(
+    k: str = typer.Option("1,3,5,7", "--k", help="Kernel sizes."),
+    cout: str = typer.Option("32,64,128,256,512", "--cout", help="Output channels."),
+    cin: str | None = typer.Option(None, "--cin", help="Input channels [default: = Cout]."),
+    size: str = typer.Option("56", "--size", help="Input sizes."),
+    groups: str | None = typer.Option(
+        None, "--groups", help="Also compare grouped:G for these G (where G divides the channels)."
+    ),
+    stride: int = typer.Option(1, "--stride", help="Stride."),
+    batch: int = typer.Option(1, "--batch", help="Batch size."),
+    no_time: bool = NO_TIME,
+    analytic: bool = ANALYTIC,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    threads: int | None = THREADS,
+    memory_format: str = MEMFMT,
+    min_time: float = MIN_TIME,
+    rounds: int = ROUNDS,
+    allocator: str = ALLOCATOR,
+    as_json: bool = JSON,
+) -> None:
+    """Sweep k, channels, size and groups: theory ratio 1/Cout + 1/k², traced MAC ratio,
+    parameter ratio and (unless --no-time) measured speedup at every point."""
+    from sepprof.render.console import sweep_view
+    from sepprof.sweep import Grid
+    from sepprof.sweep import sweep as run_sweep
+
+    grid = Grid(
+        int_list("--k", k),
+        int_list("--cout", cout),
+        int_list("--cin", cin),
+        int_list("--size", size),
+        int_list("--groups", groups),
+    )
+    grid.layers(stride, batch)  # every point is validated before anything is measured
+    opts = timing_options(
+        no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
+    )
+    with progress_bar(not as_json) as progress:
+        result = run_sweep(
+            grid, stride=stride, batch=batch, trace=not analytic, timing=opts, progress=progress
+        )
+    emit(result, as_json, sweep_view)
+
+
+@app.command()
+def report(
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder to write [default: reports/<this machine>]."
+    ),
+    config: list[Path] = typer.Option(
+        [], "--config", help="Network or layers YAML files to include (repeatable)."
+    ),
+    quick: bool = typer.Option(False, "--quick", help="A smaller sweep and fewer rounds."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
+    device: str = typer.Option("all", "--device", help="cpu, cuda, or all (every device present)."),
+    dtype: str = DTYPE,
+    threads: int | None = THREADS,
+    memory_format: str = MEMFMT,
+    allocator: str = ALLOCATOR,
+) -> None:
+    """Write a markdown report with charts: the worked example, a sweep, a roofline, MobileNetV1
+    by layer type, and the well-known claims checked on this machine."""
+    import shlex
+
+    from sepprof.report import build_report, check_output, write_report
+
+    out = out or Path("reports") / _machine_slug()
+    check_output(out, force)
+    for path in config:
+        if not path.is_file():
+            fail(f"--config {path}: file not found")
+    opts = timing_options(
+        False,
+        device,
+        dtype,
+        threads,
+        memory_format,
+        0.01 if quick else 0.03,
+        3 if quick else 5,
+        allocator,
+    )
+    command = (
+        shlex.join(["sepprof", "report", *sys.argv[2:]])
+        if sys.argv[1:2] == ["report"]
+        else "sepprof report"
+    )
+    with progress_bar() as progress:
+        built = build_report(config, timing=opts, quick=quick, command=command, progress=progress)
+        path = write_report(built, out, force)
+    print(f"report written to {path}", file=sys.stderr)
+
+
+def _machine_slug() -> str:
+    """``cpu-amd-epyc``: a folder name for this machine's report."""
+    import re
+
+    from sepprof.environment import cpu_model
+
+    return "cpu-" + (re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-") or "unknown")
+
+
+@app.command()
+def merge(
+    files: list[Path] = typer.Argument(
+        ..., help="Results files: compare --json output or report.json, from any machines."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Also write a markdown page here."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    as_json: bool = JSON,
+) -> None:
+    """Merge results from several machines (CPU, GPU) into one comparison table."""
+    from sepprof.merge import merge as run_merge
+    from sepprof.render.console import merge_view
+
+    if out is not None and out.exists() and not force:
+        fail(f"--out {out}: already exists; pass --force to replace it")
+    result = run_merge(files)
+    emit(result, as_json, merge_view)
+    if out is not None:
+        from sepprof.files import write_atomic
+        from sepprof.render.markdown import merge_markdown
+
+        write_atomic(out, merge_markdown(result))
+        print(f"written to {out}", file=sys.stderr)
+
+
 @app.command()
 def calibrate(
     device: str = DEVICE,

@@ -28,10 +28,12 @@ def compare(
     *,
     trace: bool = True,
     timing: object | None = None,
+    stages: bool = True,
     progress: Progress | None = None,
 ) -> CompareResult:
     """Compare variants of ``layer``: analytic counts, traced counts (``trace``) and latency
-    (``timing``, a ``timing.TimingOptions``). ``progress(label, total)`` returns a tick."""
+    (``timing``, a ``timing.TimingOptions``) of each variant and, with ``stages``, of each of
+    its stages. ``progress(label, total)`` returns a tick."""
     for v in variants:
         check_variant(v, layer)
     dtype = getattr(timing, "dtype", "fp32")
@@ -53,7 +55,9 @@ def compare(
 
         def items(device: str) -> dict:
             return {
-                k: v for b in blocks for k, v in block_items(b, layer.batch, device, timing).items()
+                k: v
+                for b in blocks
+                for k, v in block_items(b, layer.batch, device, timing, stages).items()
             }
 
         timings = time_all(items, timing, progress)
@@ -111,6 +115,10 @@ def theory_ratio(baseline: Row, row: Row, layer: LayerSpec) -> float | None:
     return None
 
 
+def _ratio(value: int | None, baseline: int | None) -> float | None:
+    return value / baseline if value is not None and baseline else None
+
+
 def comparisons(rows: tuple[Row, ...], layer: LayerSpec) -> list[Comparison]:
     """Each variant against the first: MAC, params and theory ratios, and measured speedups."""
     base = rows[0]
@@ -129,6 +137,7 @@ def comparisons(rows: tuple[Row, ...], layer: LayerSpec) -> list[Comparison]:
                 theory_ratio(base, row, layer),
                 row.params / base.params,
                 speedup,
+                _ratio(row.macs_traced, base.macs_traced),
             )
         )
     return out

@@ -199,12 +199,14 @@ class Comparison:
     theory_ratio: float | None
     params_ratio: float
     speedup: dict[str, Speedup] = field(default_factory=dict)
+    traced_ratio: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "baseline": self.baseline,
             "variant": self.variant,
             "macs_ratio": self.macs_ratio,
+            "macs_ratio_traced": self.traced_ratio,
             "theory_ratio": self.theory_ratio,
             "params_ratio": self.params_ratio,
             "speedup": {k: v.value for k, v in self.speedup.items()},
@@ -222,6 +224,7 @@ class Comparison:
             d.get("theory_ratio"),
             d["params_ratio"],
             speedup,
+            d.get("macs_ratio_traced"),
         )
 
 

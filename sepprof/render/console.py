@@ -223,19 +223,19 @@ def _roof_cells(row: Row, device: str) -> list[str | Text]:
 
 def headline(comp: Comparison) -> Text:
     """``separable vs standard: 8.69x fewer MACs (theory 8.69x), 8.69x fewer params -> ...``."""
+    from sepprof.render.formats import fewer, speed
+
     text = Text()
     text.append(f"{comp.variant}", style="bold")
     text.append(f" vs {comp.baseline}: ")
-    text.append(f"{1 / comp.macs_ratio:.2f}x fewer MACs", style="cyan")
+    text.append(fewer(comp.macs_ratio, "MACs"), style="cyan")
     if comp.theory_ratio:
         text.append(f" (theory {1 / comp.theory_ratio:.2f}x)")
-    text.append(f", {1 / comp.params_ratio:.2f}x fewer params")
+    text.append(f", {fewer(comp.params_ratio, 'params')}")
     for device, s in comp.speedup.items():
         text.append(" → ")
-        word = "faster" if s.value >= 1 else "slower"
-        value = s.value if s.value >= 1 else 1 / s.value
         text.append(
-            f"{value:.2f}x ± {s.error:.2f} {word} on {device}",
+            f"{speed(s.value, s.error)} on {device}",
             style="bold green" if s.value >= 1 else "bold red",
         )
     return text
@@ -498,3 +498,103 @@ def check_view(result: Any) -> RenderableType:
     summary.append(f"{failed} failed", style="bold red" if failed else "green")
     summary.append(f", {warned} warnings" if warned else "")
     return Group(table, summary)
+
+
+def sweep_view(result: Any) -> RenderableType:
+    """One row per grid point and variant: theory, analytic and traced ratios, speedups."""
+    devices = sorted({d for p in result.points for c in p.comparisons for d in c.speedup})
+    table = Table(
+        title="Sweep: cost ratio vs standard (theory, analytic, traced) and measured speedup",
+        title_justify="left",
+    )
+    for name in [
+        "k",
+        "cin",
+        "cout",
+        "size",
+        "variant",
+        "theory",
+        "analytic",
+        "traced",
+        "params",
+        *[f"speedup {d}" for d in devices],
+        *[f"% of cut {d}" for d in devices],
+    ]:
+        table.add_column(name, justify="left" if name == "variant" else "right", no_wrap=True)
+    for p in result.points:
+        s = p.spec
+        for c in p.comparisons:
+            cells = [
+                str(s["k"]),
+                str(s["cin"]),
+                str(s["cout"]),
+                str(s["size"]),
+                c.variant,
+                ratio(c.theory_ratio),
+                ratio(c.macs_ratio),
+                ratio(c.traced_ratio),
+                ratio(c.params_ratio),
+            ]
+            cells += [
+                f"{c.speedup[d].value:.2f}x ± {c.speedup[d].error:.2f}" if d in c.speedup else "—"
+                for d in devices
+            ]
+            cells += [
+                f"{c.speedup[d].value * c.macs_ratio:.0%}" if d in c.speedup else "—"
+                for d in devices
+            ]
+            table.add_row(*cells)
+    notes = [Text(n, style="dim") for n in result.notes]
+    legend = Text(
+        "ratios are variant / standard (lower is cheaper); '% of cut' = speedup x MAC "
+        "ratio, the share of the MAC reduction that shows up as speed",
+        style="dim",
+    )
+    return Group(table, legend, *notes)
+
+
+def merge_view(result: Any) -> RenderableType:
+    """Each layer's variants on every machine and device that timed them."""
+    parts: list[RenderableType] = []
+    for spec, rows in result.layers:
+        title = (
+            f"k={spec['k']} cin={spec['cin']} cout={spec['cout']} size={spec['size']} "
+            f"stride={spec['stride']} batch={spec['batch']}"
+        )
+        table = Table(title=title, title_justify="left")
+        for name in [
+            "machine",
+            "device",
+            "dtype",
+            "threads",
+            "variant",
+            "MACs ×fewer",
+            "ms",
+            "speedup",
+        ]:
+            table.add_column(
+                name,
+                justify="left" if name in ("machine", "device", "variant", "dtype") else "right",
+            )
+        for r in rows:
+            speed = (
+                (f"{r.speedup:.2f}x" + (f" ± {r.speedup_error:.2f}" if r.speedup_error else ""))
+                if r.speedup
+                else "—"
+            )
+            timed = (
+                f"{r.median_ms:.3g} ±{100 * r.iqr_ms / r.median_ms:.0f}%" if r.median_ms else "—"
+            )
+            table.add_row(
+                r.machine,
+                r.device,
+                r.dtype,
+                str(r.threads or "—"),
+                r.variant,
+                f"{1 / r.macs_ratio:.2f}x",
+                timed,
+                speed,
+            )
+        parts.append(table)
+    parts.append(Text(f"merged from: {', '.join(result.sources)}", style="dim"))
+    return Group(*parts)

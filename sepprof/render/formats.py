@@ -24,3 +24,17 @@ def headroom(value: float | None) -> str:
 
 
 VERDICT_WORDS = {"pass": "PASS", "fail": "FAIL", "warn": "WARN"}
+
+
+def fewer(ratio: float, noun: str) -> str:
+    """``8.69x fewer MACs`` for a ratio under 1, ``1.36x more MACs`` above it."""
+    if ratio <= 0:
+        return f"no {noun}"
+    return f"{1 / ratio:.2f}x fewer {noun}" if ratio <= 1 else f"{ratio:.2f}x more {noun}"
+
+
+def speed(value: float, error: float) -> str:
+    """``5.40x ± 0.07 faster``, or ``2.17x ± 0.05 slower`` for a speedup under 1."""
+    if value >= 1:
+        return f"{value:.2f}x ± {error:.2f} faster"
+    return f"{1 / value:.2f}x ± {error / value**2:.2f} slower"

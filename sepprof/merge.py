@@ -1,0 +1,131 @@
+"""``sepprof merge``: results from several machines (CPU, GPU) in one comparison.
+
+Reads compare results (``sepprof compare --json``) and reports (``report.json``), groups them
+by layer, and lines up every machine and device that timed it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sepprof.errors import UserError
+from sepprof.results import COMPARE_SCHEMA, CompareResult
+
+MERGE_SCHEMA = "sepprof.merge/1"
+REPORT_SCHEMA = "sepprof.report/1"
+
+
+@dataclass(frozen=True)
+class MergedRow:
+    """One variant of one layer as timed on one device of one machine."""
+
+    machine: str
+    device: str
+    dtype: str
+    threads: int | None
+    variant: str
+    macs: int
+    macs_ratio: float
+    median_ms: float | None
+    iqr_ms: float | None
+    speedup: float | None
+    speedup_error: float | None
+    source: str
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """Rows grouped by layer (its spec without the name)."""
+
+    layers: tuple[tuple[dict[str, Any], tuple[MergedRow, ...]], ...]
+    sources: tuple[str, ...]
+    schema: str = MERGE_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "sources": list(self.sources),
+            "layers": [
+                {"spec": spec, "rows": [r.__dict__ for r in rows]} for spec, rows in self.layers
+            ],
+        }
+
+
+def read_results(path: str | Path) -> list[CompareResult]:
+    """The compare results held by a results file (compare JSON, a list of them, or a report)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UserError(f"{path}: not a JSON results file ({exc})") from None
+    docs = data if isinstance(data, list) else [data]
+    out = []
+    for doc in docs:
+        schema = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+        try:
+            if schema == COMPARE_SCHEMA:
+                out.append(CompareResult.from_dict(doc))
+            elif schema == REPORT_SCHEMA:
+                out += [CompareResult.from_dict(d) for d in (doc["main"], *doc["layers"])]
+            else:
+                raise UserError(
+                    f"{path}: expected {COMPARE_SCHEMA} or {REPORT_SCHEMA} results, got {schema!r}"
+                )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{path}: malformed {schema} results (missing {exc})") from None
+    return out
+
+
+def machine_name(env: dict[str, Any]) -> str:
+    """How a machine is named in merged tables: host and processor."""
+    return f"{env.get('hostname', '?')} ({env.get('cpu', '?')})"
+
+
+def merge(paths: list[str | Path]) -> MergeResult:
+    """Line up the variants of every layer across the given results files."""
+    if len(paths) < 1:
+        raise UserError("merge: give at least one results file")
+    groups: dict[str, tuple[dict[str, Any], list[MergedRow]]] = {}
+    for path in paths:
+        for result in read_results(path):
+            spec = {k: v for k, v in result.spec.items() if k != "name"}
+            key = json.dumps(spec, sort_keys=True)
+            groups.setdefault(key, (result.spec, []))[1].extend(_rows(result, str(path)))
+    return MergeResult(
+        tuple((spec, tuple(rows)) for spec, rows in groups.values()), tuple(str(p) for p in paths)
+    )
+
+
+def _rows(result: CompareResult, source: str) -> list[MergedRow]:
+    env = result.environment
+    comps = {c.variant: c for c in result.comparisons}
+    base = result.variants[0]
+    out = []
+    for variant in result.variants:
+        comp = comps.get(variant.name)
+        devices = list(variant.latency_ms) or ["—"]
+        for device in devices:
+            lat = variant.latency_ms.get(device)
+            speed = comp.speedup.get(device) if comp else None
+            out.append(
+                MergedRow(
+                    machine=machine_name(env) if device != "cuda" else env.get("gpu", "cuda"),
+                    device=device,
+                    dtype=env.get("dtype", "fp32"),
+                    threads=env.get("threads"),
+                    variant=variant.name,
+                    macs=variant.macs_analytic,
+                    macs_ratio=variant.macs_analytic / base.macs_analytic,
+                    median_ms=lat.median if lat else None,
+                    iqr_ms=lat.iqr if lat else None,
+                    speedup=speed.value if speed else (1.0 if lat and variant is base else None),
+                    speedup_error=speed.error if speed else None,
+                    source=source,
+                )
+            )
+    return out

@@ -1,0 +1,212 @@
+"""``sepprof report``: measure the worked example, a sweep, MobileNetV1 and any given configs on
+this machine, check the well-known claims, and write markdown with charts into a folder.
+
+The folder is written atomically: everything goes into a temporary sibling folder that replaces
+the target only when complete, so an error or Ctrl-C leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sepprof.claims import Claim, check_claims
+from sepprof.compare import compare
+from sepprof.errors import UserError
+from sepprof.network import is_network, load_network
+from sepprof.profile import profile
+from sepprof.results import CompareResult, ProfileResult
+from sepprof.spec import LayerSpec, load_layers, parse_variants
+from sepprof.sweep import Grid, SweepResult, sweep
+
+REPORT_SCHEMA = "sepprof.report/1"
+MAIN_VARIANTS = "standard,separable,grouped:4,inverted:6"
+FULL_GRID = Grid(k=(3, 5, 7), cout=(16, 32, 64, 128, 256), size=(28,))
+QUICK_GRID = Grid(k=(3,), cout=(32, 128, 256), size=(28,))
+REPO_NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
+
+Progress = Callable[[str, int], Callable[[], None]]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a report shows, as plain results (saved beside the markdown as JSON)."""
+
+    environment: dict[str, Any]
+    command: str
+    created: str
+    main: CompareResult
+    layers: tuple[CompareResult, ...]
+    sweep: SweepResult
+    calibrations: dict[str, Any]
+    networks: tuple[ProfileResult, ...]
+    claims: tuple[Claim, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": REPORT_SCHEMA,
+            "sepprof_version": self.environment.get("sepprof", ""),
+            "environment": self.environment,
+            "command": self.command,
+            "created": self.created,
+            "main": self.main.to_dict(),
+            "layers": [c.to_dict() for c in self.layers],
+            "sweep": self.sweep.to_dict(),
+            "calibrations": {d: c.to_dict() if c else None for d, c in self.calibrations.items()},
+            "networks": [n.to_dict() for n in self.networks],
+            "claims": [c.to_dict() for c in self.claims],
+        }
+
+
+def check_output(out: Path, force: bool) -> None:
+    """Refuse, before measuring anything, an output that exists (without --force), is a file,
+    or cannot be written."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder")
+    if out.exists() and not force:
+        raise UserError(f"--out {out}: already exists; pass --force to replace it")
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryDirectory(dir=parent).cleanup()
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write there ({exc.strerror})") from None
+
+
+def _calibrations(devices: tuple[str, ...], timing: Any, quick: bool) -> dict[str, Any]:
+    """The stored calibration of each device, measuring (and storing) it when missing."""
+    from sepprof.calibrate import calibrate, load_calibration, save_calibration
+
+    out = {}
+    for device in devices:
+        cal = load_calibration(device, timing.dtype, timing.thread_count())
+        if cal is None:
+            cal = calibrate(device, timing.dtype, timing.thread_count(), quick=quick)
+            save_calibration(cal)
+        out[device] = cal
+    return out
+
+
+def _mobilenet() -> Path | None:
+    path = REPO_NETWORKS / "mobilenet_v1.yaml"
+    return path if path.is_file() else None
+
+
+def build_report(
+    configs: list[Path],
+    *,
+    timing: Any,
+    quick: bool = False,
+    command: str = "",
+    progress: Progress | None = None,
+) -> Report:
+    """Measure and check everything the report shows."""
+    from sepprof.measure import resolve_devices
+
+    timing = replace(timing, devices=resolve_devices(timing.devices))
+    networks_paths = [p for p in configs if is_network(p)]
+    layer_files = [p for p in configs if p not in networks_paths]
+    layer_specs = [(p, load_layers(p)) for p in layer_files]
+    networks_in = [load_network(p) for p in networks_paths]
+    mobilenet = _mobilenet()
+    if mobilenet and all(n.path.resolve() != mobilenet for n in networks_in):
+        networks_in.insert(0, load_network(mobilenet))
+    calibrations = _calibrations(timing.devices, timing, quick)
+    layer = LayerSpec()
+    main = compare(layer, parse_variants(MAIN_VARIANTS, layer), timing=timing, progress=progress)
+    swept = sweep(QUICK_GRID if quick else FULL_GRID, timing=timing, progress=progress)
+    layers = tuple(
+        compare(
+            spec,
+            parse_variants(variants or "standard,separable", spec),
+            timing=timing,
+            progress=progress,
+        )
+        for _, (specs, variants) in layer_specs
+        for spec in specs
+    )
+    networks = tuple(profile(n, timing=timing, progress=progress) for n in networks_in)
+    v1 = next((n for n in networks if n.network["name"] == "MobileNetV1"), None)
+    claims = tuple(check_claims(main, list(swept.points), v1))
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return Report(
+        main.environment, command, created, main, layers, swept, calibrations, networks, claims
+    )
+
+
+def write_report(report: Report, out: Path, force: bool) -> Path:
+    """Write README.md, charts (PNG and SVG) and report.json into ``out``, atomically."""
+    from sepprof.render.markdown import report_markdown
+
+    check_output(out, force)
+    out = out.resolve()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o777 & ~_umask())
+    try:
+        images = draw_charts(report, tmp)
+        (tmp / "README.md").write_text(report_markdown(report, images), encoding="utf-8")
+        (tmp / "report.json").write_text(
+            json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8"
+        )
+        _swap(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / "README.md"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Put the finished folder in place; the old one is removed only after the rename."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        out.rename(old / out.name)
+    new.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def draw_charts(report: Report, folder: Path) -> dict[str, tuple[str, str]]:
+    """Every chart of the report: key -> (PNG file name, alt text)."""
+    from sepprof.render import plots
+
+    images: dict[str, tuple[str, str]] = {}
+    for device, cal in report.calibrations.items():
+        images[f"sweep-{device}"] = plots.sweep_chart(list(report.sweep.points), device, folder)
+        images[f"shares-{device}"] = plots.share_chart(report.main, device, folder)
+        if cal is not None:
+            images[f"roofline-{device}"] = plots.roofline_chart(
+                roofline_points(report), cal, device, folder
+            )
+        for i, net in enumerate(report.networks):
+            images[f"types-{i}-{device}"] = plots.type_chart(
+                net, device, folder, f"types-{i}-{device}"
+            )
+    return images
+
+
+def roofline_points(report: Report) -> list[tuple[str, Any]]:
+    """Rows to place on the roofline: the worked example's stages and every layer of the first
+    network profiled (labelled only where they are few)."""
+    points = [
+        (f"{v.name}/{s.name}" if len(v.stages) > 1 else v.name, s)
+        for v in report.main.variants
+        for s in v.stages
+        if s.macs_analytic
+    ]
+    if report.networks:
+        points += [("", row) for row in report.networks[0].layers if row.macs_analytic]
+    return points

@@ -1,0 +1,110 @@
+"""``sepprof sweep``: a grid over k, channels, size and groups; theory vs counted vs measured."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sepprof.compare import compare
+from sepprof.environment import environment
+from sepprof.results import SWEEP_SCHEMA, CompareResult
+from sepprof.spec import LayerSpec, VariantSpec, parse_variants, validate_flags
+
+Progress = Callable[[str, int], Callable[[], None]]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The values to sweep; ``cin`` empty means Cin = Cout at every point."""
+
+    k: tuple[int, ...] = (1, 3, 5, 7)
+    cout: tuple[int, ...] = (32, 64, 128, 256, 512)
+    cin: tuple[int, ...] = ()
+    size: tuple[int, ...] = (56,)
+    groups: tuple[int, ...] = ()
+
+    def layers(self, stride: int = 1, batch: int = 1) -> list[LayerSpec]:
+        """Every point of the grid as a layer spec."""
+        points = itertools.product(self.k, self.cin or (None,), self.cout, self.size)
+        return [
+            validate_flags(
+                LayerSpec, dict(k=k, cin=cin, cout=cout, size=size, stride=stride, batch=batch)
+            )
+            for k, cin, cout, size in points
+        ]
+
+    def variants(self, layer: LayerSpec) -> list[VariantSpec]:
+        """standard, separable and each grouped:g whose g divides both channel counts."""
+        names = ["standard", "separable"]
+        names += [
+            f"grouped:{g}"
+            for g in self.groups
+            if layer.cin % g == 0 and layer.cout % g == 0 and g > 1
+        ]
+        return parse_variants(names, layer)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """One compare result per grid point (each without its own environment block)."""
+
+    environment: dict[str, Any]
+    grid: dict[str, list[int]]
+    points: tuple[CompareResult, ...]
+    notes: tuple[str, ...] = ()
+    schema: str = SWEEP_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        points = []
+        for p in self.points:
+            d = p.to_dict()
+            for key in ("environment", "schema", "sepprof_version"):
+                d.pop(key)
+            points.append(d)
+        return {
+            "schema": self.schema,
+            "sepprof_version": self.environment.get("sepprof", ""),
+            "environment": self.environment,
+            "grid": self.grid,
+            "points": points,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SweepResult:
+        env = d["environment"]
+        points = tuple(CompareResult.from_dict({**p, "environment": env}) for p in d["points"])
+        return cls(env, d["grid"], points, tuple(d.get("notes", ())))
+
+
+def sweep(
+    grid: Grid,
+    *,
+    stride: int = 1,
+    batch: int = 1,
+    trace: bool = True,
+    timing: Any = None,
+    progress: Progress | None = None,
+) -> SweepResult:
+    """Compare standard, separable (and grouped) variants at every grid point."""
+    layers = grid.layers(stride, batch)
+    tick = progress(f"sweeping {len(layers)} points", len(layers)) if progress else None
+    points = []
+    for layer in layers:
+        points.append(
+            compare(layer, grid.variants(layer), trace=trace, timing=timing, stages=False)
+        )
+        if tick:
+            tick()
+    env = dict(points[0].environment) if points else environment()
+    notes = sorted({n for p in points for n in p.notes})
+    grid_dict = {
+        "k": list(grid.k),
+        "cout": list(grid.cout),
+        "cin": list(grid.cin),
+        "size": list(grid.size),
+        "groups": list(grid.groups),
+    }
+    return SweepResult(env, grid_dict, tuple(points), tuple(notes))

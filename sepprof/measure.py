@@ -3,6 +3,7 @@ and measure every item in the same rounds (imports torch)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from sepprof.timing import (
     TimingOptions,
     available_devices,
     check_device,
+    default_threads,
     measure,
     tune_allocator,
 )
@@ -103,6 +105,10 @@ def time_all(
     for device in devices:
         check_device(device, opts.dtype)
     timings = Timings()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    note = busy_note(load, opts.thread_count())
+    if note:
+        timings.notes.append(note)
     allocator = tune_allocator() if opts.allocator == "tuned" else "system (untouched)"
     n_threads = opts.thread_count()
     for device in devices:
@@ -128,5 +134,17 @@ def time_all(
         "threads": n_threads,
         "memory_format": opts.memory_format,
         "allocator": allocator,
+        "load_average": load,
     }
     return timings
+
+
+def busy_note(load: float | None, n_threads: int) -> str | None:
+    """A warning when other processes were already using the cores sepprof times on."""
+    cores = default_threads()
+    if load is None or load <= max(0.5, cores - n_threads + 0.5):
+        return None
+    return (
+        f"the machine was busy before timing (1-minute load average {load:.1f} on {cores} "
+        f"cores, timing with {n_threads} threads): latencies may be inflated and noisy"
+    )

@@ -141,12 +141,22 @@ def warm_up(fn: Callable[[], object], device: str, seconds: float = 0.02) -> Non
     _sync(device)
 
 
+def run_block(timer: Timer, number: int) -> float:
+    """Seconds for one block of ``number`` calls, CUDA synchronised by Timer's clock.
+
+    ``Timer.timeit`` would first run max(number // 100, 2) warm-up calls on every block, which
+    triples the work for slow ops; Timer's own block runner (used by its autorange methods)
+    does not, and the caller has set the thread count already.
+    """
+    return timer._timeit(number)
+
+
 def block_size(timer: Timer, target: float = 1e-3) -> int:
     """Calls per timed block so that a block lasts at least ``target`` seconds, which keeps the
     timer's own overhead under ~0.1% even for microsecond ops."""
     number = 1
     while number < 1 << 20:
-        seconds = timer.timeit(number).raw_times[0]
+        seconds = run_block(timer, number)
         if seconds >= target:
             break
         number = max(2 * number, int(number * target * 1.2 / max(seconds, 1e-9)))
@@ -161,7 +171,7 @@ def timed_round(
     times: list[float] = []
     total = 0.0
     while True:
-        seconds = timer.timeit(number).raw_times[0]
+        seconds = run_block(timer, number)
         times.append(seconds / number)
         total += seconds
         if total >= max_time:

@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
-    code = 0
+    code, interrupted = 0, False
     try:
         returned = app(args=args, prog_name="sepprof", standalone_mode=False)
         code = returned if isinstance(returned, int) else 0
@@ -526,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
-        code = 130
+        code, interrupted = 130, True
     except Exception as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
             code = 0  # the help has been printed
@@ -541,6 +541,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"internal error: {name}: {exc} (rerun with --debug for the trace)", file=sys.stderr
             )
             code = 3
+    if code == 130 and not interrupted:  # Typer turns Ctrl-C into an exit code of 130
+        print("interrupted", file=sys.stderr)
     if argv is None:
         sys.exit(code)
     return code

@@ -30,6 +30,7 @@ from sepprof.variants import DTYPES
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD = 32 << 20  # glibc's ceiling for this setting on 64-bit
 _TRIM_THRESHOLD = 1 << 30
+TIMEOUT = 600.0  # seconds one ``measure`` call may take before it gives up
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ def measure(
     }
     medians: dict[str, list[float]] = {name: [] for name in items}
     runs = dict.fromkeys(items, 0)
+    start = time.perf_counter()
     with torch.inference_mode(), threads(n_threads):
         for fn in items.values():
             warm_up(fn, device)
@@ -207,6 +209,11 @@ def measure(
                 times = timed_round(timer, numbers[name], min_time, 4 * min_time)
                 medians[name].append(statistics.median(times) * 1e3)
                 runs[name] += numbers[name] * len(times)
+                if time.perf_counter() - start > TIMEOUT:
+                    raise UserError(
+                        f"timing stopped after {TIMEOUT:.0f} s (at {name!r}): use fewer "
+                        "--rounds, a smaller --min-time, a smaller layer or --no-time"
+                    )
             if on_round:
                 on_round()
     return {name: Latency.from_rounds(medians[name], runs[name]) for name in items}

@@ -87,3 +87,11 @@ def test_busy_machine_is_noted():
     assert busy_note(0.1, 2) is None
     assert "busy" in busy_note(9.0, 2)
     assert busy_note(None, 2) is None
+
+
+def test_measure_gives_up_after_its_timeout(monkeypatch):
+    import sepprof.timing as timing
+
+    monkeypatch.setattr(timing, "TIMEOUT", 0.0)
+    with pytest.raises(UserError, match="timing stopped after 0 s"):
+        measure({"x": lambda: None}, device="cpu", n_threads=1, rounds=3, min_time=0.001)

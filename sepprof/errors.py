@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def printable(text: str) -> str:
+    """``text`` on one line: control and other unprintable characters escaped as in repr."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 class UserError(Exception):
     """Bad input from the user (a flag, a file, a key, a device): exit code 2."""
 
@@ -24,9 +29,9 @@ class SpecError(UserError):
         key: str | None = None,
         line: int | None = None,
     ) -> None:
-        self.message = message
+        self.message = printable(" ".join(str(message).split()))
         self.source = source
-        self.key = key
+        self.key = printable(key) if key is not None else None
         self.line = line
         super().__init__(str(self))
 

@@ -267,7 +267,7 @@ def parse_yaml(text: str, path: Path) -> YamlDoc:
             line=mark.line + 1 if mark else None,
         ) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"YAML error: {exc}", source=str(path)) from None
+        raise SpecError(f"YAML error: {str(exc).splitlines()[0]}", source=str(path)) from None
     except RecursionError:
         raise SpecError("nested too deeply to read", source=str(path)) from None
     return YamlDoc(path, data, root)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -76,63 +77,51 @@ def times(value: float | None) -> str:
     return "—" if not value else f"{value:.2f}x"
 
 
+def new_table(title: str) -> Table:
+    """Every sepprof table: a title on the left, a rule under the header, no vertical lines."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+
+
 def compare_counts(result: CompareResult, units: str = "macs") -> Table:
     """Counts table: params, MACs, traced check, ratios vs the baseline and theory, bytes."""
     unit = "FLOPs" if units == "flops" else "MACs"
-    table = Table(title="Counts (analytic, checked by tracing)", title_justify="left")
-    for name, justify in [
-        ("variant / stage", "left"),
-        ("op", "left"),
-        ("output", "left"),
-        ("params", "right"),
-        (unit, "right"),
-        ("traced", "center"),
-        (f"{unit} vs base", "right"),
-        ("theory", "right"),
-        ("share", "right"),
-        ("params ×fewer", "right"),
-        ("eltwise ops", "right"),
-        ("bytes", "right"),
-        ("FLOP/B", "right"),
-    ]:
-        table.add_column(name, justify=justify, no_wrap=justify == "right")
+    table = new_table(
+        f"Counts (analytic, checked by tracing); stage rows give their share of "
+        f"the variant's {unit} in ( )"
+    )
+    table.add_column("variant / stage", no_wrap=True)
+    table.add_column("op")
+    for name in ("params", unit, "traced", "vs base", "theory", "eltwise", "bytes", "FLOP/B"):
+        table.add_column(name, justify="center" if name == "traced" else "right", no_wrap=True)
     comps = {c.variant: c for c in result.comparisons}
-    base = result.variants[0]
     for row in result.variants:
         comp = comps.get(row.name)
         table.add_row(
             Text(row.name, style="bold"),
             row.detail,
-            row.shape,
             human(row.params, 4),
             count(row.macs_analytic, units),
             traced_cell(row, units),
             ratio(comp.macs_ratio if comp else 1.0),
             ratio(comp.theory_ratio if comp else None),
-            "",
-            times(base.params / row.params if row.params else None),
             human(row.elementwise_ops),
             human(row.bytes),
             f"{row.intensity:.3g}",
         )
-        if len(row.stages) > 1:
-            for stage in row.stages:
-                share = stage.macs_analytic / row.macs_analytic if row.macs_analytic else 0
-                table.add_row(
-                    Text(f"  └ {stage.name}", style="dim"),
-                    stage.detail,
-                    stage.shape,
-                    human(stage.params, 4),
-                    count(stage.macs_analytic, units),
-                    traced_cell(stage, units),
-                    "",
-                    "",
-                    f"{share:.1%}",
-                    "",
-                    human(stage.elementwise_ops),
-                    human(stage.bytes),
-                    f"{stage.intensity:.3g}",
-                )
+        for stage in row.stages if len(row.stages) > 1 else ():
+            share = stage.macs_analytic / row.macs_analytic if row.macs_analytic else 0
+            table.add_row(
+                Text(f"  └ {stage.name}", style="dim"),
+                stage.detail,
+                human(stage.params, 4),
+                count(stage.macs_analytic, units),
+                traced_cell(stage, units),
+                f"({share:.1%})",
+                "",
+                human(stage.elementwise_ops),
+                human(stage.bytes),
+                f"{stage.intensity:.3g}",
+            )
     return table
 
 
@@ -150,7 +139,7 @@ def compare_latency(result: CompareResult, device: str) -> Table:
         f"Latency on {device} ({env.get('dtype')}, {env.get('threads')} threads, "
         f"{env.get('memory_format')}): median ± IQR of {len(_rounds(result, device))} rounds"
     )
-    table = Table(title=title, title_justify="left")
+    table = new_table(title)
     for name in [
         "variant / stage",
         "ms",
@@ -278,10 +267,9 @@ def compare_view(result: CompareResult, units: str = "macs") -> RenderableType:
 
 def calibration_view(cal: Any) -> RenderableType:
     """A calibration: every measurement, the peak and bandwidths chosen, and the ridge point."""
-    table = Table(
-        title=f"Calibration of {cal.device} ({cal.device_name}), {cal.dtype}, "
-        f"{cal.threads} threads, torch {cal.torch}",
-        title_justify="left",
+    table = new_table(
+        f"Calibration of {cal.device} ({cal.device_name}), {cal.dtype}, {cal.threads} threads, "
+        f"torch {cal.torch}"
     )
     table.add_column("measurement")
     table.add_column("rate", justify="right")
@@ -313,7 +301,7 @@ def profile_layers(result: Any, units: str = "macs") -> Table:
     """One row per layer: shape, params, MACs and share, traced check, bytes, intensity, time."""
     unit = "FLOPs" if units == "flops" else "MACs"
     devices = devices_of(result.layers)
-    table = Table(title="Layers (ms: median ±IQR of rounds)", title_justify="left")
+    table = new_table("Layers (ms: median ±IQR of rounds)")
     for name, justify in [
         ("#", "right"),
         ("layer", "left"),
@@ -356,9 +344,7 @@ def profile_types(result: Any, units: str = "macs") -> Table:
     """The by-type summary: share of MACs, params and time per layer type."""
     unit = "FLOPs" if units == "flops" else "MACs"
     devices = sorted({d for t in result.by_type for d in t.time_ms})
-    table = Table(
-        title="By layer type (share of MACs and params vs share of time)", title_justify="left"
-    )
+    table = new_table("By layer type (share of MACs and params vs share of time)")
     for name in ["type", "layers", unit, f"% {unit}", "params", "% params", "eltwise ops"]:
         table.add_column(name, justify="left" if name == "type" else "right", no_wrap=True)
     for device in devices:
@@ -476,7 +462,7 @@ def check_view(result: Any) -> RenderableType:
     """The budget table: budget, metric, limit, actual, headroom, verdict."""
     from sepprof.render.formats import VERDICT_WORDS, headroom, metric_value
 
-    table = Table(title=f"Budgets in {result.budget_file}", title_justify="left")
+    table = new_table(f"Budgets in {result.budget_file}")
     for name in ["budget", "metric", "limit", "actual", "headroom", "verdict", "note"]:
         table.add_column(
             name, justify="right" if name in ("limit", "actual", "headroom") else "left"
@@ -503,9 +489,8 @@ def check_view(result: Any) -> RenderableType:
 def sweep_view(result: Any) -> RenderableType:
     """One row per grid point and variant: theory, analytic and traced ratios, speedups."""
     devices = sorted({d for p in result.points for c in p.comparisons for d in c.speedup})
-    table = Table(
-        title="Sweep: cost ratio vs standard (theory, analytic, traced) and measured speedup",
-        title_justify="left",
+    table = new_table(
+        "Sweep: cost ratio vs standard (theory, analytic, traced) and measured speedup"
     )
     for name in [
         "k",
@@ -561,7 +546,7 @@ def merge_view(result: Any) -> RenderableType:
             f"k={spec['k']} cin={spec['cin']} cout={spec['cout']} size={spec['size']} "
             f"stride={spec['stride']} batch={spec['batch']}"
         )
-        table = Table(title=title, title_justify="left")
+        table = new_table(title)
         for name in [
             "machine",
             "device",

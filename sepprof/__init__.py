@@ -17,6 +17,8 @@ _API = {
     "parse_variants": "sepprof.spec",
     "TimingOptions": "sepprof.timing",
     "calibrate": "sepprof.calibrate",
+    "sepify": "sepprof.sepify",
+    "profile_model": "sepprof.model_profile",
 }
 
 __all__ = ["__version__", *_API]

@@ -1,0 +1,179 @@
+"""Rich output of ``sepprof sepify``: converted layers before/after, skipped layers, totals."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from sepprof.render.console import COUNTING_RULE, count, devices_of, ms, traced_cell
+from sepprof.render.formats import speed
+from sepprof.results import Row, Speedup
+from sepprof.units import human
+
+# How each skip code reads in the one-line summary.
+SKIP_WORDS = {
+    "pointwise": "1x1",
+    "grouped": "grouped or depthwise",
+    "excluded": "excluded",
+    "min_channels": "below --min-channels",
+    "padding_mode": "non-zero padding mode",
+    "non_square": "non-square",
+    "transposed": "transposed",
+    "not_conv2d": "not Conv2d",
+    "custom_forward": "custom forward",
+    "not_called": "did not run",
+    "shared": "shared",
+    "input": "not N,C,H,W input",
+}
+
+
+def times_fewer(before: float, after: float) -> str:
+    """``8.4x`` (before / after); ``—`` when after is 0."""
+    return f"{before / after:.1f}x" if after else "—"
+
+
+def _traced(before: Row, after: Row, units: str) -> Text:
+    """✓ when both the standard conv and its replacement trace to their analytic counts."""
+    if before.traced_ok is None or after.traced_ok is None:
+        return Text("—", style="dim")
+    if not before.traced_ok:
+        return traced_cell(before, units)
+    return traced_cell(after, units)
+
+
+def _speedup(before: Row, after: Row, device: str) -> str:
+    was, now = before.latency_ms.get(device), after.latency_ms.get(device)
+    if not was or not now or not now.median:
+        return "—"
+    s = Speedup.of(was, now)
+    return speed(s.value, s.error)
+
+
+def layers_table(report: Any, units: str = "macs") -> Table:
+    """One row per converted layer: params and MACs before and after, traced check, time."""
+    unit = "FLOPs" if units == "flops" else "MACs"
+    rows = [r for c in report.converted for r in (c.before, c.after)]
+    devices = devices_of(rows)
+    table = Table(title="Converted layers (before -> after)", title_justify="left")
+    columns = ["#", "layer", "before", "after", "output", "params", "", unit, "", "traced"]
+    for name in columns:
+        justify = "left" if name in ("layer", "before", "after") else "right"
+        table.add_column(name, justify=justify, no_wrap=name != "layer")
+    for device in devices:
+        for name in (f"{device} ms", "speedup"):
+            table.add_column(name, justify="right", no_wrap=True)
+    for i, layer in enumerate(report.converted, 1):
+        b, a = layer.before, layer.after
+        cells: list[Any] = [
+            str(i),
+            layer.name,
+            b.detail,
+            a.detail,
+            b.shape,
+            f"{human(b.params, 4)} -> {human(a.params + a.norm_params, 4)}",
+            times_fewer(b.params, a.params + a.norm_params),
+            f"{count(b.macs_analytic, units)} -> {count(a.macs_analytic, units)}",
+            times_fewer(b.macs_analytic, a.macs_analytic),
+            _traced(b, a, units),
+        ]
+        for device in devices:
+            was, now = b.latency_ms.get(device), a.latency_ms.get(device)
+            text = ms(was)
+            text.append(" -> ")
+            text.append_text(ms(now))
+            cells += [text, _speedup(b, a, device)]
+        table.add_row(*cells)
+    return table
+
+
+def skipped_table(report: Any) -> Table:
+    """Every convolution left as it was, and why."""
+    table = Table(title=f"Skipped ({len(report.skipped)})", title_justify="left")
+    for name in ("layer", "op", "reason"):
+        table.add_column(name)
+    for s in report.skipped:
+        table.add_row(s.name, s.op, s.reason)
+    return table
+
+
+def skipped_summary(report: Any) -> str:
+    """``3 skipped: 2 1x1, 1 excluded`` (empty when none were)."""
+    if not report.skipped:
+        return ""
+    codes = Counter(s.code for s in report.skipped)
+    parts = ", ".join(f"{n} {SKIP_WORDS.get(code, code)}" for code, n in codes.most_common())
+    return f"{len(report.skipped)} skipped: {parts}"
+
+
+def totals_line(report: Any, units: str = "macs") -> Text:
+    """``12 convs converted: 11.7M -> 1.4M params (8.4x), 1.82G -> 0.24G MACs (7.6x); ...``."""
+    unit = "FLOPs" if units == "flops" else "MACs"
+    skipped = skipped_summary(report)
+    if not report.converted:
+        what = "the model has no convolution" if not report.skipped else skipped
+        return Text(f"nothing to convert: {what}", style="bold yellow")
+    n = len(report.converted)
+    text = Text(f"{n} conv{'s' if n != 1 else ''} converted: ", style="bold")
+    text.append(
+        f"{human(report.params_before)} -> {human(report.params_after)} params "
+        f"({times_fewer(report.params_before, report.params_after)}), "
+        f"{count(report.macs_before, units)} -> {count(report.macs_after, units)} {unit} "
+        f"({times_fewer(report.macs_before, report.macs_after)})",
+        style="cyan",
+    )
+    if skipped:
+        text.append(f"; {skipped}")
+    return text
+
+
+def model_line(report: Any, units: str = "macs") -> Text | None:
+    """The whole model before and after: params (BatchNorm included), MACs, traced, time."""
+    b, a = report.before, report.after
+    if b is None or a is None:
+        return None
+    unit = "FLOPs" if units == "flops" else "MACs"
+    pb, pa = b.params + b.norm_params, a.params + a.norm_params
+    text = Text("whole model: ", style="bold")
+    text.append(
+        f"{human(pb, 4)} -> {human(pa, 4)} params ({times_fewer(pb, pa)}), "
+        f"{count(b.macs_analytic, units)} -> {count(a.macs_analytic, units)} {unit} "
+        f"({times_fewer(b.macs_analytic, a.macs_analytic)})"
+    )
+    if b.traced_ok is not None and a.traced_ok is not None:
+        text.append("  traced ")
+        text.append_text(_traced(b, a, units))
+    for device in devices_of([b, a]):
+        was, now = b.latency_ms.get(device), a.latency_ms.get(device)
+        if was and now:
+            text.append(
+                f"; {device} {was.median:.3g} ms -> {now.median:.3g} ms ({_speedup(b, a, device)})"
+            )
+    return text
+
+
+def sepify_view(report: Any, units: str = "macs") -> RenderableType:
+    """Everything ``sepprof sepify`` prints: layers before/after, skipped layers, totals."""
+    model = report.model
+    options = report.options
+    between = " + ".join(p for p in ("BatchNorm" if options.bn else "", options.act or "") if p)
+    title = Text(f"sepify {model.get('name', '')}", style="bold")
+    title.append(
+        f"  input {','.join(map(str, model.get('input', [])))}: each standard k x k conv -> "
+        f"depthwise k x k{' + ' + between if between else ''} + pointwise 1x1"
+    )
+    parts: list[RenderableType] = [title]
+    if report.converted:
+        parts.append(layers_table(report, units))
+    if report.skipped:
+        parts.append(skipped_table(report))
+    parts.append(totals_line(report, units))
+    whole = model_line(report, units)
+    if whole is not None:
+        parts.append(whole)
+    parts += [Text(note, style="dim") for note in report.notes]
+    parts.append(Text(COUNTING_RULE, style="dim"))
+    return Group(*parts)

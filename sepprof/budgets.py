@@ -106,7 +106,7 @@ def load_budgets(path: str | Path) -> LoadedBudgets:
         config = (doc.path.parent / budget.config).resolve()
         if not config.is_file():
             raise SpecError(
-                f"config file not found: {config}",
+                f"config {budget.config}: file not found (looked for {config})",
                 source=str(doc.path),
                 key=f"budgets[{i}].config",
                 line=doc.line_of(("budgets", i, "config")),

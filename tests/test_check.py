@@ -138,7 +138,7 @@ def test_speedup_budget_measured_in_one_run(cli, tmp_path):
         ("budgets: []\n", "budgets.yaml:1: budgets: must not be empty"),
         (
             "budgets:\n  - name: x\n    config: nope.yaml\n    max_macs: 1M\n",
-            "budgets.yaml:3: budgets[0].config: config file not found:",
+            "budgets.yaml:3: budgets[0].config: config nope.yaml: file not found (looked for",
         ),
         (
             "budgets:\n  - name: x\n    config: layers.yaml\n    max_mac: 1M\n",

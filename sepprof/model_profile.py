@@ -369,7 +369,7 @@ def _trace(model: nn.Module, x: torch.Tensor, names: list[str], notes: list[str]
             return trace(model, x, names)
     except Exception as exc:
         reraise_control(exc)
-        notes.append(f"tracing failed ({one_line(exc)}): counts are analytic only")
+        notes.append(f"tracing failed, so counts are analytic only: {one_line(exc)}")
         return None
 
 

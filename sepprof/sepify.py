@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import io
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, get_args
@@ -493,7 +493,22 @@ def _notes(
     for pattern in options.exclude:
         if not any(_excluded_by(p, (pattern,)) for p in paths):
             notes.append(f"--exclude {pattern!r} matched no convolution")
-    return notes + [f"whole model: {n}" for n in counted.notes if n != FORWARD_NOTE]
+    notes += [f"whole model: {n}" for n in counted.notes if n != FORWARD_NOTE]
+    return notes + _uncounted(counted)
+
+
+def _uncounted(counted: Counted) -> list[str]:
+    """The ops fvcore could not count in the converted model, by name (their MACs are not in
+    the whole-model count)."""
+    ops: Counter[str] = Counter()
+    for row in counted.rows:
+        ops.update(row.uncounted_ops)
+    listed = ", ".join(f"{k} ×{v}" for k, v in sorted(ops.items()))
+    return (
+        [f"whole model: ops the tracer could not count (left out of its counts): {listed}"]
+        if ops
+        else []
+    )
 
 
 def _describe(model: nn.Module, shape: tuple[int, ...], name: str | None) -> dict[str, Any]:

@@ -25,7 +25,10 @@ FILES = {
     "stride: 2}\n",
     "deep.yaml": "[" * 100 + "]" * 100 + "\n",
     "bomb.yaml": "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-    + "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")),
+    + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    ),
     "binary.yaml": "\udcff",
     "evil.yaml": "input: !!python/object/apply:os.system ['echo pwned']\nblocks: []\n",
     "notanetwork.yaml": "- 1\n- 2\n",

@@ -417,3 +417,26 @@ def test_parameters_that_did_not_run_are_named_and_flagged():
     assert result.totals.params == 4 * 3 * 9 + 4
     assert result.totals.params_traced == result.totals.params + 4 * 4 + 4
     assert result.totals.traced_ok is False  # shown as ✗ params, next to the note
+
+
+def test_string_padding_is_counted_analytically_and_the_tracer_gap_is_named():
+    (row,) = profile_model(nn.Sequential(nn.Conv2d(3, 8, 3, padding="same")), (1, 3, 16, 16)).layers
+    assert row.macs_analytic == 16 * 16 * 8 * 3 * 9
+    assert row.uncounted_ops == {"aten::_convolution_mode": 1}  # fvcore has no rule for it
+    assert row.macs_traced == 0 and row.traced_ok is False  # shown as ✗, never as a silent ✓
+
+
+class ReturnsAnInt(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> dict:
+        return {"out": self.conv(x), "n": 3}
+
+
+def test_a_model_fvcore_cannot_trace_is_counted_analytically_and_says_so():
+    result = profile_model(ReturnsAnInt(), (1, 3, 8, 8))
+    (row,) = result.layers
+    assert row.macs_analytic == 6 * 6 * 4 * 3 * 9 and row.macs_traced is None
+    assert result.notes[0].startswith("tracing failed, so counts are analytic only: RuntimeError")

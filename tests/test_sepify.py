@@ -365,3 +365,12 @@ def test_timm_model():
     report = convert(model, (1, 3, 64, 64)).report
     assert len(report.converted) == 17
     assert all(c.before.traced_ok and c.after.traced_ok for c in report.converted)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_ops_the_tracer_cannot_count_are_named():
+    report = convert(Odd(), SHAPE).report
+    assert (
+        "whole model: ops the tracer could not count (left out of its counts): "
+        "aten::_convolution_mode ×1, aten::pad ×1" in report.notes
+    )

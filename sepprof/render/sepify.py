@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from sepprof.render.console import COUNTING_RULE, count, devices_of, ms, traced_cell
+from sepprof.render.console import COUNTING_RULE, count, devices_of, ms, new_table, traced_cell
 from sepprof.render.formats import speed
 from sepprof.results import Row, Speedup
 from sepprof.units import human
@@ -58,7 +58,7 @@ def layers_table(report: Any, units: str = "macs") -> Table:
     unit = "FLOPs" if units == "flops" else "MACs"
     rows = [r for c in report.converted for r in (c.before, c.after)]
     devices = devices_of(rows)
-    table = Table(title="Converted layers (before -> after)", title_justify="left")
+    table = new_table("Converted layers (before -> after)")
     columns = ["#", "layer", "before", "after", "output", "params", "", unit, "", "traced"]
     for name in columns:
         justify = "left" if name in ("layer", "before", "after") else "right"
@@ -92,7 +92,7 @@ def layers_table(report: Any, units: str = "macs") -> Table:
 
 def skipped_table(report: Any) -> Table:
     """Every convolution left as it was, and why."""
-    table = Table(title=f"Skipped ({len(report.skipped)})", title_justify="left")
+    table = new_table(f"Skipped ({len(report.skipped)})")
     for name in ("layer", "op", "reason"):
         table.add_column(name)
     for s in report.skipped:

@@ -12,13 +12,24 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = {
-    "compare": "sepprof.compare",
+    "compare": "sepprof.comparison",
+    "profile": "sepprof.profiling",
+    "profile_model": "sepprof.model_profile",
+    "sepify": "sepprof.conversion",
+    "convert": "sepprof.conversion",
+    "sweep": "sepprof.grid",
+    "check": "sepprof.gate",
+    "build_report": "sepprof.reporting",
+    "write_report": "sepprof.reporting",
+    "merge": "sepprof.merging",
+    "calibrate": "sepprof.calibration",
+    "load_network": "sepprof.network",
+    "load_layers": "sepprof.spec",
     "LayerSpec": "sepprof.spec",
     "parse_variants": "sepprof.spec",
     "TimingOptions": "sepprof.timing",
-    "calibrate": "sepprof.calibrate",
-    "sepify": "sepprof.sepify",
-    "profile_model": "sepprof.model_profile",
+    "Grid": "sepprof.grid",
+    "Options": "sepprof.network",
 }
 
 __all__ = ["__version__", *_API]

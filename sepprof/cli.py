@@ -187,7 +187,7 @@ def compare(
 ) -> None:
     """Compare variants of one layer: params, MACs (analytic and traced), cost ratio vs theory
     1/Cout + 1/k², bytes, intensity and measured latency per device."""
-    from sepprof.compare import compare as run_compare
+    from sepprof.comparison import compare as run_compare
     from sepprof.spec import LayerSpec, load_layers, parse_variants, validate_flags
 
     choice("--units", units, ("macs", "flops"))
@@ -266,7 +266,7 @@ def profile(
     """Profile a network: per-layer rows, a by-type summary (share of MACs, params and time) and
     totals, with analytic counts checked by tracing."""
     from sepprof.network import Options, load_network
-    from sepprof.profile import profile as run_profile
+    from sepprof.profiling import profile as run_profile
     from sepprof.render.console import profile_view
 
     choice("--units", units, ("macs", "flops"))
@@ -312,9 +312,9 @@ def check(
     Appends a markdown table to $GITHUB_STEP_SUMMARY when it is set."""
     import os
 
-    from sepprof.check import check as run_check
-    from sepprof.check import write_baseline
     from sepprof.files import write_atomic
+    from sepprof.gate import check as run_check
+    from sepprof.gate import write_baseline
     from sepprof.render.console import check_view
 
     if update_baseline and baseline is None:
@@ -379,9 +379,9 @@ def sweep(
 ) -> None:
     """Sweep k, channels, size and groups: theory ratio 1/Cout + 1/k², traced MAC ratio,
     parameter ratio and (unless --no-time) measured speedup at every point."""
+    from sepprof.grid import Grid
+    from sepprof.grid import sweep as run_sweep
     from sepprof.render.console import sweep_view
-    from sepprof.sweep import Grid
-    from sepprof.sweep import sweep as run_sweep
 
     grid = Grid(
         int_list("--k", k),
@@ -421,7 +421,7 @@ def report(
     by layer type, and the well-known claims checked on this machine."""
     import shlex
 
-    from sepprof.report import build_report, check_output, write_report
+    from sepprof.reporting import build_report, check_output, write_report
 
     out = out or Path("reports") / _machine_slug()
     check_output(out, force)
@@ -468,7 +468,7 @@ def merge(
     as_json: bool = JSON,
 ) -> None:
     """Merge results from several machines (CPU, GPU) into one comparison table."""
-    from sepprof.merge import merge as run_merge
+    from sepprof.merging import merge as run_merge
     from sepprof.render.console import merge_view
 
     if out is not None and out.exists() and not force:
@@ -493,8 +493,8 @@ def calibrate(
     """Measure this machine's peak FLOP/s (best of several matmuls and a 3x3 conv) and memory
     bandwidth (DRAM and cache), and store them for the roofline in ``compare``."""
     opts = timing_options(False, device, dtype, threads, "contiguous", 0.1, 3, "tuned")
-    from sepprof.calibrate import calibrate as run_calibrate
-    from sepprof.calibrate import save_calibration
+    from sepprof.calibration import calibrate as run_calibrate
+    from sepprof.calibration import save_calibration
     from sepprof.measure import resolve_devices
     from sepprof.render.console import calibration_view
 

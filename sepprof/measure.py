@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sepprof.calibrate import Calibration, load_calibration
+from sepprof.calibration import Calibration, load_calibration
 from sepprof.ops import Block, Plan, Stage, module_name, stage_path
 from sepprof.results import Latency
 from sepprof.timing import (

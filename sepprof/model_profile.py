@@ -25,7 +25,7 @@ from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.model import evaluating, one_line, random_input, reraise_control, run_forward
 from sepprof.ops import Act, BatchNorm, Conv, Linear, Op, Pool, Shape, Stage
-from sepprof.profile import NETWORK, Progress, by_type
+from sepprof.profiling import NETWORK, Progress, by_type
 from sepprof.results import ProfileResult, Row
 from sepprof.rows import describe, with_latency, with_trace
 from sepprof.units import DTYPE_BYTES

@@ -7,7 +7,7 @@ import pytest
 from sepprof.costs import plan_cost
 from sepprof.errors import SpecError
 from sepprof.network import Options, load_network
-from sepprof.profile import by_type, label, profile
+from sepprof.profiling import by_type, label, profile
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sepprof.network import Options, load_network
-from sepprof.profile import profile
+from sepprof.profiling import profile
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 TINY = """\

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from sepprof import report as report_module
+from sepprof import reporting as report_module
 from sepprof.claims import check_claims
-from sepprof.compare import compare
+from sepprof.comparison import compare
+from sepprof.grid import Grid, sweep
 from sepprof.network import load_network
-from sepprof.profile import profile
-from sepprof.report import Report, write_report
+from sepprof.profiling import profile
+from sepprof.reporting import Report, write_report
 from sepprof.results import CompareResult
 from sepprof.spec import LayerSpec, parse_variants
-from sepprof.sweep import Grid, sweep
 from sepprof.timing import TimingOptions
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
@@ -24,7 +24,7 @@ FAST = TimingOptions(rounds=2, min_time=0.002)
 @pytest.fixture(scope="module")
 def small_report() -> Report:
     """A report built from small, really measured results (not the full default grid)."""
-    from sepprof.calibrate import calibrate
+    from sepprof.calibration import calibrate
 
     layer = LayerSpec(cout=32, size=14)
     main = compare(

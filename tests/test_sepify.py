@@ -13,12 +13,7 @@ from hypothesis import strategies as st
 from nets import ResNet18Like, VGGLike, mlp
 from torch import nn
 
-from sepprof.errors import UserError
-from sepprof.model import build_model
-from sepprof.ops import conv_out_size
-from sepprof.render.console import to_text
-from sepprof.render.sepify import sepify_view
-from sepprof.sepify import (
+from sepprof.conversion import (
     ConversionError,
     SeparableConv2d,
     SepifyReport,
@@ -27,6 +22,11 @@ from sepprof.sepify import (
     save_converted,
     sepify,
 )
+from sepprof.errors import UserError
+from sepprof.model import build_model
+from sepprof.ops import conv_out_size
+from sepprof.render.console import to_text
+from sepprof.render.sepify import sepify_view
 from sepprof.timing import TimingOptions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "models.py"

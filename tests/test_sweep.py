@@ -2,7 +2,7 @@
 
 import pytest
 
-from sepprof.sweep import Grid, SweepResult, sweep
+from sepprof.grid import Grid, SweepResult, sweep
 
 
 def test_grid_points_and_grouped_variants():

@@ -45,3 +45,16 @@ def test_parse_percent():
     assert parse_percent(12.5) == pytest.approx(0.125)
     with pytest.raises(ValueError):
         parse_percent("five")
+
+
+def test_public_api_names_are_functions_not_modules():
+    """Every name of ``import sepprof`` resolves to the function, even after the module that
+    holds it has been imported (module names differ from function names on purpose)."""
+    import importlib
+
+    import sepprof
+
+    for name, module in sepprof._API.items():
+        importlib.import_module(module)
+        assert callable(getattr(sepprof, name)), name
+        assert not isinstance(getattr(sepprof, name), type(sepprof)), name

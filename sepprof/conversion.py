@@ -37,7 +37,7 @@ from sepprof.model_profile import (
     time_modules,
 )
 from sepprof.ops import Act, ActKind, BatchNorm, Block, Conv, Shape, Stage
-from sepprof.profile import Progress
+from sepprof.profiling import Progress
 from sepprof.results import Row
 from sepprof.rows import block_row, stage_row, with_latency, with_trace
 from sepprof.units import DTYPE_BYTES

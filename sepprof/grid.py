@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sepprof.compare import compare
+from sepprof.comparison import compare
 from sepprof.environment import environment
 from sepprof.results import SWEEP_SCHEMA, CompareResult
 from sepprof.spec import LayerSpec, VariantSpec, parse_variants, validate_flags

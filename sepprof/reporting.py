@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from sepprof.claims import Claim, check_claims
-from sepprof.compare import compare
+from sepprof.comparison import compare
 from sepprof.errors import UserError
+from sepprof.grid import Grid, SweepResult, sweep
 from sepprof.network import is_network, load_network
-from sepprof.profile import profile
+from sepprof.profiling import profile
 from sepprof.results import CompareResult, ProfileResult
 from sepprof.spec import LayerSpec, load_layers, parse_variants
-from sepprof.sweep import Grid, SweepResult, sweep
 
 REPORT_SCHEMA = "sepprof.report/1"
 MAIN_VARIANTS = "standard,separable,grouped:4,inverted:6"
@@ -82,7 +82,7 @@ def check_output(out: Path, force: bool) -> None:
 
 def _calibrations(devices: tuple[str, ...], timing: Any, quick: bool) -> dict[str, Any]:
     """The stored calibration of each device, measuring (and storing) it when missing."""
-    from sepprof.calibrate import calibrate, load_calibration, save_calibration
+    from sepprof.calibration import calibrate, load_calibration, save_calibration
 
     out = {}
     for device in devices:

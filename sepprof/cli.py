@@ -130,6 +130,14 @@ ALLOCATOR = typer.Option(
     help="tuned: raise glibc's mmap/trim thresholds before timing (steady state); "
     "system: measure the allocator untouched.",
 )
+MODEL = typer.Option(
+    None,
+    "--model",
+    help="Profile a PyTorch model instead: "
+    "package.module:factory or path/to/file.py:factory (runs that code).",
+)
+INPUT = typer.Option("1,3,224,224", "--input", help="The model's input shape N,C,H,W.")
+KWARGS = typer.Option(None, "--kwargs", help="Keyword arguments for the factory, as JSON.")
 NO_TIME = typer.Option(False, "--no-time", help="Skip timing (counts and tracing only).")
 ANALYTIC = typer.Option(
     False, "--analytic", help="Analytic counts only: no tracing, no timing, no torch import."
@@ -234,7 +242,12 @@ def compare(
 
 @app.command(epilog=RULE_HELP)
 def profile(
-    config: Path = typer.Argument(..., help="A network YAML file (see configs/networks/)."),
+    config: Path | None = typer.Argument(
+        None, help="A network YAML file (see configs/networks/); or use --model."
+    ),
+    model: str | None = MODEL,
+    input_shape: str = INPUT,
+    kwargs: str | None = KWARGS,
     width_mult: float = typer.Option(1.0, "--width-mult", help="MobileNets width multiplier."),
     resolution: int | None = typer.Option(
         None,
@@ -264,12 +277,31 @@ def profile(
     units: str = UNITS,
 ) -> None:
     """Profile a network: per-layer rows, a by-type summary (share of MACs, params and time) and
-    totals, with analytic counts checked by tracing."""
-    from sepprof.network import Options, load_network
-    from sepprof.profiling import profile as run_profile
+    totals, with analytic counts checked by tracing. With --model, any PyTorch model (this
+    imports and runs that code)."""
     from sepprof.render.console import profile_view
 
     choice("--units", units, ("macs", "flops"))
+    if (config is None) == (model is None):
+        fail("profile: give a network YAML file or --model package.module:factory (not both)")
+    if model is not None:
+        opts = timing_options(
+            no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
+        )
+        from sepprof.model import build_model, parse_input, parse_kwargs
+        from sepprof.model_profile import profile_model
+
+        shape = parse_input(input_shape)
+        built = build_model(model, parse_kwargs(kwargs))
+        with progress_bar(not as_json) as progress:
+            result = profile_model(
+                built, shape, trace=not analytic, timing=opts, progress=progress, name=model
+            )
+        emit(result, as_json, lambda r: profile_view(r, units))
+        return
+    from sepprof.network import Options, load_network
+    from sepprof.profiling import profile as run_profile
+
     if as_ is not None:
         choice("--as", as_, ("standard", "separable"))
     if not 0 < width_mult <= 4:
@@ -288,6 +320,82 @@ def profile(
             network, options, batch=batch, trace=not analytic, timing=opts, progress=progress
         )
     emit(result, as_json, lambda r: profile_view(r, units))
+
+
+@app.command(epilog=RULE_HELP)
+def sepify(
+    model: str = typer.Option(
+        ...,
+        "--model",
+        help="package.module:factory or path/to/file.py:factory (this imports and runs that code).",
+    ),
+    input_shape: str = INPUT,
+    kwargs: str | None = KWARGS,
+    exclude: list[str] = typer.Option(
+        [],
+        "--exclude",
+        help="Skip convs whose module path matches this glob (repeatable), e.g. 'stem*'.",
+    ),
+    min_channels: int = typer.Option(
+        1, "--min-channels", help="Skip convs with fewer input channels."
+    ),
+    bn: bool = typer.Option(
+        False, "--bn/--no-bn", help="BatchNorm between depthwise and pointwise."
+    ),
+    act: str = typer.Option(
+        "none", "--act", help="Activation between them: relu, relu6, silu or none."
+    ),
+    save: Path | None = typer.Option(
+        None,
+        "--save",
+        help="Write the converted model's state "
+        "dict and a note of the conversion here (torch.save).",
+    ),
+    no_time: bool = NO_TIME,
+    analytic: bool = ANALYTIC,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    threads: int | None = THREADS,
+    memory_format: str = MEMFMT,
+    min_time: float = MIN_TIME,
+    rounds: int = ROUNDS,
+    allocator: str = ALLOCATOR,
+    as_json: bool = JSON,
+    units: str = UNITS,
+) -> None:
+    """Replace every standard k x k Conv2d (k > 1, groups 1) of a model by depthwise + pointwise:
+    before/after params, MACs and latency per layer and in total, and what was skipped and why."""
+    choice("--units", units, ("macs", "flops"))
+    choice("--act", act, ("relu", "relu6", "silu", "none"))
+    if min_channels < 1:
+        fail(f"--min-channels: must be >= 1 (got {min_channels})")
+    opts = timing_options(
+        no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
+    )
+    from sepprof.conversion import convert, save_converted
+    from sepprof.model import build_model, parse_input, parse_kwargs
+    from sepprof.render.sepify import sepify_view
+
+    shape = parse_input(input_shape)
+    built = build_model(model, parse_kwargs(kwargs))
+    with progress_bar(not as_json) as progress:
+        converted = convert(
+            built,
+            shape,
+            exclude=exclude,
+            min_channels=min_channels,
+            bn=bn,
+            act=None if act == "none" else act,
+            trace=not analytic,
+            timing=opts,
+            progress=progress,
+            name=model,
+        )
+    emit(converted.report, as_json, lambda r: sepify_view(r, units))
+    if save is not None and converted.report.converted:
+        print(
+            f"saved to {save_converted(converted.model, converted.report, save)}", file=sys.stderr
+        )
 
 
 @app.command()
@@ -522,6 +630,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         code = exc.exit_code
     except UserError as exc:
+        if debug and exc.__cause__ is not None:
+            import traceback
+
+            traceback.print_exception(exc.__cause__)
         print(f"error: {exc}", file=sys.stderr)
         code = exc.exit_code
     except (KeyboardInterrupt, typer.Abort):

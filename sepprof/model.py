@@ -92,17 +92,16 @@ def _import_module(spec: str, where: str) -> Any:
         raise UserError(f"--model {spec}: importing {where} raised {one_line(exc)}") from exc
 
 
-def _attribute(spec: str, module: Any, attr: str) -> Any:
+def _attribute(spec: str, module: Any, attr: str, where: str) -> Any:
     """``module.a.b`` for ``attr`` = ``a.b``, with a did-you-mean when a name is missing."""
-    obj = module
+    obj, owner = module, where
     for part in attr.split("."):
         if not hasattr(obj, part):
             names = [n for n in dir(obj) if not n.startswith("_")]
             close = difflib.get_close_matches(part, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            owner = getattr(obj, "__name__", type(obj).__name__)
-            raise UserError(f"--model {spec}: {owner!r} has no attribute {part!r}{hint}")
-        obj = getattr(obj, part)
+            raise UserError(f"--model {spec}: {owner} has no attribute {part!r}{hint}")
+        obj, owner = getattr(obj, part), f"{owner}:{part}"
     return obj
 
 
@@ -113,7 +112,7 @@ def load_factory(spec: str) -> Callable[..., Any]:
     """
     where, attr = _split(spec)
     module = _import_file(spec, where) if _is_file(where) else _import_module(spec, where)
-    factory = _attribute(spec, module, attr)
+    factory = _attribute(spec, module, attr, where)
     if not callable(factory):
         raise UserError(
             f"--model {spec}: {attr} is a {type(factory).__name__}, not a function or class "

@@ -69,9 +69,12 @@ def _numel(value: Any) -> int:
 
 
 def _conv(inputs: list, outputs: list) -> Counter:
+    """``aten::_convolution`` (transposed flag at 6) and ``aten::_convolution_mode``
+    (string padding such as 'same', never transposed)."""
     x, w = get_shape(inputs[0]), get_shape(inputs[1])
     out = get_shape(outputs[0])
-    macs = conv_flop_count(x, w, out, transposed=inputs[6].toIValue())
+    transposed = len(inputs) > 7 and bool(inputs[6].toIValue())
+    macs = conv_flop_count(x, w, out, transposed=transposed)
     bias = prod(out) * ELEMENTWISE_OPS["bias"] if _has_tensor(inputs[2]) else 0
     return Counter({MACS: macs, ELTWISE: bias})
 
@@ -121,6 +124,7 @@ def _as_macs(handle: Callable) -> Callable[[list, list], Counter]:
 
 HANDLES: dict[str, Callable[[list, list], Counter]] = {
     "aten::_convolution": _conv,
+    "aten::_convolution_mode": _conv,
     "aten::linear": _linear,
     "aten::addmm": _addmm,
     "aten::mm": _as_macs(matmul_flop_jit),
@@ -149,7 +153,13 @@ HANDLES: dict[str, Callable[[list, list], Counter]] = {
 }
 
 # Ops that compute nothing worth counting, beyond fvcore's own list of shape and copy ops.
-IGNORED = ("aten::dropout_", "aten::feature_dropout", "aten::alpha_dropout", "aten::identity")
+IGNORED = (
+    "aten::dropout_",
+    "aten::feature_dropout",
+    "aten::alpha_dropout",
+    "aten::identity",
+    "aten::pad",
+)
 
 
 def _param_counts(module: nn.Module) -> tuple[int, int]:

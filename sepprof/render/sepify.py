@@ -9,8 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from sepprof.render.console import COUNTING_RULE, count, devices_of, ms, new_table, traced_cell
-from sepprof.render.formats import speed
+from sepprof.render.console import COUNTING_RULE, count, devices_of, new_table, traced_cell
 from sepprof.results import Row, Speedup
 from sepprof.units import human
 
@@ -45,24 +44,24 @@ def _traced(before: Row, after: Row, units: str) -> Text:
     return traced_cell(after, units)
 
 
-def _speedup(before: Row, after: Row, device: str) -> str:
+def _speedup(before: Row, after: Row, device: str) -> Text:
     was, now = before.latency_ms.get(device), after.latency_ms.get(device)
     if not was or not now or not now.median:
-        return "—"
+        return Text("—", style="dim")
     s = Speedup.of(was, now)
-    return speed(s.value, s.error)
+    return Text(f"{s.value:.2f}x ±{s.error:.2f}", style="green" if s.value >= 1 else "red")
 
 
 def layers_table(report: Any, units: str = "macs") -> Table:
-    """One row per converted layer: params and MACs before and after, traced check, time."""
+    """One row per converted layer: params and MACs before -> after, traced check, time."""
     unit = "FLOPs" if units == "flops" else "MACs"
     rows = [r for c in report.converted for r in (c.before, c.after)]
     devices = devices_of(rows)
-    table = new_table("Converted layers (before -> after)")
-    columns = ["#", "layer", "before", "after", "output", "params", "", unit, "", "traced"]
-    for name in columns:
-        justify = "left" if name in ("layer", "before", "after") else "right"
-        table.add_column(name, justify=justify, no_wrap=name != "layer")
+    table = new_table("Converted layers (before -> after; speedup > 1 is faster)")
+    table.add_column("#", justify="right")
+    table.add_column("layer", no_wrap=True)
+    for name in ("conv", "params", unit, "fewer", "traced"):
+        table.add_column(name, justify="left" if name == "conv" else "right", no_wrap=True)
     for device in devices:
         for name in (f"{device} ms", "speedup"):
             table.add_column(name, justify="right", no_wrap=True)
@@ -72,20 +71,15 @@ def layers_table(report: Any, units: str = "macs") -> Table:
             str(i),
             layer.name,
             b.detail,
-            a.detail,
-            b.shape,
             f"{human(b.params, 4)} -> {human(a.params + a.norm_params, 4)}",
-            times_fewer(b.params, a.params + a.norm_params),
             f"{count(b.macs_analytic, units)} -> {count(a.macs_analytic, units)}",
             times_fewer(b.macs_analytic, a.macs_analytic),
             _traced(b, a, units),
         ]
         for device in devices:
             was, now = b.latency_ms.get(device), a.latency_ms.get(device)
-            text = ms(was)
-            text.append(" -> ")
-            text.append_text(ms(now))
-            cells += [text, _speedup(b, a, device)]
+            cells.append(f"{was.median:.3g} -> {now.median:.3g}" if was and now else "—")
+            cells.append(_speedup(b, a, device))
         table.add_row(*cells)
     return table
 

@@ -1,0 +1,129 @@
+"""``sepprof profile --model`` and ``sepprof sepify`` through the real entry point."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "models.py"
+
+
+def test_profile_model_rows_and_totals(cli):
+    run = cli(
+        "profile", "--model", f"{EXAMPLES}:vgg_like", "--input", "1,3,32,32", "--no-time", "--json"
+    )
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert doc["schema"] == "sepprof.profile/1"
+    convs = [r for r in doc["layers"] if r["kind"] == "standard"]
+    assert convs and all(r["macs_traced"] == r["macs_analytic"] for r in convs)
+    assert doc["totals"]["macs"] == sum(r["macs"] for r in doc["layers"])
+    assert doc["totals"]["macs_flop_counter"] == doc["totals"]["macs"]
+
+
+def test_sepify_converts_saves_and_reloads(cli, tmp_path):
+    saved = tmp_path / "converted.pt"
+    run = cli(
+        "sepify",
+        "--model",
+        f"{EXAMPLES}:resnet18_like",
+        "--input",
+        "1,3,32,32",
+        "--no-time",
+        "--exclude",
+        "0",
+        "--save",
+        saved,
+        "--json",
+    )
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert doc["schema"] == "sepprof.sepify/1"
+    names = [c["name"] for c in doc["converted"]]
+    assert "0" not in names and len(names) == 16
+    assert any(s["name"] == "0" and s["code"] == "excluded" for s in doc["skipped"])
+    state = torch.load(saved, weights_only=True)
+    assert state["sepprof"]["converted"][0]["name"] == names[0]
+    assert any(k.endswith(".0.weight") for k in state["state_dict"])
+
+
+def test_sepify_table_and_timing(cli):
+    run = cli(
+        "sepify",
+        "--model",
+        f"{EXAMPLES}:vgg_like",
+        "--input",
+        "1,3,32,32",
+        "--rounds",
+        "2",
+        "--min-time",
+        "0.002",
+        "--threads",
+        "1",
+    )
+    assert run.code == 0, run.err
+    for text in ["Converted layers", "convs converted", "whole model", "cpu ms", "speedup"]:
+        assert text in run.out, text
+
+
+def test_nothing_to_convert_exits_0(cli, tmp_path):
+    path = tmp_path / "mlp.py"
+    path.write_text(
+        "import torch.nn as nn\n\ndef mlp():\n    return nn.Sequential(nn.Flatten(), "
+        "nn.Linear(12, 4))\n"
+    )
+    run = cli("sepify", "--model", f"{path}:mlp", "--input", "1,3,2,2", "--no-time")
+    assert run.code == 0, run.err
+    assert "nothing to convert: the model has no convolution" in run.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--model", "no_such_pkg.models:f"],
+            "--model no_such_pkg.models:f: no module named 'no_such_pkg'",
+        ),
+        (
+            ["--model", "EX:resnet18_lik"],
+            "has no attribute 'resnet18_lik' (did you mean 'resnet18_like'?)",
+        ),
+        (["--model", "EX:resnet18_like", "--input", "1,3,x,32"], "--input"),
+        (
+            ["--model", "EX:resnet18_like", "--input", "1,5,32,32"],
+            "--input 1,5,32,32: the model's forward() raised RuntimeError",
+        ),
+        (["--model", "EX:resnet18_like", "--kwargs", "{bad"], "--kwargs"),
+        (
+            ["--model", "EX:resnet18_like", "--kwargs", '{"nope": 1}'],
+            "the factory raised TypeError",
+        ),
+        (["--model", "nocolon"], "--model nocolon: expected package.module:factory"),
+    ],
+)
+def test_model_errors_exit_2_in_one_line(cli, args, message):
+    args = [a.replace("EX", str(EXAMPLES)) for a in args]
+    for command in ("profile", "sepify"):
+        run = cli(command, *args, "--no-time")
+        assert run.code == 2, (command, run.err)
+        assert message in run.err and len(run.err.strip().splitlines()) == 1
+        assert "Traceback" not in run.err
+
+
+def test_debug_shows_the_factory_traceback(cli):
+    run = cli(
+        "--debug",
+        "sepify",
+        "--model",
+        f"{EXAMPLES}:resnet18_like",
+        "--kwargs",
+        '{"nope": 1}',
+        "--no-time",
+    )
+    assert run.code == 2
+    assert "Traceback" in run.err and "TypeError" in run.err
+
+
+def test_profile_needs_exactly_one_source(cli):
+    run = cli("profile", "--analytic")
+    assert run.code == 2 and "give a network YAML file or --model" in run.err

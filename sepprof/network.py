@@ -193,6 +193,23 @@ ABBREVIATIONS = {
 }
 
 
+# What a conv and a separable block share, kept by the --as rewrites.
+SHARED_FIELDS = {
+    "name",
+    "k",
+    "cout",
+    "cin",
+    "stride",
+    "padding",
+    "dilation",
+    "bias",
+    "bn",
+    "act",
+    "repeat",
+    "scale_width",
+}
+
+
 @dataclass(frozen=True)
 class Options:
     """Multipliers and rewrites applied while building a plan."""
@@ -263,42 +280,12 @@ class _Builder:
         """``--as standard``: separable -> conv, inverted residual's depthwise -> standard;
         ``--as separable``: standard k x k conv (k > 1, groups 1) -> separable."""
         if self.options.as_ == "standard" and kind == "separable":
-            fields = spec.model_dump(
-                include={
-                    "name",
-                    "k",
-                    "cout",
-                    "cin",
-                    "stride",
-                    "padding",
-                    "dilation",
-                    "bias",
-                    "bn",
-                    "act",
-                    "repeat",
-                    "scale_width",
-                }
-            )
+            fields = spec.model_dump(include=SHARED_FIELDS)
             return "conv", ConvSpec(**fields)
         if self.options.as_ == "standard" and kind == "inverted_residual":
             return kind, spec.model_copy(update={"depthwise": False})
         if self.options.as_ == "separable" and kind == "conv" and spec.k > 1 and spec.groups == 1:
-            fields = spec.model_dump(
-                include={
-                    "name",
-                    "k",
-                    "cout",
-                    "cin",
-                    "stride",
-                    "padding",
-                    "dilation",
-                    "bias",
-                    "bn",
-                    "act",
-                    "repeat",
-                    "scale_width",
-                }
-            )
+            fields = spec.model_dump(include=SHARED_FIELDS)
             return "separable", SeparableSpec(**fields)
         return kind, spec
 

@@ -540,46 +540,18 @@ def sweep_view(result: Any) -> RenderableType:
 
 def merge_view(result: Any) -> RenderableType:
     """Each layer's variants on every machine and device that timed them."""
+    from sepprof.render.formats import MERGE_HEADER, merge_cells
+
     parts: list[RenderableType] = []
     for spec, rows in result.layers:
-        title = (
-            f"k={spec['k']} cin={spec['cin']} cout={spec['cout']} size={spec['size']} "
-            f"stride={spec['stride']} batch={spec['batch']}"
+        table = new_table(
+            f"k={spec['k']} cin={spec['cin']} cout={spec['cout']} "
+            f"size={spec['size']} stride={spec['stride']} batch={spec['batch']}"
         )
-        table = new_table(title)
-        for name in [
-            "machine",
-            "device",
-            "dtype",
-            "threads",
-            "variant",
-            "MACs ×fewer",
-            "ms",
-            "speedup",
-        ]:
-            table.add_column(
-                name,
-                justify="left" if name in ("machine", "device", "variant", "dtype") else "right",
-            )
+        for name in MERGE_HEADER:
+            table.add_column(name, justify="left" if name in MERGE_HEADER[:5] else "right")
         for r in rows:
-            speed = (
-                (f"{r.speedup:.2f}x" + (f" ± {r.speedup_error:.2f}" if r.speedup_error else ""))
-                if r.speedup
-                else "—"
-            )
-            timed = (
-                f"{r.median_ms:.3g} ±{100 * r.iqr_ms / r.median_ms:.0f}%" if r.median_ms else "—"
-            )
-            table.add_row(
-                r.machine,
-                r.device,
-                r.dtype,
-                str(r.threads or "—"),
-                r.variant,
-                f"{1 / r.macs_ratio:.2f}x",
-                timed,
-                speed,
-            )
+            table.add_row(*merge_cells(r))
         parts.append(table)
     parts.append(Text(f"merged from: {', '.join(result.sources)}", style="dim"))
     return Group(*parts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sepprof.units import human
 
 
@@ -38,3 +40,28 @@ def speed(value: float, error: float) -> str:
     if value >= 1:
         return f"{value:.2f}x ± {error:.2f} faster"
     return f"{1 / value:.2f}x ± {error / value**2:.2f} slower"
+
+
+MERGE_HEADER = ["machine", "device", "dtype", "threads", "variant", "MACs ×fewer", "ms", "speedup"]
+
+
+def merge_cells(row: Any) -> list[str]:
+    """One merged row (a ``merging.MergedRow``) as the cells of ``MERGE_HEADER``."""
+    timed = (
+        f"{row.median_ms:.3g} ±{100 * row.iqr_ms / row.median_ms:.0f}%" if row.median_ms else "—"
+    )
+    speedup = "—"
+    if row.speedup:
+        speedup = f"{row.speedup:.2f}x" + (
+            f" ± {row.speedup_error:.2f}" if row.speedup_error else ""
+        )
+    return [
+        row.machine,
+        row.device,
+        row.dtype,
+        str(row.threads or "—"),
+        row.variant,
+        f"{1 / row.macs_ratio:.2f}x",
+        timed,
+        speedup,
+    ]

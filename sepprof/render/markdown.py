@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from sepprof.budgets import CheckResult
-from sepprof.render.formats import VERDICT_WORDS, fewer, headroom, metric_value, speed
+from sepprof.render.formats import (
+    MERGE_HEADER,
+    VERDICT_WORDS,
+    fewer,
+    headroom,
+    merge_cells,
+    metric_value,
+    speed,
+)
 from sepprof.results import CompareResult, ProfileResult
 from sepprof.units import human
 
@@ -295,35 +303,5 @@ def merge_markdown(result: Any) -> str:
             f"{spec['size']}x{spec['size']}, stride {spec['stride']}, "
             f"batch {spec['batch']}\n\n"
         )
-        parts.append(
-            table(
-                [
-                    "machine",
-                    "device",
-                    "dtype",
-                    "threads",
-                    "variant",
-                    "MACs ×fewer",
-                    "ms",
-                    "speedup",
-                ],
-                [
-                    [
-                        r.machine,
-                        r.device,
-                        r.dtype,
-                        str(r.threads or "—"),
-                        r.variant,
-                        f"{1 / r.macs_ratio:.2f}x",
-                        f"{r.median_ms:.3g} ±{100 * r.iqr_ms / r.median_ms:.0f}%"
-                        if r.median_ms
-                        else "—",
-                        f"{r.speedup:.2f}x" if r.speedup else "—",
-                    ]
-                    for r in rows
-                ],
-                "llllrrrr",
-            )
-        )
-        parts.append("\n")
+        parts.append(table(MERGE_HEADER, [merge_cells(r) for r in rows], "lllllrrr") + "\n")
     return "".join(parts)

@@ -4,6 +4,7 @@ and measure every item in the same rounds (imports torch)."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,7 +106,7 @@ def time_all(
     for device in devices:
         check_device(device, opts.dtype)
     timings = Timings()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = others_cpu()
     note = busy_note(load, opts.thread_count())
     if note:
         timings.notes.append(note)
@@ -134,17 +135,37 @@ def time_all(
         "threads": n_threads,
         "memory_format": opts.memory_format,
         "allocator": allocator,
-        "load_average": load,
+        "other_cpu_cores": load,
     }
     return timings
 
 
-def busy_note(load: float | None, n_threads: int) -> str | None:
-    """A warning when other processes were already using the cores sepprof times on."""
-    cores = default_threads()
-    if load is None or load <= max(0.5, cores - n_threads + 0.5):
+def others_cpu(window: float = 0.1) -> float | None:
+    """Cores other processes kept busy over a short idle ``window`` (Linux /proc/stat), which,
+    unlike the load average, does not remember sepprof's own previous runs."""
+
+    def busy() -> int | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                fields = [int(v) for v in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        return sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)
+
+    before = busy()
+    time.sleep(window)
+    after = busy()
+    if before is None or after is None:
+        return None
+    return (after - before) / os.sysconf("SC_CLK_TCK") / window
+
+
+def busy_note(others: float | None, n_threads: int) -> str | None:
+    """A warning when other processes were using the cores sepprof is about to time on."""
+    spare = default_threads() - n_threads
+    if others is None or others <= spare + 0.25:
         return None
     return (
-        f"the machine was busy before timing (1-minute load average {load:.1f} on {cores} "
-        f"cores, timing with {n_threads} threads): latencies may be inflated and noisy"
+        f"other processes were using {others:.1f} of {default_threads()} cores just before "
+        f"timing with {n_threads} threads: latencies may be inflated and noisy"
     )

@@ -82,11 +82,16 @@ def test_timer_block_runner_exists():
 
 
 def test_busy_machine_is_noted():
-    from sepprof.measure import busy_note
+    from sepprof.measure import busy_note, others_cpu
+    from sepprof.timing import default_threads
 
-    assert busy_note(0.1, 2) is None
-    assert "busy" in busy_note(9.0, 2)
-    assert busy_note(None, 2) is None
+    cores = default_threads()
+    assert busy_note(0.1, cores) is None
+    assert "other processes were using 1.5 of" in busy_note(1.5, cores)
+    assert busy_note(0.9, cores - 1) is None  # a spare core absorbs it
+    assert busy_note(None, cores) is None
+    load = others_cpu(0.05)
+    assert load is None or 0 <= load <= cores + 0.5
 
 
 def test_measure_gives_up_after_its_timeout(monkeypatch):

@@ -46,6 +46,9 @@ def cost_ratio(points: list[CompareResult]) -> Claim:
     measured = (
         f"exact at all {len(pairs)} points (traced MACs)"
         if worst == 0
+        else f"equal at all {len(pairs)} points to floating-point precision (largest relative "
+        f"deviation {worst:.1e}, traced MACs)"
+        if worst < 1e-12
         else f"largest relative deviation {worst:.1e} over {len(pairs)} points"
     )
     return Claim(claim, measured, HOLDS if worst < 1e-9 else FAILS, rule)

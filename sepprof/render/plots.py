@@ -88,7 +88,7 @@ def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple
     ax.set_xlabel("output channels (Cout = Cin)")
     ax.set_ylabel("× vs standard convolution")
     ax.set_title(f"MAC reduction (lines) vs measured speedup (dots), {device}")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower right")
     alt = (
         f"Log-log chart against output channels: for each kernel size, the theoretical MAC "
         f"reduction of a separable convolution as a line and the speedup measured on "

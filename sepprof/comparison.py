@@ -12,7 +12,7 @@ from typing import Any
 from sepprof.blocks import layer_variant
 from sepprof.costs import separable_theory_ratio
 from sepprof.environment import environment
-from sepprof.guards import check_memory, estimate_bytes
+from sepprof.guards import blocks_bytes, check_memory, estimate_bytes
 from sepprof.ops import Block
 from sepprof.results import CompareResult, Comparison, Row, Speedup
 from sepprof.rows import block_row, with_latency, with_roof, with_trace
@@ -42,7 +42,7 @@ def compare(
     rows = [block_row(b, layer.batch, itemsize) for b in blocks]
     notes: list[str] = []
     extra: dict[str, object] = {"dtype": dtype}
-    if trace or timing:
+    if trace:
         for b in blocks:
             ops = [op for s in b.stages for op in s.ops]
             check_memory(f"variant {b.name}", estimate_bytes(ops, layer.batch, itemsize), "cpu")
@@ -60,7 +60,8 @@ def compare(
                 for k, v in block_items(b, layer.batch, device, timing, stages).items()
             }
 
-        timings = time_all(items, timing, progress)
+        needed = blocks_bytes(blocks, layer.batch, itemsize, stages)
+        timings = time_all(items, timing, progress, needed)
         rows = [
             _timed(row, block, timings, layer.batch, itemsize)
             for row, block in zip(rows, blocks, strict=True)

@@ -20,6 +20,7 @@ from sepprof.costs import block_cost, plan_cost
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.files import write_atomic
+from sepprof.guards import blocks_bytes, check_memory
 from sepprof.network import Options, is_network, load_network
 from sepprof.ops import Block, Plan
 from sepprof.results import CHECK_SCHEMA, Latency, Speedup
@@ -96,6 +97,11 @@ def _network_metrics(
     if budget.needs_trace:
         from sepprof.trace import trace_plan
 
+        check_memory(
+            f"budget {budget.name!r}",
+            blocks_bytes(list(plan.blocks), budget.batch, 4, stages=False),
+            "cpu",
+        )
         traced, _ = trace_plan(plan, budget.batch)
         _uncounted(metrics, notes, traced[""].uncounted)
     if budget.devices():
@@ -103,7 +109,12 @@ def _network_metrics(
 
         opts = replace(timing, devices=budget.devices())
         plans = {"as written": plan, "as standard": standard}
-        timings = time_all(lambda d: plan_items(plans, budget.batch, d, opts, ""), opts, progress)
+        needed = sum(
+            blocks_bytes(list(p.blocks), budget.batch, 4, stages=False) for p in plans.values()
+        )
+        timings = time_all(
+            lambda d: plan_items(plans, budget.batch, d, opts, ""), opts, progress, needed
+        )
         for device, lat in timings.latency.items():
             _timed(metrics, notes, device, lat["as written"], lat["as standard"])
     return metrics, notes
@@ -132,6 +143,7 @@ def _layers_metrics(
     if budget.needs_trace:
         from sepprof.trace import trace_block
 
+        check_memory(f"budget {budget.name!r}", blocks_bytes(chosen, batch, 4, stages=False), "cpu")
         uncounted: dict[str, int] = {}
         for block in chosen:
             for op, n in trace_block(block, batch)[0][""].uncounted.items():
@@ -149,7 +161,8 @@ def _layers_metrics(
                 for k, v in block_items(b, batch, device, opts, stages=False).items()
             }
 
-        timings = time_all(items, opts, progress)
+        needed = blocks_bytes(chosen + baseline, batch, 4, stages=False)
+        timings = time_all(items, opts, progress, needed)
         for device, lat in timings.latency.items():
             _timed(metrics, notes, device, _sum(lat, chosen), _sum(lat, baseline))
     return metrics, notes

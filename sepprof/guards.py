@@ -7,7 +7,7 @@ import sys
 
 from sepprof.costs import op_cost
 from sepprof.errors import UserError
-from sepprof.ops import Conv, Op
+from sepprof.ops import Block, Conv, Op
 from sepprof.units import human
 
 
@@ -50,3 +50,16 @@ def check_memory(what: str, needed: int, device: str) -> None:
             f"{what} needs about {human(needed)}B on {device} but only {human(free)}B are free; "
             "refusing to allocate more than half of free memory (use a smaller --batch or --size)"
         )
+
+
+def blocks_bytes(blocks: list[Block], batch: int, itemsize: int, stages: bool = True) -> int:
+    """Memory to time ``blocks`` side by side: each block's modules and its largest op, plus,
+    with ``stages``, the random inputs made for every stage (its own and its block's)."""
+    total = sum(
+        estimate_bytes([op for s in b.stages for op in s.ops], batch, itemsize) for b in blocks
+    )
+    if stages:
+        total += sum(
+            (s.inp.numel + b.inp.numel) * batch * itemsize for b in blocks for s in b.stages
+        )
+    return total

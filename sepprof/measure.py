@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sepprof.calibration import Calibration, load_calibration
+from sepprof.guards import check_memory
 from sepprof.ops import Block, Plan, Stage, module_name, stage_path
 from sepprof.results import Latency
 from sepprof.timing import (
@@ -99,12 +100,17 @@ def plan_items(
 
 
 def time_all(
-    make_items: Callable[[str], Items], opts: TimingOptions, progress: Progress | None = None
+    make_items: Callable[[str], Items],
+    opts: TimingOptions,
+    progress: Progress | None = None,
+    needed: int = 0,
 ) -> Timings:
-    """Time every item ``make_items(device)`` returns, on each device, in the same rounds."""
+    """Time every item ``make_items(device)`` returns, on each device, in the same rounds;
+    refuse first, on each device, when ``needed`` bytes are over half of its free memory."""
     devices = resolve_devices(opts.devices)
     for device in devices:
         check_device(device, opts.dtype)
+        check_memory(f"timing on {device}", needed, device)
     timings = Timings()
     load = others_cpu()
     note = busy_note(load, opts.thread_count())

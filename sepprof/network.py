@@ -253,9 +253,11 @@ class _Builder:
             raise self.error(err.message(), (*loc, kind))
         model = BLOCK_TYPES[kind]
         if model is None:
-            if params not in ("relu", "relu6", "silu"):
-                raise self.error(f"must be relu, relu6 or silu (got {params!r})", (*loc, kind))
-            return kind, params
+            if params not in ("relu", "relu6", "silu", "swish"):
+                raise self.error(
+                    f"must be relu, relu6, silu or swish (got {params!r})", (*loc, kind)
+                )
+            return kind, "silu" if params == "swish" else params
         return kind, validate(model, self.doc, params or {}, (*loc, kind))
 
     def blocks(

@@ -9,7 +9,7 @@ from typing import Any
 
 from sepprof.costs import plan_cost
 from sepprof.environment import environment
-from sepprof.guards import check_memory, estimate_bytes
+from sepprof.guards import blocks_bytes, check_memory, estimate_bytes
 from sepprof.network import Network, Options
 from sepprof.ops import Block, Plan, Stage, stage_path
 from sepprof.results import ProfileResult, Row, TypeShare
@@ -57,7 +57,7 @@ def profile(
     before_row = _totals(BEFORE, before, batch, itemsize) if before else None
     notes: list[str] = []
     extra: dict[str, Any] = {"dtype": dtype, "batch": batch}
-    if trace or timing:
+    if trace:
         ops = [op for _, s in plan.stages() for op in s.ops]
         check_memory(f"network {plan.name}", estimate_bytes(ops, batch, itemsize), "cpu")
     if trace:
@@ -118,7 +118,13 @@ def _time(
     from sepprof.measure import plan_items, time_all
 
     plans = {NETWORK: plan, **({BEFORE: before} if before else {})}
-    return time_all(lambda d: plan_items(plans, batch, d, timing, NETWORK), timing, progress)
+    itemsize = DTYPE_BYTES[timing.dtype]
+    needed = blocks_bytes(list(plan.blocks), batch, itemsize) + sum(
+        blocks_bytes(list(p.blocks), batch, itemsize, stages=False) for p in plans.values()
+    )
+    return time_all(
+        lambda d: plan_items(plans, batch, d, timing, NETWORK), timing, progress, needed
+    )
 
 
 def _timed(

@@ -114,6 +114,15 @@ class Row:
         """All FLOPs (MACs x 2 + elementwise ops) per byte moved."""
         return (self.flops + self.elementwise_ops) / self.bytes if self.bytes else 0.0
 
+    def achieved(self, device: str) -> tuple[float, float] | None:
+        """(GFLOP/s, GB/s) reached on ``device``: all FLOPs and the minimum bytes over the
+        median time; None when not timed there."""
+        lat = self.latency_ms.get(device)
+        if lat is None or not lat.median:
+            return None
+        seconds = lat.median / 1e3
+        return (self.flops + self.elementwise_ops) / seconds / 1e9, self.bytes / seconds / 1e9
+
     @property
     def traced_ok(self) -> bool | None:
         """None without a trace; else do fvcore (and torch's counter, where run) agree with
@@ -145,6 +154,11 @@ class Row:
             "uncounted_ops": dict(self.uncounted_ops),
             "latency_ms": {k: v.to_dict() for k, v in self.latency_ms.items()},
             "roofline": {k: v.to_dict() for k, v in self.roofline.items()},
+            "achieved": {
+                d: {"gflop_s": rate[0], "gb_s": rate[1]}
+                for d in self.latency_ms
+                if (rate := self.achieved(d))
+            },
         }
         if self.stages:
             d["stages"] = [s.to_dict() for s in self.stages]

@@ -67,6 +67,8 @@ class Strict(BaseModel):
             for key in data:
                 if key not in names:
                     raise unknown_key_error(key, valid)
+            if data.get("act") == "swish":  # the same function under its other name
+                data = {**data, "act": "silu"}
         return data
 
 

@@ -173,3 +173,25 @@ def test_help_never_imports_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "--variants" in proc.stdout and "Counting rule" in proc.stdout
+
+
+def test_strict_exits_1_and_shows_the_traced_number_on_a_mismatch(cli, monkeypatch):
+    """A tracer that disagrees with the analytic count is shown, never hidden, and --strict
+    turns it into exit 1. (Simulated: fvcore's conv rule is made to count one MAC too many.)"""
+    from collections import Counter
+
+    import sepprof.trace as trace
+
+    honest = trace.HANDLES["aten::_convolution"]
+
+    def off_by_one(inputs, outputs):
+        return honest(inputs, outputs) + Counter({trace.MACS: 1})
+
+    monkeypatch.setitem(trace.HANDLES, "aten::_convolution", off_by_one)
+    run = cli("compare", "--cout", "16", "--size", "8", "--no-time", "--strict")
+    assert run.code == 1
+    assert "✗ 147.5K" in run.out  # the traced number (analytic 147,456 + 1), in the row
+    relaxed = cli("compare", "--cout", "16", "--size", "8", "--no-time", "--json")
+    assert relaxed.code == 0
+    std = relaxed.json()["variants"][0]
+    assert std["macs_traced"] == std["macs_analytic"] + 1

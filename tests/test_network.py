@@ -167,7 +167,7 @@ HEAD = "name: t\ninput: [3, 32, 32]\nblocks:\n"
             "  - conv: {name: a, k: 3, cout: 8}\n  - conv: {name: a, k: 3, cout: 8}\n",
             "two blocks are named 'a'",
         ),
-        ("  - act: gelu\n", "blocks[0].act: must be relu, relu6 or silu (got 'gelu')"),
+        ("  - act: gelu\n", "blocks[0].act: must be relu, relu6, silu or swish (got 'gelu')"),
         ("  - [1, 2]\n", "blocks[0]: must be a mapping of keys to values (got list)"),
         (
             "  - {conv: {k: 3, cout: 8}, fc: {cout: 2}}\n",
@@ -189,3 +189,10 @@ def test_network_file_level_errors(tmp_path):
         load_network(write(tmp_path, "inptu: [3, 8, 8]\nblocks: [{fc: {cout: 2}}]\n"))
     with pytest.raises(SpecError, match="file not found"):
         load_network(tmp_path / "missing.yaml")
+
+
+def test_swish_is_silu(tmp_path):
+    path = write(tmp_path, HEAD + "  - conv: {k: 3, cout: 8, act: swish}\n  - act: swish\n")
+    plan = load_network(path).plan()
+    acts = [op.fn for _, s in plan.stages() for op in s.ops if hasattr(op, "fn")]
+    assert acts == ["silu", "silu"]

@@ -148,6 +148,7 @@ def compare_latency(result: CompareResult, device: str) -> Table:
         "time share",
         "speedup",
         "GFLOP/s",
+        "GB/s",
         "% of roof",
         "bound",
     ]:
@@ -199,15 +200,16 @@ def _runs(row: Row, device: str) -> str:
 
 
 def _roof_cells(row: Row, device: str) -> list[str | Text]:
-    lat = row.latency_ms.get(device)
-    rate = (row.flops + row.elementwise_ops) / (lat.median / 1e3) / 1e9 if lat else None
+    """Achieved GFLOP/s and GB/s, the share of the roofline reached, and the bound."""
+    rates = row.achieved(device)
+    cells: list[str | Text] = [f"{r:.3g}" for r in rates] if rates else ["—", "—"]
     roof = row.roofline.get(device)
     if roof is None:
-        return [f"{rate:.3g}" if rate else "—", "—", "—"]
+        return [*cells, "—", "—"]
     pct = Text(f"{roof.percent:.0f}%")
     if roof.percent > 100:
         pct.append(" >roof", style="yellow")
-    return [f"{rate:.3g}", pct, roof.bound]
+    return [*cells, pct, roof.bound]
 
 
 def headline(comp: Comparison) -> Text:
@@ -298,22 +300,17 @@ def _pct(part: float, whole: float) -> str:
 
 
 def profile_layers(result: Any, units: str = "macs") -> Table:
-    """One row per layer: shape, params, MACs and share, traced check, bytes, intensity, time."""
+    """One row per layer: type, shape, params, MACs (✓ when traced equal) and share, bytes,
+    intensity, and time and share of time per device."""
     unit = "FLOPs" if units == "flops" else "MACs"
     devices = devices_of(result.layers)
-    table = new_table("Layers (ms: median ±IQR of rounds)")
-    for name, justify in [
-        ("#", "right"),
-        ("layer", "left"),
-        ("op", "left"),
-        ("output", "left"),
-        ("params", "right"),
-        (unit, "right"),
-        (f"% {unit}", "right"),
-        ("traced", "center"),
-        ("FLOP/B", "right"),
-    ]:
-        table.add_column(name, justify=justify, no_wrap=True)
+    table = new_table(f"Layers ({unit} ✓: traced counts agree; ms: median ±IQR of rounds)")
+    table.add_column("#", justify="right")
+    table.add_column("layer", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("op")
+    for name in ("output", "params", unit, f"% {unit}", "bytes", "FLOP/B"):
+        table.add_column(name, justify="left" if name == "output" else "right", no_wrap=True)
     for device in devices:
         table.add_column(f"{device} ms", justify="right", no_wrap=True)
         table.add_column("% time", justify="right", no_wrap=True)
@@ -322,15 +319,18 @@ def profile_layers(result: Any, units: str = "macs") -> Table:
         d: sum(r.latency_ms[d].median for r in result.layers if d in r.latency_ms) for d in devices
     }
     for i, row in enumerate(result.layers, 1):
+        macs = Text(count(row.macs_analytic, units) + " ")
+        macs.append_text(traced_cell(row, units) if row.traced_ok is not None else Text(""))
         cells: list[Any] = [
             str(i),
             row.name,
+            row.kind,
             row.detail,
             row.shape,
             human(row.params, 4),
-            count(row.macs_analytic, units),
+            macs,
             _pct(row.macs_analytic, total_macs),
-            traced_cell(row, units),
+            human(row.bytes),
             f"{row.intensity:.3g}",
         ]
         for device in devices:

@@ -136,7 +136,7 @@ def roofline_chart(
         )
     placed: list[tuple[float, float]] = []
     for label, row in points:
-        rate = (row.flops + row.elementwise_ops) / (row.latency_ms[device].median / 1e3) / 1e9
+        rate = row.achieved(device)[0]
         color = STAGE_COLORS.get(row.kind, "#17becf")
         if label:
             ax.scatter(

@@ -24,6 +24,7 @@ class MergedRow:
 
     machine: str
     device: str
+    setup: str
     dtype: str
     threads: int | None
     variant: str
@@ -86,6 +87,12 @@ def machine_name(env: dict[str, Any]) -> str:
     return f"{env.get('hostname', '?')} ({env.get('cpu', '?')})"
 
 
+def setup(env: dict[str, Any]) -> str:
+    """What else changes a timing on the same machine: memory format and allocator."""
+    allocator = "system malloc" if str(env.get("allocator", "")).startswith("system") else ""
+    return ", ".join(p for p in (env.get("memory_format", "—"), allocator) if p)
+
+
 def merge(paths: list[str | Path]) -> MergeResult:
     """Line up the variants of every layer across the given results files."""
     if len(paths) < 1:
@@ -116,6 +123,7 @@ def _rows(result: CompareResult, source: str) -> list[MergedRow]:
                 MergedRow(
                     machine=machine_name(env) if device != "cuda" else env.get("gpu", "cuda"),
                     device=device,
+                    setup=setup(env),
                     dtype=env.get("dtype", "fp32"),
                     threads=env.get("threads"),
                     variant=variant.name,

@@ -549,7 +549,7 @@ def merge_view(result: Any) -> RenderableType:
             f"size={spec['size']} stride={spec['stride']} batch={spec['batch']}"
         )
         for name in MERGE_HEADER:
-            table.add_column(name, justify="left" if name in MERGE_HEADER[:5] else "right")
+            table.add_column(name, justify="left" if name in MERGE_HEADER[:6] else "right")
         for r in rows:
             table.add_row(*merge_cells(r))
         parts.append(table)

@@ -42,7 +42,8 @@ def speed(value: float, error: float) -> str:
     return f"{1 / value:.2f}x ± {error / value**2:.2f} slower"
 
 
-MERGE_HEADER = ["machine", "device", "dtype", "threads", "variant", "MACs ×fewer", "ms", "speedup"]
+MERGE_HEADER = ["machine", "device", "setup", "dtype", "threads", "variant", "MACs ×fewer", "ms",
+                "speedup"]
 
 
 def merge_cells(row: Any) -> list[str]:
@@ -58,6 +59,7 @@ def merge_cells(row: Any) -> list[str]:
     return [
         row.machine,
         row.device,
+        row.setup,
         row.dtype,
         str(row.threads or "—"),
         row.variant,

@@ -303,5 +303,5 @@ def merge_markdown(result: Any) -> str:
             f"{spec['size']}x{spec['size']}, stride {spec['stride']}, "
             f"batch {spec['batch']}\n\n"
         )
-        parts.append(table(MERGE_HEADER, [merge_cells(r) for r in rows], "lllllrrr") + "\n")
+        parts.append(table(MERGE_HEADER, [merge_cells(r) for r in rows], "llllllrrr") + "\n")
     return "".join(parts)

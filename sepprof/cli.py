@@ -24,6 +24,9 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    epilog="Exit codes: 0 ok, 1 a check or budget failed, 2 bad input, 3 internal error (rerun "
+    "with --debug), 130 interrupted. First try: sepprof compare --k 3 --cout 256",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

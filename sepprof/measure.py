@@ -147,8 +147,9 @@ def time_all(
 
 
 def others_cpu(window: float = 0.1) -> float | None:
-    """Cores other processes kept busy over a short idle ``window`` (Linux /proc/stat), which,
-    unlike the load average, does not remember sepprof's own previous runs."""
+    """Cores other processes kept busy over a short ``window`` (Linux /proc/stat, minus this
+    process's own threads), which, unlike the load average, does not remember sepprof's own
+    previous runs."""
 
     def busy() -> int | None:
         try:
@@ -158,12 +159,12 @@ def others_cpu(window: float = 0.1) -> float | None:
             return None
         return sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)
 
-    before = busy()
+    before, own = busy(), time.process_time()
     time.sleep(window)
-    after = busy()
+    after, own = busy(), time.process_time() - own
     if before is None or after is None:
         return None
-    return (after - before) / os.sysconf("SC_CLK_TCK") / window
+    return max(0.0, (after - before) / os.sysconf("SC_CLK_TCK") - own) / window
 
 
 def busy_note(others: float | None, n_threads: int) -> str | None:

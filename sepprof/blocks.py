@@ -94,20 +94,24 @@ def inverted_residual_stages(
     t: float,
     *,
     stride: int = 1,
-    act: str = "relu6",
+    padding: int | None = None,
+    dilation: int = 1,
+    bias: bool = False,
+    act: str | None = "relu6",
     bn: bool = True,
     se: float = 0.0,
     depthwise: bool = True,
     prefix: str = "",
 ) -> tuple[Stage, ...]:
     """MobileNetV2's block: 1x1 expand (skipped at t=1), k x k depthwise, optional squeeze-excite
-    (``se`` x input channels), linear 1x1 project, and a residual add when shapes allow.
-    ``depthwise=False`` makes the middle conv a standard one (what separability saved)."""
+    (``se`` x input channels), linear 1x1 project, and a residual add when the output has the
+    input's shape. ``depthwise=False`` makes the middle conv a standard one (what separability
+    saved)."""
     hidden = round(inp.c * t)
     stages: list[Stage] = []
     x = inp
     if hidden != inp.c:
-        stages.append(conv_stage(f"{prefix}expand", x, hidden, 1, bn=bn, act=act))
+        stages.append(conv_stage(f"{prefix}expand", x, hidden, 1, bias=bias, bn=bn, act=act))
         x = stages[-1].out
     mid = conv_stage(
         f"{prefix}{'depthwise' if depthwise else 'conv'}",
@@ -116,14 +120,17 @@ def inverted_residual_stages(
         k,
         stride=stride,
         groups=hidden if depthwise else 1,
+        padding=padding,
+        dilation=dilation,
+        bias=bias,
         bn=bn,
         act=act,
     )
     stages.append(mid)
     if se:
         stages.append(squeeze_excite(f"{prefix}se", mid.out, max(1, int(inp.c * se)), act))
-    stages.append(conv_stage(f"{prefix}project", mid.out, cout, 1, bn=bn, act=None))
-    if stride == 1 and inp.c == cout:
+    stages.append(conv_stage(f"{prefix}project", mid.out, cout, 1, bias=bias, bn=bn, act=None))
+    if stages[-1].out == inp:
         stages.append(Stage(f"{prefix}residual", (Add(stages[-1].out),), "shortcut"))
     return tuple(stages)
 
@@ -146,10 +153,7 @@ def layer_variant(layer: LayerSpec, variant: VariantSpec) -> Block:
     elif variant.kind == "separable":
         stages = separable_stages(inp, layer.cout, layer.k, **common)
     else:
-        act = layer.act if layer.act != "none" else None
-        stages = inverted_residual_stages(
-            inp, layer.cout, layer.k, variant.param, stride=layer.stride, act=act, bn=layer.bn
-        )
+        stages = inverted_residual_stages(inp, layer.cout, layer.k, variant.param, **common)
     return Block(str(variant), variant.kind, inp, stages)
 
 

@@ -158,7 +158,7 @@ class NetworkSpec(Strict):
 
     name: str = "network"
     source: str = ""
-    input: tuple[int, int, int]
+    input: list[int]
     width_divisor: int = Field(1, ge=1, le=256)
     defaults: Defaults = Defaults()
     reference: Reference | None = None
@@ -166,8 +166,8 @@ class NetworkSpec(Strict):
 
     @field_validator("input")
     @classmethod
-    def _positive(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
-        if min(value) < 1:
+    def _positive(cls, value: list[int]) -> list[int]:
+        if len(value) != 3 or min(value) < 1 or max(value) > 1 << 16:
             raise ValueError("must be three positive sizes [channels, height, width]")
         return value
 

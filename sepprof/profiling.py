@@ -71,7 +71,7 @@ def profile(
         notes.extend(timings.notes)
     return ProfileResult(
         environment(**extra),
-        _describe(network, options, plan),
+        _describe(network, options, plan, batch),
         tuple(rows),
         by_type(rows),
         totals,
@@ -85,9 +85,18 @@ def _totals(name: str, plan: Plan, batch: int, itemsize: int) -> Row:
     return Row(name, "network", c.params, c.norm_params, c.macs, c.eltwise, c.bytes, str(plan.out))
 
 
-def _describe(network: Network, options: Options, plan: Plan) -> dict[str, Any]:
+def _describe(network: Network, options: Options, plan: Plan, batch: int) -> dict[str, Any]:
+    """The network block of the result; the published reference only where it applies (the
+    network as written, at its own resolution, batch 1)."""
     spec = network.spec
-    ref = spec.reference.model_dump() if spec.reference else None
+    as_written = (
+        options.width_mult == 1
+        and options.as_ is None
+        and batch == 1
+        and plan.inp.h == spec.input[1]
+        and plan.inp.w == spec.input[2]
+    )
+    ref = spec.reference.model_dump() if spec.reference and as_written else None
     return {
         "name": spec.name,
         "source": spec.source,

@@ -65,6 +65,15 @@ class Report:
         }
 
 
+def is_report_folder(folder: Path) -> bool:
+    """True when ``folder`` holds a report sepprof wrote (its report.json says so)."""
+    try:
+        data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("schema") == REPORT_SCHEMA
+
+
 def check_output(out: Path, force: bool) -> None:
     """Refuse, before measuring anything, an output that exists (without --force), is a file,
     or cannot be written."""
@@ -72,6 +81,11 @@ def check_output(out: Path, force: bool) -> None:
         raise UserError(f"--out {out}: is a file, not a folder")
     if out.exists() and not force:
         raise UserError(f"--out {out}: already exists; pass --force to replace it")
+    if out.exists() and any(out.iterdir()) and not is_report_folder(out):
+        raise UserError(
+            f"--out {out}: holds files that are not a sepprof report; refusing to "
+            "replace it (choose a new or empty folder)"
+        )
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

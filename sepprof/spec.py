@@ -54,9 +54,10 @@ def field_error(key: str, message: str) -> PydanticCustomError:
 
 
 class Strict(BaseModel):
-    """Base of every spec model: immutable, unknown keys refused with a suggestion."""
+    """Base of every spec model: immutable, strict types (``k: true`` or ``cout: "10"`` are
+    errors, not 1 and 10), unknown keys refused with a suggestion."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -35,10 +35,11 @@ _ACTIVATIONS = {
 
 
 class FlattenLinear(nn.Linear):
-    """A fully connected layer that flattens its (N, C, H, W) input first."""
+    """A fully connected layer on the flattened (N, C, H, W) input; its output is (N, F, 1, 1),
+    the shape the plan gives it, so any block may follow."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(torch.flatten(x, 1))
+        return super().forward(torch.flatten(x, 1))[:, :, None, None]
 
 
 def _conv(op: Conv) -> nn.Module:

@@ -196,3 +196,31 @@ def test_swish_is_silu(tmp_path):
     plan = load_network(path).plan()
     acts = [op.fn for _, s in plan.stages() for op in s.ops if hasattr(op, "fn")]
     assert acts == ["silu", "silu"]
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("conv: {k: true, cout: 8}", "blocks[0].conv.k: must be an integer (got True)"),
+        ('conv: {k: 3, cout: "10"}', "blocks[0].conv.cout: must be an integer (got '10')"),
+        ("conv: {k: 3.0, cout: 8}", "blocks[0].conv.k: must be an integer (got 3.0)"),
+        ("conv: {k: 3, cout: 8, bias: 1}", "blocks[0].conv.bias: must be true or false (got 1)"),
+    ],
+)
+def test_wrong_types_are_errors_not_conversions(tmp_path, block, message):
+    assert message in plan_error(tmp_path, HEAD + f"  - {block}\n")
+
+
+def test_blocks_after_a_fully_connected_layer_build_and_trace(tmp_path):
+    path = write(
+        tmp_path, HEAD + "  - fc: {cout: 10}\n  - conv: {k: 3, cout: 4}\n  - fc: {cout: 2}\n"
+    )
+    result = profile(load_network(path), trace=True)
+    assert [r.kind for r in result.layers] == ["fc", "standard", "fc"]
+    assert all(r.traced_ok for r in result.layers)
+
+
+def test_inverted_residual_with_an_even_kernel_has_no_residual(tmp_path):
+    path = write(tmp_path, "input: [8, 8, 8]\nblocks:\n  - inverted_residual: {t: 2, c: 8, k: 4}\n")
+    result = profile(load_network(path), trace=True)
+    assert result.layers[-1].name.endswith("project") and result.totals.traced_ok

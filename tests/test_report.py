@@ -88,6 +88,19 @@ def test_existing_report_needs_force_and_is_replaced_whole(small_report, tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]
 
 
+def test_force_never_replaces_a_folder_that_is_not_a_report(small_report, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "code.py").write_text("precious")
+    with pytest.raises(Exception, match="holds files that are not a sepprof report"):
+        write_report(small_report, work, force=True)
+    assert (work / "code.py").read_text() == "precious"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_report(small_report, empty, force=True)
+    assert (empty / "report.json").is_file()
+
+
 def test_failure_while_writing_leaves_nothing(small_report, tmp_path, monkeypatch):
     def broken(*args):
         raise KeyboardInterrupt

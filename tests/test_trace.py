@@ -1,7 +1,7 @@
 """Traced counts (fvcore, torch's flop rules) must equal the analytic model, op by op."""
 
 import torch
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from torch import nn
 
@@ -69,12 +69,29 @@ def test_analytic_equals_traced_for_any_conv(p):
     variant=st.sampled_from(["standard", "separable", "grouped:4", "inverted:3", "inverted:1"]),
     cout=st.sampled_from([8, 16, 24]),
     cin=st.sampled_from([8, 16]),
-    k=st.sampled_from([3, 5]),
+    k=st.sampled_from([1, 2, 3, 4, 5]),
     stride=st.integers(1, 2),
     size=st.integers(5, 12),
+    padding=st.sampled_from([None, 0, 2]),
+    dilation=st.integers(1, 2),
+    bias=st.booleans(),
 )
-def test_every_variant_and_stage_matches(variant, cout, cin, k, stride, size):
-    layer = LayerSpec(k=k, cin=cin, cout=cout, size=size, stride=stride, act="relu6")
+def test_every_variant_and_stage_matches(
+    variant, cout, cin, k, stride, size, padding, dilation, bias
+):
+    pad = padding if padding is not None else (k // 2) * dilation
+    assume(size + 2 * pad >= dilation * (k - 1) + 1)
+    layer = LayerSpec(
+        k=k,
+        cin=cin,
+        cout=cout,
+        size=size,
+        stride=stride,
+        act="relu6",
+        padding=padding,
+        dilation=dilation,
+        bias=bias,
+    )
     block = layer_variant(layer, parse_variants(variant, layer)[0])
     counts, torch_macs = trace_block(block, 1)
     assert counts[""].macs == block_cost(block).macs == torch_macs
@@ -82,6 +99,8 @@ def test_every_variant_and_stage_matches(variant, cout, cin, k, stride, size):
     for stage in block.stages:
         assert counts[stage.name].macs == stage_cost(stage).macs
         assert counts[stage.name].eltwise == stage_cost(stage).eltwise
+        assert counts[stage.name].params == stage_cost(stage).params
+    assert block.out == Shape(cout, layer.out_size, layer.out_size)  # same output, any variant
 
 
 class Gelu(nn.Module):

@@ -398,7 +398,7 @@ def _totals_line(label: str, row: Row, units: str) -> Text:
 
 def _reference_line(result: Any) -> Text | None:
     ref = (result.network or {}).get("reference")
-    if not ref or result.network.get("as") or result.network.get("width_mult", 1) != 1:
+    if not ref:
         return None
     parts = []
     if ref.get("macs"):

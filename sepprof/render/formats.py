@@ -42,8 +42,17 @@ def speed(value: float, error: float) -> str:
     return f"{1 / value:.2f}x ± {error / value**2:.2f} slower"
 
 
-MERGE_HEADER = ["machine", "device", "setup", "dtype", "threads", "variant", "MACs ×fewer", "ms",
-                "speedup"]
+MERGE_HEADER = [
+    "machine",
+    "device",
+    "setup",
+    "dtype",
+    "threads",
+    "variant",
+    "MACs ×fewer",
+    "ms",
+    "speedup",
+]
 
 
 def merge_cells(row: Any) -> list[str]:

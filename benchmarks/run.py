@@ -170,7 +170,8 @@ def timing_overhead() -> None:
 
     from sepprof.blocks import layer_variant
     from sepprof.spec import LayerSpec, parse_variants
-    from sepprof.timing import default_threads, measure, tune_allocator
+    from sepprof.options import default_threads
+    from sepprof.timing import measure, tune_allocator
     from sepprof.variants import build_block
 
     tune_allocator()

@@ -27,7 +27,7 @@ _API = {
     "load_layers": "sepprof.spec",
     "LayerSpec": "sepprof.spec",
     "parse_variants": "sepprof.spec",
-    "TimingOptions": "sepprof.timing",
+    "TimingOptions": "sepprof.options",
     "Grid": "sepprof.grid",
     "Options": "sepprof.network",
 }

@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from sepprof.errors import SpecError
 from sepprof.results import CHECK_SCHEMA
-from sepprof.spec import Strict, YamlDoc, read_yaml, validate
+from sepprof.spec import Strict, YamlDoc, field_error, read_yaml, validate
 from sepprof.units import human, parse_percent, parse_quantity
 
 DEVICES = ("cpu", "cuda")
@@ -30,6 +30,16 @@ def _per_device(value: Any) -> Any:
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r} (valid: {', '.join(DEVICES)})")
     return {d: parse_quantity(v) for d, v in value.items()}
+
+
+LIMITS = (
+    "max_macs",
+    "max_params",
+    "max_latency_ms",
+    "min_speedup",
+    "max_regression",
+    "max_uncounted_ops",
+)
 
 
 class Budget(Strict):
@@ -67,6 +77,16 @@ class Budget(Strict):
     @property
     def needs_trace(self) -> bool:
         return self.max_uncounted_ops is not None
+
+    @model_validator(mode="after")
+    def _limits_something(self) -> Budget:
+        limits = [getattr(self, name) for name in LIMITS]
+        if all(limit is None for limit in limits):
+            raise field_error(
+                "name",
+                f"budget {self.name!r} sets no limit (give at least one of {', '.join(LIMITS)})",
+            )
+        return self
 
     def devices(self) -> tuple[str, ...]:
         """Devices this budget must time on (for latency or speedup limits)."""

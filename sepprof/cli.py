@@ -116,7 +116,7 @@ def timing_options(
 
             check_device("cuda", dtype)
         return None
-    from sepprof.timing import TimingOptions
+    from sepprof.options import TimingOptions
 
     return TimingOptions(devices, threads, dtype, memory_format, min_time, rounds, allocator)
 
@@ -440,15 +440,21 @@ def check(
         from sepprof.render.junit import junit_xml
 
         write_atomic(junit, junit_xml(result))
+    if update_baseline:
+        path = write_baseline(result, baseline)
+        print(f"baseline written to {path}", file=sys.stderr)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         from sepprof.render.markdown import check_markdown
 
-        with open(summary, "a", encoding="utf-8") as f:
-            f.write(check_markdown(result) + "\n")
-    if update_baseline:
-        path = write_baseline(result, baseline)
-        print(f"baseline written to {path}", file=sys.stderr)
+        try:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(check_markdown(result) + "\n")
+        except OSError as exc:
+            print(
+                f"warning: GITHUB_STEP_SUMMARY {summary}: cannot append ({exc.strerror})",
+                file=sys.stderr,
+            )
     if not result.passed:
         raise typer.Exit(1)
 

@@ -64,6 +64,19 @@ def check(
     devices are replaced by each budget's. When ``updating`` the baseline, a missing baseline
     file (or budget in it) is not a regression."""
     loaded = load_budgets(path)
+    for budget, config in zip(loaded.budgets, loaded.configs, strict=True):
+        if budget.max_regression is not None and baseline is None:
+            raise UserError(
+                f"budget {budget.name!r} sets max_regression: pass --baseline FILE "
+                "(create it with --baseline FILE --update-baseline)"
+            )
+        if "variant" in budget.model_fields_set and is_network(config):
+            raise UserError(
+                f"budget {budget.name!r}: variant applies to a layers file, not to "
+                f"the network {budget.config}"
+            )
+        for device in budget.devices():
+            _check_device(budget, device, timing)
     base = None
     if baseline and (not updating or Path(baseline).exists()):
         base = read_baseline(baseline)
@@ -77,6 +90,19 @@ def check(
     return CheckResult(
         env, str(loaded.path), tuple(verdicts), metrics, notes, str(baseline) if baseline else None
     )
+
+
+def _check_device(budget: Budget, device: str, timing: Any) -> None:
+    """Refuse, naming the budget, a device it limits that this machine cannot time on."""
+    from sepprof.timing import check_device
+
+    try:
+        check_device(device, getattr(timing, "dtype", "fp32"))
+    except UserError as exc:
+        reason = str(exc).split(": ", 1)[-1]
+        raise UserError(
+            f"budget {budget.name!r} limits {device} latency or speedup: {reason}"
+        ) from None
 
 
 def _measure(budget: Budget, config: Path, timing: Any, progress: Progress | None) -> Metrics:
@@ -108,7 +134,9 @@ def _network_metrics(
         from sepprof.measure import plan_items, time_all
 
         opts = replace(timing, devices=budget.devices())
-        plans = {"as written": plan, "as standard": standard}
+        plans = {"as written": plan}
+        if budget.min_speedup:
+            plans["as standard"] = standard
         needed = sum(
             blocks_bytes(list(p.blocks), budget.batch, 4, stages=False) for p in plans.values()
         )
@@ -116,7 +144,7 @@ def _network_metrics(
             lambda d: plan_items(plans, budget.batch, d, opts, ""), opts, progress, needed
         )
         for device, lat in timings.latency.items():
-            _timed(metrics, notes, device, lat["as written"], lat["as standard"])
+            _timed(metrics, notes, device, lat["as written"], lat.get("as standard"))
     return metrics, notes
 
 
@@ -185,13 +213,16 @@ def _timed(
     notes: dict[str, str],
     device: str,
     measured: Latency,
-    standard: Latency,
+    standard: Latency | None,
 ) -> None:
+    """Latency (with how noisy it was) and, when the standard rewrite was timed, speedup."""
     noise = f"±{100 * measured.iqr / measured.median:.0f}% IQR over {len(measured.rounds)} rounds"
     if measured.unstable:
         noise += ", unstable rounds"
     metrics[f"latency_ms.{device}"] = measured.median
     notes[f"latency_ms.{device}"] = noise
+    if standard is None:
+        return
     speedup = Speedup.of(standard, measured)
     metrics[f"speedup.{device}"] = speedup.value
     notes[f"speedup.{device}"] = (

@@ -12,12 +12,11 @@ from typing import Any
 from sepprof.calibration import Calibration, load_calibration
 from sepprof.guards import check_memory
 from sepprof.ops import Block, Plan, Stage, module_name, stage_path
+from sepprof.options import TimingOptions, default_threads
 from sepprof.results import Latency
 from sepprof.timing import (
-    TimingOptions,
     available_devices,
     check_device,
-    default_threads,
     measure,
     tune_allocator,
 )

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import torch
 from torch.utils.benchmark import Timer
@@ -31,30 +29,6 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD = 32 << 20  # glibc's ceiling for this setting on 64-bit
 _TRIM_THRESHOLD = 1 << 30
 TIMEOUT = 600.0  # seconds one ``measure`` call may take before it gives up
-
-
-@dataclass(frozen=True)
-class TimingOptions:
-    """How to time: devices, threads, dtype, memory format, rounds and per-round budget."""
-
-    devices: tuple[str, ...] = ("cpu",)
-    threads: int | None = None
-    dtype: str = "fp32"
-    memory_format: str = "contiguous"
-    min_time: float = 0.05
-    rounds: int = 5
-    allocator: str = "tuned"
-
-    def thread_count(self) -> int:
-        return self.threads or default_threads()
-
-
-def default_threads() -> int:
-    """Every core this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 _allocator_state = "system"

@@ -185,3 +185,44 @@ def test_missing_budget_file_and_bad_baseline(cli, tmp_path):
     )
     run = cli("check", budgets(tmp_path, PASSING), "--update-baseline")
     assert run.code == 2 and "needs --baseline" in run.err
+
+
+@pytest.mark.parametrize(
+    ("budget", "message"),
+    [
+        (
+            "    config: layers.yaml\n",
+            "budgets[0].name: budget 'x' sets no limit (give at least one of max_macs",
+        ),
+        (
+            "    config: NET/mobilenet_v1.yaml\n    variant: inverted:6\n    max_macs: 1G\n",
+            "budget 'x': variant applies to a layers file, not to the network",
+        ),
+        (
+            "    config: layers.yaml\n    max_regression: 5%\n",
+            "budget 'x' sets max_regression: pass --baseline FILE",
+        ),
+    ],
+)
+def test_budgets_that_cannot_be_judged_are_bad_input(cli, tmp_path, budget, message):
+    run = cli("check", budgets(tmp_path, "budgets:\n  - name: x\n" + budget))
+    assert run.code == 2 and message in run.err, run.err
+
+
+def test_a_cuda_budget_on_a_machine_without_one_names_the_budget(cli, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    text = "budgets:\n  - name: gpu\n    config: layers.yaml\n    max_latency_ms: {cuda: 5}\n"
+    run = cli("check", budgets(tmp_path, text))
+    assert run.code == 2
+    assert "budget 'gpu' limits cuda latency or speedup: no CUDA device is available" in run.err
+
+
+def test_unwritable_step_summary_is_a_warning(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "missing" / "summary.md"))
+    base = tmp_path / "base.json"
+    run = cli("check", budgets(tmp_path, PASSING), "--baseline", base, "--update-baseline")
+    assert run.code == 0
+    assert "warning: GITHUB_STEP_SUMMARY" in run.err and base.is_file()

@@ -17,9 +17,9 @@ from sepprof.errors import UserError
 from sepprof.model import build_model, load_factory, parse_input, parse_kwargs, run_forward
 from sepprof.model_profile import profile_model
 from sepprof.ops import conv_out_size
+from sepprof.options import TimingOptions
 from sepprof.render.console import profile_view, to_text
 from sepprof.results import ProfileResult
-from sepprof.timing import TimingOptions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "models.py"
 

@@ -11,11 +11,11 @@ from sepprof.claims import check_claims
 from sepprof.comparison import compare
 from sepprof.grid import Grid, sweep
 from sepprof.network import load_network
+from sepprof.options import TimingOptions
 from sepprof.profiling import profile
 from sepprof.reporting import Report, write_report
 from sepprof.results import CompareResult
 from sepprof.spec import LayerSpec, parse_variants
-from sepprof.timing import TimingOptions
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 FAST = TimingOptions(rounds=2, min_time=0.002)

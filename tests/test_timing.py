@@ -83,7 +83,7 @@ def test_timer_block_runner_exists():
 
 def test_busy_machine_is_noted():
     from sepprof.measure import busy_note, others_cpu
-    from sepprof.timing import default_threads
+    from sepprof.options import default_threads
 
     cores = default_threads()
     assert busy_note(0.1, cores) is None

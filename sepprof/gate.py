@@ -28,6 +28,7 @@ from sepprof.spec import load_layers, parse_variants
 
 Progress = Callable[[str, int], Callable[[], None]]
 Metrics = tuple[dict[str, float], dict[str, str]]
+BUDGET_HINT = "use a smaller batch or resolution in the budget"
 
 
 def read_baseline(path: str | Path) -> dict[str, dict[str, float]]:
@@ -127,6 +128,7 @@ def _network_metrics(
             f"budget {budget.name!r}",
             blocks_bytes(list(plan.blocks), budget.batch, 4, stages=False),
             "cpu",
+            BUDGET_HINT,
         )
         traced, _ = trace_plan(plan, budget.batch)
         _uncounted(metrics, notes, traced[""].uncounted)
@@ -141,7 +143,11 @@ def _network_metrics(
             blocks_bytes(list(p.blocks), budget.batch, 4, stages=False) for p in plans.values()
         )
         timings = time_all(
-            lambda d: plan_items(plans, budget.batch, d, opts, ""), opts, progress, needed
+            lambda d: plan_items(plans, budget.batch, d, opts, ""),
+            opts,
+            progress,
+            needed,
+            BUDGET_HINT,
         )
         for device, lat in timings.latency.items():
             _timed(metrics, notes, device, lat["as written"], lat.get("as standard"))
@@ -171,7 +177,12 @@ def _layers_metrics(
     if budget.needs_trace:
         from sepprof.trace import trace_block
 
-        check_memory(f"budget {budget.name!r}", blocks_bytes(chosen, batch, 4, stages=False), "cpu")
+        check_memory(
+            f"budget {budget.name!r}",
+            blocks_bytes(chosen, batch, 4, stages=False),
+            "cpu",
+            BUDGET_HINT,
+        )
         uncounted: dict[str, int] = {}
         for block in chosen:
             for op, n in trace_block(block, batch)[0][""].uncounted.items():
@@ -190,7 +201,7 @@ def _layers_metrics(
             }
 
         needed = blocks_bytes(chosen + baseline, batch, 4, stages=False)
-        timings = time_all(items, opts, progress, needed)
+        timings = time_all(items, opts, progress, needed, BUDGET_HINT)
         for device, lat in timings.latency.items():
             _timed(metrics, notes, device, _sum(lat, chosen), _sum(lat, baseline))
     return metrics, notes

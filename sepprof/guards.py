@@ -42,13 +42,15 @@ def free_bytes(device: str) -> int:
     return 1 << 62
 
 
-def check_memory(what: str, needed: int, device: str) -> None:
+def check_memory(
+    what: str, needed: int, device: str, hint: str = "use a smaller --batch or --size"
+) -> None:
     """Refuse to allocate more than half of the memory free on ``device``."""
     free = free_bytes(device)
     if needed > free // 2:
         raise UserError(
             f"{what} needs about {human(needed)}B on {device} but only {human(free)}B are free; "
-            "refusing to allocate more than half of free memory (use a smaller --batch or --size)"
+            f"refusing to allocate more than half of free memory ({hint})"
         )
 
 

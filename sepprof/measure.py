@@ -103,13 +103,14 @@ def time_all(
     opts: TimingOptions,
     progress: Progress | None = None,
     needed: int = 0,
+    hint: str = "use a smaller --batch or --size",
 ) -> Timings:
     """Time every item ``make_items(device)`` returns, on each device, in the same rounds;
     refuse first, on each device, when ``needed`` bytes are over half of its free memory."""
     devices = resolve_devices(opts.devices)
     for device in devices:
         check_device(device, opts.dtype)
-        check_memory(f"timing on {device}", needed, device)
+        check_memory(f"timing on {device}", needed, device, hint)
     timings = Timings()
     load = others_cpu()
     note = busy_note(load, opts.thread_count())

@@ -68,7 +68,7 @@ def _import_file(spec: str, where: str) -> Any:
     sys.modules[name] = module
     try:
         loader_spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         reraise_control(exc)
         sys.modules.pop(name, None)
         raise UserError(f"--model {spec}: running {where} raised {one_line(exc)}") from exc
@@ -87,7 +87,7 @@ def _import_module(spec: str, where: str) -> Any:
         if missing and (where == missing or where.startswith(missing + ".")):
             raise UserError(f"--model {spec}: no module named {missing!r}") from exc
         raise UserError(f"--model {spec}: importing {where} raised {one_line(exc)}") from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         reraise_control(exc)
         raise UserError(f"--model {spec}: importing {where} raised {one_line(exc)}") from exc
 
@@ -131,7 +131,7 @@ def build_model(spec: str, kwargs: dict[str, Any] | None = None) -> nn.Module:
         return factory.eval()
     try:
         model = factory(**kwargs)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         reraise_control(exc)
         raise UserError(f"--model {spec}: the factory raised {one_line(exc)}") from exc
     if not isinstance(model, nn.Module):
@@ -170,7 +170,7 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 def random_input(shape: tuple[int, ...]) -> torch.Tensor:
     """A random fp32 input of ``shape``, refused when it alone would take half of free memory."""
-    check_memory(f"--input {shape_text(shape)}", prod(shape) * 4, "cpu")
+    check_memory(f"--input {shape_text(shape)}", prod(shape) * 4, "cpu", "use a smaller --input")
     return torch.randn(*shape)
 
 
@@ -191,7 +191,7 @@ def run_forward(model: nn.Module, x: torch.Tensor) -> Any:
     with evaluating(model):
         try:
             return model(x)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             reraise_control(exc)
             raise UserError(
                 f"--input {shape_text(tuple(x.shape))}: the model's forward() raised "

@@ -367,7 +367,7 @@ def _trace(model: nn.Module, x: torch.Tensor, names: list[str], notes: list[str]
     try:
         with evaluating(model):
             return trace(model, x, names)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         reraise_control(exc)
         notes.append(f"tracing failed, so counts are analytic only: {one_line(exc)}")
         return None

@@ -156,7 +156,7 @@ class Reference(Strict):
 class NetworkSpec(Strict):
     """A network file."""
 
-    name: str = "network"
+    name: str = "network"  # default: the file's name
     source: str = ""
     input: list[int]
     width_divisor: int = Field(1, ge=1, le=256)
@@ -450,7 +450,10 @@ def load_network(path: str | Path) -> Network:
     doc = read_yaml(path)
     if not isinstance(doc.data, dict):
         raise SpecError("expected a mapping with 'input' and 'blocks'", source=str(path))
-    return Network(validate(NetworkSpec, doc), doc)
+    spec = validate(NetworkSpec, doc)
+    if "name" not in doc.data:
+        spec = spec.model_copy(update={"name": doc.path.stem})
+    return Network(spec, doc)
 
 
 def is_network(path: str | Path) -> bool:

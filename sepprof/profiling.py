@@ -29,6 +29,7 @@ TYPE_ORDER = (
     "elementwise",
 )
 NETWORK = "network"
+RESOLUTION_HINT = "use a smaller --batch or --resolution"
 BEFORE = "network as written"
 
 
@@ -59,7 +60,9 @@ def profile(
     extra: dict[str, Any] = {"dtype": dtype, "batch": batch}
     if trace:
         ops = [op for _, s in plan.stages() for op in s.ops]
-        check_memory(f"network {plan.name}", estimate_bytes(ops, batch, itemsize), "cpu")
+        check_memory(
+            f"network {plan.name}", estimate_bytes(ops, batch, itemsize), "cpu", RESOLUTION_HINT
+        )
     if trace:
         rows, totals = _traced(plan, rows, totals, batch)
     if timing is None:
@@ -132,7 +135,11 @@ def _time(
         blocks_bytes(list(p.blocks), batch, itemsize, stages=False) for p in plans.values()
     )
     return time_all(
-        lambda d: plan_items(plans, batch, d, timing, NETWORK), timing, progress, needed
+        lambda d: plan_items(plans, batch, d, timing, NETWORK),
+        timing,
+        progress,
+        needed,
+        RESOLUTION_HINT,
     )
 
 

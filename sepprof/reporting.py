@@ -8,7 +8,6 @@ the target only when complete, so an error or Ctrl-C leaves nothing half-written
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any
 from sepprof.claims import Claim, check_claims
 from sepprof.comparison import compare
 from sepprof.errors import UserError
+from sepprof.files import umask
 from sepprof.grid import Grid, SweepResult, sweep
 from sepprof.network import is_network, load_network
 from sepprof.profiling import profile
@@ -162,7 +162,7 @@ def write_report(report: Report, out: Path, force: bool) -> Path:
     check_output(out, force)
     out = out.resolve()
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o777 & ~_umask())
+    tmp.chmod(0o777 & ~umask())
     try:
         images = draw_charts(report, tmp)
         (tmp / "README.md").write_text(report_markdown(report, images), encoding="utf-8")
@@ -174,12 +174,6 @@ def write_report(report: Report, out: Path, force: bool) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out / "README.md"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _swap(new: Path, out: Path) -> None:

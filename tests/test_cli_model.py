@@ -127,3 +127,10 @@ def test_debug_shows_the_factory_traceback(cli):
 def test_profile_needs_exactly_one_source(cli):
     run = cli("profile", "--analytic")
     assert run.code == 2 and "give a network YAML file or --model" in run.err
+
+
+def test_a_factory_that_exits_is_an_error_not_a_silent_success(cli, tmp_path):
+    path = tmp_path / "quits.py"
+    path.write_text("import sys\n\ndef net():\n    sys.exit(0)\n")
+    run = cli("profile", "--model", f"{path}:net", "--no-time")
+    assert run.code == 2 and "SystemExit" in run.err

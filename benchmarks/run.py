@@ -169,8 +169,8 @@ def timing_overhead() -> None:
     from torch.utils.benchmark import Timer
 
     from sepprof.blocks import layer_variant
-    from sepprof.spec import LayerSpec, parse_variants
     from sepprof.options import default_threads
+    from sepprof.spec import LayerSpec, parse_variants
     from sepprof.timing import measure, tune_allocator
     from sepprof.variants import build_block
 

@@ -123,7 +123,7 @@ def timing_options(
 
 DEVICE = typer.Option("cpu", "--device", help="cpu, cuda, or all (every device present).")
 DTYPE = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16.")
-THREADS = typer.Option(None, "--threads", help="CPU threads for timing [default: every core].")
+THREADS = typer.Option(None, "--threads", help="CPU threads for timing (default: every core).")
 MEMFMT = typer.Option("contiguous", "--memory-format", help="contiguous or channels_last.")
 MIN_TIME = typer.Option(0.03, "--min-time", help="Seconds of timed calls per item per round.")
 ROUNDS = typer.Option(5, "--rounds", help="Rounds; the latency is the median of round medians.")
@@ -162,12 +162,14 @@ def _root(
 @app.command(epilog=RULE_HELP)
 def compare(
     k: int = typer.Option(3, "--k", help="Kernel size."),
-    cin: int | None = typer.Option(None, "--cin", help="Input channels [default: --cout]."),
+    cin: int | None = typer.Option(None, "--cin", help="Input channels (default: same as --cout)."),
     cout: int = typer.Option(256, "--cout", help="Output channels."),
     size: int = typer.Option(56, "--size", help="Input height and width."),
     batch: int = typer.Option(1, "--batch", help="Batch size."),
     stride: int = typer.Option(1, "--stride", help="Stride."),
-    padding: int | None = typer.Option(None, "--padding", help="Padding [default: k//2]."),
+    padding: int | None = typer.Option(
+        None, "--padding", help="Padding (default: dilation x (k//2), 'same' for odd k)."
+    ),
     dilation: int = typer.Option(1, "--dilation", help="Dilation."),
     bias: bool = typer.Option(False, "--bias/--no-bias", help="Conv bias."),
     bn: bool = typer.Option(True, "--bn/--no-bn", help="BatchNorm after each conv."),
@@ -176,7 +178,7 @@ def compare(
         None,
         "--variants",
         help="Comma-separated: standard, separable, grouped:G, inverted:T "
-        "[default: standard,separable].",
+        "(default: standard,separable).",
     ),
     config: Path | None = typer.Option(
         None, "--config", help="A layers YAML file: compare each layer (flags give the defaults)."
@@ -255,7 +257,7 @@ def profile(
     resolution: int | None = typer.Option(
         None,
         "--resolution",
-        help="Input size (MobileNets resolution multiplier) [default: the file's].",
+        help="Input size (MobileNets resolution multiplier) (default: the file's).",
     ),
     as_: str | None = typer.Option(
         None,
@@ -476,7 +478,7 @@ def int_list(flag: str, text: str | None) -> tuple[int, ...]:
 def sweep(
     k: str = typer.Option("1,3,5,7", "--k", help="Kernel sizes."),
     cout: str = typer.Option("32,64,128,256,512", "--cout", help="Output channels."),
-    cin: str | None = typer.Option(None, "--cin", help="Input channels [default: = Cout]."),
+    cin: str | None = typer.Option(None, "--cin", help="Input channels (default: equal to Cout)."),
     size: str = typer.Option("56", "--size", help="Input sizes."),
     groups: str | None = typer.Option(
         None, "--groups", help="Also compare grouped:G for these G (where G divides the channels)."
@@ -521,7 +523,7 @@ def sweep(
 @app.command()
 def report(
     out: Path | None = typer.Option(
-        None, "--out", help="Folder to write [default: reports/<this machine>]."
+        None, "--out", help="Folder to write (default: reports/cpu-<this machine>)."
     ),
     config: list[Path] = typer.Option(
         [], "--config", help="Network or layers YAML files to include (repeatable)."

@@ -60,8 +60,8 @@ class Cost:
 
     @property
     def intensity(self) -> float:
-        """Arithmetic intensity: all FLOPs (MACs x 2 + elementwise ops) per byte moved."""
-        return (self.flops + self.eltwise) / self.bytes if self.bytes else 0.0
+        """Arithmetic intensity as DESIGN.md defines it: FLOPs (2 x MACs) per byte moved."""
+        return self.flops / self.bytes if self.bytes else 0.0
 
 
 def _conv(op: Conv) -> tuple[int, int, int]:

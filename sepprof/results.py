@@ -111,17 +111,17 @@ class Row:
 
     @property
     def intensity(self) -> float:
-        """All FLOPs (MACs x 2 + elementwise ops) per byte moved."""
-        return (self.flops + self.elementwise_ops) / self.bytes if self.bytes else 0.0
+        """Arithmetic intensity: FLOPs (2 x MACs) per byte moved."""
+        return self.flops / self.bytes if self.bytes else 0.0
 
     def achieved(self, device: str) -> tuple[float, float] | None:
-        """(GFLOP/s, GB/s) reached on ``device``: all FLOPs and the minimum bytes over the
-        median time; None when not timed there."""
+        """(GFLOP/s, GB/s) reached on ``device``: FLOPs (2 x MACs) and the minimum bytes over
+        the median time; None when not timed there."""
         lat = self.latency_ms.get(device)
         if lat is None or not lat.median:
             return None
         seconds = lat.median / 1e3
-        return (self.flops + self.elementwise_ops) / seconds / 1e9, self.bytes / seconds / 1e9
+        return self.flops / seconds / 1e9, self.bytes / seconds / 1e9
 
     @property
     def traced_ok(self) -> bool | None:

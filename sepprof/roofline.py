@@ -32,8 +32,9 @@ class Roofline:
 
 
 def op_times(cost: Cost, roof: Roofline) -> tuple[float, float]:
-    """(compute seconds, memory seconds) of one op's cost at the roof."""
-    return (cost.flops + cost.eltwise) / roof.peak_flops, cost.bytes / roof.bandwidth
+    """(compute seconds, memory seconds) of one op's cost at the roof; elementwise ops are
+    memory-bound, so their compute term is left out, as FLOPs are 2 x MACs everywhere."""
+    return cost.flops / roof.peak_flops, cost.bytes / roof.bandwidth
 
 
 def roof_time(costs: Iterable[Cost], roof: Roofline) -> tuple[float, str]:

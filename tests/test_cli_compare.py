@@ -155,7 +155,7 @@ def test_huge_layer_is_refused_before_allocating(cli):
 def test_console_script_and_module_entry_point():
     run = sepprof_subprocess("compare", "--k", "3", "--cout", "256", "--no-time")
     assert run.code == 0, run.err
-    assert "separable vs standard: 8.69x fewer MACs (theory 8.69x)" in run.out
+    assert "separable vs standard: 8.69x fewer MACs (theory: 8.69x fewer)" in run.out
     bad = sepprof_subprocess("compare", "--k", "-1")
     assert bad.code == 2 and bad.err.strip() == "error: --k: must be >= 1 (got -1)"
 

@@ -221,7 +221,7 @@ def headline(comp: Comparison) -> Text:
     text.append(f" vs {comp.baseline}: ")
     text.append(fewer(comp.macs_ratio, "MACs"), style="cyan")
     if comp.theory_ratio:
-        text.append(f" (theory {1 / comp.theory_ratio:.2f}x)")
+        text.append(f" (theory: {fewer(comp.theory_ratio, '')})".replace(" )", ")"))
     text.append(f", {fewer(comp.params_ratio, 'params')}")
     for device, s in comp.speedup.items():
         text.append(" → ")

@@ -147,7 +147,7 @@ def headline(comp: Any) -> str:
     """``separable vs standard: 8.69x fewer MACs (theory 8.69x) → 5.2x ± 0.1 faster on cpu``."""
     text = f"**{comp.variant}** vs {comp.baseline}: {fewer(comp.macs_ratio, 'MACs')}"
     if comp.theory_ratio:
-        text += f" (theory {1 / comp.theory_ratio:.2f}x)"
+        text += f" (theory: {fewer(comp.theory_ratio, '')})".replace(" )", ")")
     for device, s in comp.speedup.items():
         text += f" → {speed(s.value, s.error)} on {device}"
     return text

@@ -129,6 +129,8 @@ def build_report(
     layer_files = [p for p in configs if p not in networks_paths]
     layer_specs = [(p, load_layers(p)) for p in layer_files]
     networks_in = [load_network(p) for p in networks_paths]
+    for network in networks_in:
+        network.plan()  # shape errors in a --config surface now, before anything is measured
     mobilenet = _mobilenet()
     if mobilenet and all(n.path.resolve() != mobilenet for n in networks_in):
         networks_in.insert(0, load_network(mobilenet))

@@ -35,6 +35,14 @@ class Grid:
             for k, cin, cout, size in points
         ]
 
+    def left_out(self, layers: list[LayerSpec]) -> list[str]:
+        """Why each grouped:g that was asked for is missing at some points."""
+        return [
+            f"grouped:{g} left out where {g} does not divide both Cin and Cout"
+            for g in self.groups
+            if g > 1 and any(la.cin % g or la.cout % g for la in layers)
+        ]
+
     def variants(self, layer: LayerSpec) -> list[VariantSpec]:
         """standard, separable and each grouped:g whose g divides both channel counts."""
         names = ["standard", "separable"]
@@ -99,7 +107,7 @@ def sweep(
         if tick:
             tick()
     env = dict(points[0].environment) if points else environment()
-    notes = sorted({n for p in points for n in p.notes})
+    notes = sorted({n for p in points for n in p.notes} | set(grid.left_out(layers)))
     grid_dict = {
         "k": list(grid.k),
         "cout": list(grid.cout),

@@ -60,10 +60,6 @@ def tune_allocator() -> str:
     return _allocator_state
 
 
-def allocator_state() -> str:
-    return _allocator_state
-
-
 def check_device(device: str, dtype: str) -> None:
     """Refuse a device that is absent or a dtype it cannot run, before anything is allocated."""
     if device == "cuda" and not torch.cuda.is_available():

@@ -13,6 +13,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from sepprof.render.formats import ratio
 from sepprof.results import CompareResult, Comparison, Latency, Row
 from sepprof.units import human, macs_to_flops
 
@@ -67,10 +68,6 @@ def traced_cell(row: Row, units: str) -> Text:
     if shown == row.macs_analytic:
         return Text(f"✗ params {human(row.params_traced)}", style="bold red")
     return Text(f"✗ {count(shown, units)}", style="bold red")
-
-
-def ratio(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def times(value: float | None) -> str:

@@ -21,6 +21,11 @@ def metric_value(metric: str, value: float | None) -> str:
     return human(value, 4)
 
 
+def ratio(value: float | None) -> str:
+    """Five significant digits, so that equal ratios print alike (0.07125, not 0.0712/0.0713)."""
+    return "—" if value is None else f"{value:.5g}"
+
+
 def headroom(value: float | None) -> str:
     return "—" if value is None else f"{value:+.1%}"
 

@@ -12,6 +12,7 @@ from sepprof.render.formats import (
     headroom,
     merge_cells,
     metric_value,
+    ratio,
     speed,
 )
 from sepprof.results import CompareResult, ProfileResult
@@ -69,8 +70,8 @@ def compare_markdown(result: CompareResult) -> str:
                 human(v.params, 4),
                 human(v.macs_analytic, 4),
                 "✓" if v.traced_ok else ("—" if v.traced_ok is None else "✗"),
-                f"{c.macs_ratio:.4f}" if c else "1.0000",
-                f"{c.theory_ratio:.4f}" if c and c.theory_ratio else "—",
+                ratio(c.macs_ratio if c else 1.0),
+                ratio(c.theory_ratio if c else None),
                 f"{base.params / v.params:.2f}x",
                 f"{v.intensity:.3g}",
             ]

@@ -107,6 +107,17 @@ class LoadedBudgets:
     path: Path
     budgets: list[Budget]
     configs: list[Path]
+    doc: YamlDoc
+
+    def error(self, index: int, key: str, message: str) -> SpecError:
+        """An error located at ``budgets[index].key`` of the budget file."""
+        loc = ("budgets", index, key)
+        return SpecError(
+            message,
+            source=str(self.path),
+            key=f"budgets[{index}].{key}",
+            line=self.doc.line_of(loc),
+        )
 
 
 def load_budgets(path: str | Path) -> LoadedBudgets:
@@ -132,7 +143,7 @@ def load_budgets(path: str | Path) -> LoadedBudgets:
                 line=doc.line_of(("budgets", i, "config")),
             )
         configs.append(config)
-    return LoadedBudgets(doc.path, spec.budgets, configs)
+    return LoadedBudgets(doc.path, spec.budgets, configs, doc)
 
 
 @dataclass(frozen=True)

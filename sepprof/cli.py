@@ -143,7 +143,9 @@ INPUT = typer.Option("1,3,224,224", "--input", help="The model's input shape N,C
 KWARGS = typer.Option(None, "--kwargs", help="Keyword arguments for the factory, as JSON.")
 NO_TIME = typer.Option(False, "--no-time", help="Skip timing (counts and tracing only).")
 ANALYTIC = typer.Option(
-    False, "--analytic", help="Analytic counts only: no tracing, no timing, no torch import."
+    False,
+    "--analytic",
+    help="Analytic counts only: no tracing, no timing (and, without --model, no torch import).",
 )
 JSON = typer.Option(False, "--json", help="Print only JSON (the versioned contract) on stdout.")
 UNITS = typer.Option("macs", "--units", help="Show counts as macs or flops (= 2 x MACs).")
@@ -287,8 +289,12 @@ def profile(
     from sepprof.render.console import profile_view
 
     choice("--units", units, ("macs", "flops"))
-    if (config is None) == (model is None):
-        fail("profile: give a network YAML file or --model package.module:factory (not both)")
+    if config is None and model is None:
+        fail("profile: give a network YAML file or --model package.module:factory")
+    if config is not None and model is not None:
+        fail("profile: give a network YAML file or --model package.module:factory, not both")
+    if config is not None and (kwargs is not None or input_shape != INPUT.default):
+        fail("--input and --kwargs apply to --model only (a network file gives its own input)")
     if model is not None:
         opts = timing_options(
             no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
@@ -356,6 +362,7 @@ def sepify(
         help="Write the converted model's state "
         "dict and a note of the conversion here (torch.save).",
     ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --save file."),
     no_time: bool = NO_TIME,
     analytic: bool = ANALYTIC,
     device: str = DEVICE,
@@ -374,6 +381,10 @@ def sepify(
     choice("--act", act, ("relu", "relu6", "silu", "none"))
     if min_channels < 1:
         fail(f"--min-channels: must be >= 1 (got {min_channels})")
+    if save is not None and save.is_dir():
+        fail(f"--save {save}: is a folder, not a file")
+    if save is not None and save.exists() and not force:
+        fail(f"--save {save}: already exists; pass --force to replace it")
     opts = timing_options(
         no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
     )

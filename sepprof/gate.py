@@ -65,19 +65,19 @@ def check(
     devices are replaced by each budget's. When ``updating`` the baseline, a missing baseline
     file (or budget in it) is not a regression."""
     loaded = load_budgets(path)
-    for budget, config in zip(loaded.budgets, loaded.configs, strict=True):
+    for i, (budget, config) in enumerate(zip(loaded.budgets, loaded.configs, strict=True)):
         if budget.max_regression is not None and baseline is None:
-            raise UserError(
-                f"budget {budget.name!r} sets max_regression: pass --baseline FILE "
-                "(create it with --baseline FILE --update-baseline)"
+            raise loaded.error(
+                i,
+                "max_regression",
+                "needs --baseline FILE (create it with --baseline FILE --update-baseline)",
             )
         if "variant" in budget.model_fields_set and is_network(config):
-            raise UserError(
-                f"budget {budget.name!r}: variant applies to a layers file, not to "
-                f"the network {budget.config}"
+            raise loaded.error(
+                i, "variant", f"applies to a layers file, not to the network {budget.config}"
             )
         for device in budget.devices():
-            _check_device(budget, device, timing)
+            _check_device(loaded, i, device, timing)
     base = None
     if baseline and (not updating or Path(baseline).exists()):
         base = read_baseline(baseline)
@@ -93,17 +93,16 @@ def check(
     )
 
 
-def _check_device(budget: Budget, device: str, timing: Any) -> None:
-    """Refuse, naming the budget, a device it limits that this machine cannot time on."""
+def _check_device(loaded: Any, index: int, device: str, timing: Any) -> None:
+    """Refuse, at the budget's line, a device it limits that this machine cannot time on."""
     from sepprof.timing import check_device
 
     try:
         check_device(device, getattr(timing, "dtype", "fp32"))
     except UserError as exc:
-        reason = str(exc).split(": ", 1)[-1]
-        raise UserError(
-            f"budget {budget.name!r} limits {device} latency or speedup: {reason}"
-        ) from None
+        budget = loaded.budgets[index]
+        key = "max_latency_ms" if device in (budget.max_latency_ms or {}) else "min_speedup"
+        raise loaded.error(index, key, str(exc).split(": ", 1)[-1]) from None
 
 
 def _measure(budget: Budget, config: Path, timing: Any, progress: Progress | None) -> Metrics:

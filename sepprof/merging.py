@@ -78,7 +78,9 @@ def read_results(path: str | Path) -> list[CompareResult]:
                     f"{path}: expected {COMPARE_SCHEMA} or {REPORT_SCHEMA} results, got {schema!r}"
                 )
         except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"{path}: malformed {schema} results (missing {exc})") from None
+            raise UserError(
+                f"{path}: malformed {schema} results ({type(exc).__name__}: {exc})"
+            ) from None
     return out
 
 

@@ -44,6 +44,11 @@ FILES = {
     "budgets-number.yaml": "budgets:\n  - name: a\n    config: layers.yaml\n    max_macs: lots\n",
     "budgets-syntax.yaml": "budgets:\n  - name: a\n   config: layers.yaml\n",
     "budgets-over.yaml": "budgets:\n  - name: a\n    config: layers.yaml\n    max_macs: 1K\n",
+    "budgets-nolimit.yaml": "budgets:\n  - name: a\n    config: layers.yaml\n",
+    "budgets-regression.yaml": "budgets:\n  - name: a\n    config: layers.yaml\n"
+    "    max_regression: 5%\n",
+    "budgets-cuda.yaml": "budgets:\n  - name: gpu\n    config: layers.yaml\n"
+    "    max_latency_ms: {cuda: 5}\n",
     "profile.json": '{"schema": "sepprof.profile/1"}',
     "garbage.json": "not json",
     "a-file": "x",

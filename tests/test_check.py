@@ -196,11 +196,11 @@ def test_missing_budget_file_and_bad_baseline(cli, tmp_path):
         ),
         (
             "    config: NET/mobilenet_v1.yaml\n    variant: inverted:6\n    max_macs: 1G\n",
-            "budget 'x': variant applies to a layers file, not to the network",
+            "budgets.yaml:4: budgets[0].variant: applies to a layers file, not to the network",
         ),
         (
             "    config: layers.yaml\n    max_regression: 5%\n",
-            "budget 'x' sets max_regression: pass --baseline FILE",
+            "budgets.yaml:4: budgets[0].max_regression: needs --baseline FILE",
         ),
     ],
 )
@@ -217,7 +217,7 @@ def test_a_cuda_budget_on_a_machine_without_one_names_the_budget(cli, tmp_path):
     text = "budgets:\n  - name: gpu\n    config: layers.yaml\n    max_latency_ms: {cuda: 5}\n"
     run = cli("check", budgets(tmp_path, text))
     assert run.code == 2
-    assert "budget 'gpu' limits cuda latency or speedup: no CUDA device is available" in run.err
+    assert "budgets[0].max_latency_ms: no CUDA device is available" in run.err
 
 
 def test_unwritable_step_summary_is_a_warning(cli, tmp_path, monkeypatch):

@@ -134,3 +134,31 @@ def test_a_factory_that_exits_is_an_error_not_a_silent_success(cli, tmp_path):
     path.write_text("import sys\n\ndef net():\n    sys.exit(0)\n")
     run = cli("profile", "--model", f"{path}:net", "--no-time")
     assert run.code == 2 and "SystemExit" in run.err
+
+
+def test_save_never_overwrites_without_force(cli, tmp_path):
+    saved = tmp_path / "model.pt"
+    saved.write_text("the user's file")
+    args = [
+        "sepify",
+        "--model",
+        f"{EXAMPLES}:vgg_like",
+        "--input",
+        "1,3,32,32",
+        "--no-time",
+        "--save",
+        saved,
+    ]
+    run = cli(*args)
+    assert run.code == 2 and "already exists; pass --force" in run.err
+    assert saved.read_text() == "the user's file"
+    assert cli(*args, "--force").code == 0
+    assert torch.load(saved, weights_only=True)["sepprof"]["converted"]
+    run = cli("sepify", "--model", f"{EXAMPLES}:vgg_like", "--save", tmp_path, "--no-time")
+    assert run.code == 2 and "is a folder" in run.err
+
+
+def test_input_and_kwargs_only_with_model(cli):
+    net = Path(__file__).resolve().parents[1] / "configs" / "networks" / "mobilenet_v1.yaml"
+    run = cli("profile", net, "--input", "1,3,32,32", "--analytic")
+    assert run.code == 2 and "apply to --model only" in run.err

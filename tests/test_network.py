@@ -26,7 +26,7 @@ def cost(name: str, **options):
             "mobilenet_v2",
             3_504_872,
             300e6,
-            "MobileNetV2 (Sandler 2018) Table 3: 300M, 3.4M; "
+            "MobileNetV2 (Sandler 2018) Table 4: 300M, 3.4M; "
             "torchvision mobilenet_v2 3,504,872 params",
         ),
         (

@@ -82,9 +82,10 @@ def new_table(title: str) -> Table:
 def compare_counts(result: CompareResult, units: str = "macs") -> Table:
     """Counts table: params, MACs, traced check, ratios vs the baseline and theory, bytes."""
     unit = "FLOPs" if units == "flops" else "MACs"
+    traced = any(row.traced_ok is not None for row in result.variants)
     table = new_table(
-        f"Counts (analytic, checked by tracing); stage rows give their share of "
-        f"the variant's {unit} in ( )"
+        f"Counts (analytic{', checked by tracing' if traced else ''}); stage rows give their "
+        f"share of the variant's {unit} in ( )"
     )
     table.add_column("variant / stage", no_wrap=True)
     table.add_column("op")
@@ -301,7 +302,9 @@ def profile_layers(result: Any, units: str = "macs") -> Table:
     intensity, and time and share of time per device."""
     unit = "FLOPs" if units == "flops" else "MACs"
     devices = devices_of(result.layers)
-    table = new_table(f"Layers ({unit} ✓: traced counts agree; ms: median ±IQR of rounds)")
+    traced = any(row.traced_ok is not None for row in result.layers)
+    mark = f"{unit} ✓: traced counts agree; " if traced else ""
+    table = new_table(f"Layers ({mark}ms: median ±IQR of rounds)")
     table.add_column("#", justify="right")
     table.add_column("layer", no_wrap=True)
     table.add_column("type", no_wrap=True)

@@ -3,13 +3,13 @@ PNG and SVG side by side, returning the PNG's file name and its alt text."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from sepprof.results import CompareResult, ProfileResult, Row
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+OFFSETS = [(4, 3), (-9, -8), (4, -9), (-9, 4)]  # numbered points near each other stay legible
 STAGE_COLORS = {
     "standard": "#7f7f7f",
     "grouped": "#9467bd",
@@ -134,23 +134,21 @@ def roofline_chart(
             ls="--",
             label=f"cache {calibration.cache_bandwidth / 1e9:.0f} GB/s",
         )
-    placed: list[tuple[float, float]] = []
+    key = []
     for label, row in points:
         rate = row.achieved(device)[0]
         color = STAGE_COLORS.get(row.kind, "#17becf")
         if label:
+            key.append(label)
             ax.scatter(
                 row.intensity, rate, color=color, s=36, zorder=4, edgecolors="k", linewidths=0.6
             )
-            at = (math.log10(row.intensity), math.log10(rate))
-            near = sum(abs(at[0] - x) < 0.4 and abs(at[1] - y) < 0.1 for x, y in placed)
-            placed.append(at)
             ax.annotate(
-                label,
+                str(len(key)),
                 (row.intensity, rate),
                 fontsize=6,
                 zorder=5,
-                xytext=(5, 4 - 9 * near),
+                xytext=OFFSETS[(len(key) - 1) % 4],
                 textcoords="offset points",
             )
         else:
@@ -163,7 +161,17 @@ def roofline_chart(
     ax.set_xlabel("arithmetic intensity (FLOP/byte, minimum bytes)")
     ax.set_ylabel("achieved GFLOP/s")
     ax.set_title(f"Roofline, {device} ({calibration.device_name}, {calibration.dtype})")
-    ax.scatter([], [], color="w", edgecolors="k", s=36, label="worked example (labelled)")
+    if key:
+        ax.text(
+            0.02,
+            0.97,
+            "\n".join(f"{n} {label}" for n, label in enumerate(key, 1)),
+            transform=ax.transAxes,
+            fontsize=6,
+            va="top",
+            bbox={"facecolor": "white", "edgecolor": "#cccccc", "alpha": 0.9},
+        )
+    ax.scatter([], [], color="w", edgecolors="k", s=36, label="worked example (numbered)")
     ax.scatter([], [], color="#7f7f7f", s=12, alpha=0.6, label="network layers")
     ax.legend(fontsize=7, loc="lower right")
     alt = (

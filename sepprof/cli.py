@@ -183,7 +183,10 @@ def compare(
         "(default: standard,separable).",
     ),
     config: Path | None = typer.Option(
-        None, "--config", help="A layers YAML file: compare each layer (flags give the defaults)."
+        None,
+        "--config",
+        help="A layers YAML file: compare each layer it lists (the layer flags above are not "
+        "used; --variants, timing and output flags are).",
     ),
     strict: bool = typer.Option(
         False, "--strict", help="Exit 1 if a traced count differs from the analytic one."
@@ -227,16 +230,15 @@ def compare(
         variants = variants or ",".join(file_variants or [])
     else:
         layers = [validate_flags(LayerSpec, flags)]
-    results = []
+    try:  # every layer's variants are checked before anything is measured
+        chosen = [parse_variants(variants or "standard,separable", layer) for layer in layers]
+    except ValueError as exc:
+        fail(f"--variants: {exc}")
     with progress_bar(not as_json) as progress:
-        for layer in layers:
-            try:
-                chosen = parse_variants(variants or "standard,separable", layer)
-            except ValueError as exc:
-                fail(f"--variants: {exc}")
-            results.append(
-                run_compare(layer, chosen, trace=not analytic, timing=opts, progress=progress)
-            )
+        results = [
+            run_compare(layer, picked, trace=not analytic, timing=opts, progress=progress)
+            for layer, picked in zip(layers, chosen, strict=True)
+        ]
     from sepprof.render.console import compare_view
 
     emit(results if config is not None else results[0], as_json, lambda r: compare_view(r, units))

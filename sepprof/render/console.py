@@ -242,6 +242,16 @@ def uncounted(rows: Iterable[Row]) -> Text | None:
     return Text(f"ops the tracer could not count (shown as n/a, not 0): {listed}", style="yellow")
 
 
+def footer(rows: Iterable[Row], notes: Iterable[str]) -> list[Text]:
+    """What closes every result: uncounted ops by name, the notes, the counting rule."""
+    extra = uncounted(rows)
+    return [
+        *([extra] if extra else []),
+        *(Text(n, style="dim") for n in notes),
+        Text(COUNTING_RULE, style="dim"),
+    ]
+
+
 def compare_view(result: CompareResult, units: str = "macs") -> RenderableType:
     """Everything ``sepprof compare`` prints for one layer."""
     spec = result.spec
@@ -257,12 +267,7 @@ def compare_view(result: CompareResult, units: str = "macs") -> RenderableType:
     for device in devices_of(result.variants):
         parts.append(compare_latency(result, device))
     parts += [headline(c) for c in result.comparisons]
-    extra = uncounted(result.variants)
-    if extra:
-        parts.append(extra)
-    parts += [Text(note, style="dim") for note in result.notes]
-    parts.append(Text(COUNTING_RULE, style="dim"))
-    return Group(*parts)
+    return Group(*parts, *footer(result.variants, result.notes))
 
 
 def calibration_view(cal: Any) -> RenderableType:
@@ -436,12 +441,7 @@ def profile_view(result: Any, units: str = "macs") -> RenderableType:
     ref = _reference_line(result)
     if ref:
         parts.append(ref)
-    extra = uncounted(result.layers)
-    if extra:
-        parts.append(extra)
-    parts += [Text(note, style="dim") for note in result.notes]
-    parts.append(Text(COUNTING_RULE, style="dim"))
-    return Group(*parts)
+    return Group(*parts, *footer(result.layers, result.notes))
 
 
 def _before_after(result: Any) -> Text:

@@ -56,6 +56,11 @@ def _ms(row: Any, device: str) -> str:
     return f"{lat.median:.3g} ±{100 * lat.iqr / lat.median:.0f}%{flag}"
 
 
+def traced_mark(row: Any) -> str:
+    """✓ traced counts agree, ✗ they differ, — not traced."""
+    return "—" if row.traced_ok is None else ("✓" if row.traced_ok else "✗")
+
+
 def compare_markdown(result: CompareResult) -> str:
     """The compare tables: counts with ratios vs theory, then latency per device."""
     comps = {c.variant: c for c in result.comparisons}
@@ -69,7 +74,7 @@ def compare_markdown(result: CompareResult) -> str:
                 v.detail,
                 human(v.params, 4),
                 human(v.macs_analytic, 4),
-                "✓" if v.traced_ok else ("—" if v.traced_ok is None else "✗"),
+                traced_mark(v),
                 ratio(c.macs_ratio if c else 1.0),
                 ratio(c.theory_ratio if c else None),
                 f"{base.params / v.params:.2f}x",
@@ -83,7 +88,7 @@ def compare_markdown(result: CompareResult) -> str:
                     s.detail,
                     human(s.params, 4),
                     human(s.macs_analytic, 4),
-                    "✓" if s.traced_ok else ("—" if s.traced_ok is None else "✗"),
+                    traced_mark(s),
                     f"{s.macs_analytic / v.macs_analytic:.1%} of MACs",
                     "",
                     "",

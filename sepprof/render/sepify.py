@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from sepprof.render.console import COUNTING_RULE, count, devices_of, new_table, traced_cell
+from sepprof.render.console import count, devices_of, footer, new_table, traced_cell
 from sepprof.results import Row, Speedup
 from sepprof.units import human
 
@@ -168,6 +168,5 @@ def sepify_view(report: Any, units: str = "macs") -> RenderableType:
     whole = model_line(report, units)
     if whole is not None:
         parts.append(whole)
-    parts += [Text(note, style="dim") for note in report.notes]
-    parts.append(Text(COUNTING_RULE, style="dim"))
+    parts += footer((), report.notes)
     return Group(*parts)

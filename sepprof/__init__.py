@@ -12,23 +12,23 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = {
-    "compare": "sepprof.comparison",
-    "profile": "sepprof.profiling",
+    "compare": "sepprof.commands.compare",
+    "profile": "sepprof.commands.profile",
     "profile_model": "sepprof.model_profile",
-    "sepify": "sepprof.conversion",
-    "convert": "sepprof.conversion",
-    "sweep": "sepprof.grid",
-    "check": "sepprof.gate",
-    "build_report": "sepprof.reporting",
-    "write_report": "sepprof.reporting",
-    "merge": "sepprof.merging",
+    "sepify": "sepprof.commands.sepify",
+    "convert": "sepprof.commands.sepify",
+    "sweep": "sepprof.commands.sweep",
+    "check": "sepprof.commands.check",
+    "build_report": "sepprof.commands.report",
+    "write_report": "sepprof.commands.report",
+    "merge": "sepprof.commands.merge",
     "calibrate": "sepprof.calibration",
     "load_network": "sepprof.network",
     "load_layers": "sepprof.spec",
     "LayerSpec": "sepprof.spec",
     "parse_variants": "sepprof.spec",
     "TimingOptions": "sepprof.options",
-    "Grid": "sepprof.grid",
+    "Grid": "sepprof.commands.sweep",
     "Options": "sepprof.network",
 }
 

@@ -7,14 +7,14 @@ its metrics. Metrics are plain numbers keyed like ``macs``, ``params``, ``uncoun
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from sepprof.errors import SpecError
-from sepprof.results import CHECK_SCHEMA
+from sepprof.results.check import Verdict
 from sepprof.spec import Strict, YamlDoc, field_error, read_yaml, validate
 from sepprof.units import human, parse_percent, parse_quantity
 
@@ -144,52 +144,6 @@ def load_budgets(path: str | Path) -> LoadedBudgets:
             )
         configs.append(config)
     return LoadedBudgets(doc.path, spec.budgets, configs, doc)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One metric of one budget against its limit."""
-
-    budget: str
-    metric: str
-    limit: float
-    actual: float | None
-    headroom: float | None
-    status: str  # "pass", "fail" or "warn"
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """Every verdict, and the metrics measured (what a baseline file stores)."""
-
-    environment: dict[str, Any]
-    budget_file: str
-    verdicts: tuple[Verdict, ...]
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    notes: dict[str, dict[str, str]] = field(default_factory=dict)
-    baseline: str | None = None
-    schema: str = CHECK_SCHEMA
-
-    @property
-    def passed(self) -> bool:
-        return all(v.status != "fail" for v in self.verdicts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": self.schema,
-            "sepprof_version": self.environment.get("sepprof", ""),
-            "environment": self.environment,
-            "budget_file": self.budget_file,
-            "passed": self.passed,
-            "verdicts": [v.to_dict() for v in self.verdicts],
-            "metrics": self.metrics,
-            "notes": self.notes,
-            "baseline": self.baseline,
-        }
 
 
 def _judge(

@@ -205,7 +205,7 @@ def compare(
 ) -> None:
     """Compare variants of one layer: params, MACs (analytic and traced), cost ratio vs theory
     1/Cout + 1/k², bytes, intensity and measured latency per device."""
-    from sepprof.comparison import compare as run_compare
+    from sepprof.commands.compare import compare as run_compare
     from sepprof.spec import LayerSpec, load_layers, parse_variants, validate_flags
 
     choice("--units", units, ("macs", "flops"))
@@ -312,8 +312,8 @@ def profile(
             )
         emit(result, as_json, lambda r: profile_view(r, units))
         return
+    from sepprof.commands.profile import profile as run_profile
     from sepprof.network import Options, load_network
-    from sepprof.profiling import profile as run_profile
 
     if as_ is not None:
         choice("--as", as_, ("standard", "separable"))
@@ -390,7 +390,7 @@ def sepify(
     opts = timing_options(
         no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
     )
-    from sepprof.conversion import convert, save_converted
+    from sepprof.commands.sepify import convert, save_converted
     from sepprof.model import build_model, parse_input, parse_kwargs
     from sepprof.render.sepify import sepify_view
 
@@ -438,9 +438,9 @@ def check(
     Appends a markdown table to $GITHUB_STEP_SUMMARY when it is set."""
     import os
 
+    from sepprof.commands.check import check as run_check
+    from sepprof.commands.check import write_baseline
     from sepprof.files import write_atomic
-    from sepprof.gate import check as run_check
-    from sepprof.gate import write_baseline
     from sepprof.render.console import check_view
 
     if update_baseline and baseline is None:
@@ -511,8 +511,8 @@ def sweep(
 ) -> None:
     """Sweep k, channels, size and groups: theory ratio 1/Cout + 1/k², traced MAC ratio,
     parameter ratio and (unless --no-time) measured speedup at every point."""
-    from sepprof.grid import Grid
-    from sepprof.grid import sweep as run_sweep
+    from sepprof.commands.sweep import Grid
+    from sepprof.commands.sweep import sweep as run_sweep
     from sepprof.render.console import sweep_view
 
     grid = Grid(
@@ -553,7 +553,7 @@ def report(
     by layer type, and the well-known claims checked on this machine."""
     import shlex
 
-    from sepprof.reporting import build_report, check_output, write_report
+    from sepprof.commands.report import build_report, check_output, write_report
 
     out = out or Path("reports") / _machine_slug()
     check_output(out, force)
@@ -600,7 +600,7 @@ def merge(
     as_json: bool = JSON,
 ) -> None:
     """Merge results from several machines (CPU, GPU) into one comparison table."""
-    from sepprof.merging import merge as run_merge
+    from sepprof.commands.merge import merge as run_merge
     from sepprof.render.console import merge_view
 
     if out is not None and out.exists() and not force:

@@ -13,7 +13,7 @@ from sepprof.claims import (
     grouped_between,
     parameter_reduction,
 )
-from sepprof.comparison import compare
+from sepprof.commands.compare import compare
 from sepprof.results import Latency, Speedup, TypeShare
 from sepprof.spec import LayerSpec, parse_variants
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from sepprof.commands.profile import profile
 from sepprof.network import Options, load_network
-from sepprof.profiling import profile
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 TINY = """\

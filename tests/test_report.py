@@ -7,15 +7,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from sepprof import reporting as report_module
 from sepprof.claims import check_claims
-from sepprof.comparison import compare
-from sepprof.grid import Grid, sweep
+from sepprof.commands import report as report_module
+from sepprof.commands.compare import compare
+from sepprof.commands.profile import profile
+from sepprof.commands.report import write_report
+from sepprof.commands.sweep import Grid, sweep
 from sepprof.network import load_network
 from sepprof.options import TimingOptions
-from sepprof.profiling import profile
-from sepprof.reporting import Report, write_report
 from sepprof.results import CompareResult
+from sepprof.results.report import Report
 from sepprof.spec import LayerSpec, parse_variants
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from nets import ResNet18Like, VGGLike, mlp
 from torch import nn
 
-from sepprof.conversion import (
+from sepprof.commands.sepify import (
     ConversionError,
     SeparableConv2d,
     SepifyReport,

@@ -2,7 +2,8 @@
 
 import pytest
 
-from sepprof.grid import Grid, SweepResult, sweep
+from sepprof.commands.sweep import Grid, sweep
+from sepprof.results import SweepResult
 
 
 def test_grid_points_and_grouped_variants():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from sepprof.budgets import CheckResult
 from sepprof.render.formats import headroom, metric_value
+from sepprof.results import CheckResult
 
 
 def junit_xml(result: CheckResult) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sepprof.budgets import CheckResult
 from sepprof.render.formats import (
     MERGE_HEADER,
     VERDICT_WORDS,
@@ -15,7 +14,7 @@ from sepprof.render.formats import (
     ratio,
     speed,
 )
-from sepprof.results import CompareResult, ProfileResult
+from sepprof.results import CheckResult, CompareResult, ProfileResult
 from sepprof.units import human
 
 

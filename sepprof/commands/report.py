@@ -11,58 +11,28 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sepprof.claims import Claim, check_claims
-from sepprof.comparison import compare
+from sepprof.claims import check_claims
+from sepprof.commands.compare import compare
+from sepprof.commands.profile import profile
+from sepprof.commands.sweep import Grid, sweep
 from sepprof.errors import UserError
 from sepprof.files import umask
-from sepprof.grid import Grid, SweepResult, sweep
 from sepprof.network import is_network, load_network
-from sepprof.profiling import profile
-from sepprof.results import CompareResult, ProfileResult
+from sepprof.results import REPORT_SCHEMA
+from sepprof.results.report import Report
 from sepprof.spec import LayerSpec, load_layers, parse_variants
 
-REPORT_SCHEMA = "sepprof.report/1"
 MAIN_VARIANTS = "standard,separable,grouped:4,inverted:6"
 FULL_GRID = Grid(k=(3, 5, 7), cout=(16, 32, 64, 128, 256), size=(28,))
 QUICK_GRID = Grid(k=(3,), cout=(32, 128, 256), size=(28,))
 REPO_NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 
 Progress = Callable[[str, int], Callable[[], None]]
-
-
-@dataclass(frozen=True)
-class Report:
-    """Everything a report shows, as plain results (saved beside the markdown as JSON)."""
-
-    environment: dict[str, Any]
-    command: str
-    created: str
-    main: CompareResult
-    layers: tuple[CompareResult, ...]
-    sweep: SweepResult
-    calibrations: dict[str, Any]
-    networks: tuple[ProfileResult, ...]
-    claims: tuple[Claim, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": REPORT_SCHEMA,
-            "sepprof_version": self.environment.get("sepprof", ""),
-            "environment": self.environment,
-            "command": self.command,
-            "created": self.created,
-            "main": self.main.to_dict(),
-            "layers": [c.to_dict() for c in self.layers],
-            "sweep": self.sweep.to_dict(),
-            "calibrations": {d: c.to_dict() if c else None for d, c in self.calibrations.items()},
-            "networks": [n.to_dict() for n in self.networks],
-            "claims": [c.to_dict() for c in self.claims],
-        }
 
 
 def is_report_folder(folder: Path) -> bool:

@@ -7,52 +7,11 @@ by layer, and lines up every machine and device that timed it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sepprof.errors import UserError
-from sepprof.results import COMPARE_SCHEMA, CompareResult
-
-MERGE_SCHEMA = "sepprof.merge/1"
-REPORT_SCHEMA = "sepprof.report/1"
-
-
-@dataclass(frozen=True)
-class MergedRow:
-    """One variant of one layer as timed on one device of one machine."""
-
-    machine: str
-    device: str
-    setup: str
-    dtype: str
-    threads: int | None
-    variant: str
-    macs: int
-    macs_ratio: float
-    median_ms: float | None
-    iqr_ms: float | None
-    speedup: float | None
-    speedup_error: float | None
-    source: str
-
-
-@dataclass(frozen=True)
-class MergeResult:
-    """Rows grouped by layer (its spec without the name)."""
-
-    layers: tuple[tuple[dict[str, Any], tuple[MergedRow, ...]], ...]
-    sources: tuple[str, ...]
-    schema: str = MERGE_SCHEMA
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": self.schema,
-            "sources": list(self.sources),
-            "layers": [
-                {"spec": spec, "rows": [r.__dict__ for r in rows]} for spec, rows in self.layers
-            ],
-        }
+from sepprof.results import COMPARE_SCHEMA, REPORT_SCHEMA, CompareResult, MergedRow, MergeResult
 
 
 def read_results(path: str | Path) -> list[CompareResult]:

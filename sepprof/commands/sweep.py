@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sepprof.comparison import compare
+from sepprof.commands.compare import compare
 from sepprof.environment import environment
-from sepprof.results import SWEEP_SCHEMA, CompareResult
+from sepprof.results import SweepResult
 from sepprof.spec import LayerSpec, VariantSpec, parse_variants, validate_flags
 
 Progress = Callable[[str, int], Callable[[], None]]
@@ -52,39 +52,6 @@ class Grid:
             if layer.cin % g == 0 and layer.cout % g == 0 and g > 1
         ]
         return parse_variants(names, layer)
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    """One compare result per grid point (each without its own environment block)."""
-
-    environment: dict[str, Any]
-    grid: dict[str, list[int]]
-    points: tuple[CompareResult, ...]
-    notes: tuple[str, ...] = ()
-    schema: str = SWEEP_SCHEMA
-
-    def to_dict(self) -> dict[str, Any]:
-        points = []
-        for p in self.points:
-            d = p.to_dict()
-            for key in ("environment", "schema", "sepprof_version"):
-                d.pop(key)
-            points.append(d)
-        return {
-            "schema": self.schema,
-            "sepprof_version": self.environment.get("sepprof", ""),
-            "environment": self.environment,
-            "grid": self.grid,
-            "points": points,
-            "notes": list(self.notes),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SweepResult:
-        env = d["environment"]
-        points = tuple(CompareResult.from_dict({**p, "environment": env}) for p in d["points"])
-        return cls(env, d["grid"], points, tuple(d.get("notes", ())))
 
 
 def sweep(

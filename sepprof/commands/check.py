@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sepprof.blocks import layer_variant
-from sepprof.budgets import Budget, CheckResult, judge, load_budgets
+from sepprof.budgets import Budget, judge, load_budgets
 from sepprof.costs import block_cost, plan_cost
 from sepprof.environment import environment
 from sepprof.errors import UserError
@@ -23,7 +23,7 @@ from sepprof.files import write_atomic
 from sepprof.guards import blocks_bytes, check_memory
 from sepprof.network import Options, is_network, load_network
 from sepprof.ops import Block, Plan
-from sepprof.results import CHECK_SCHEMA, Latency, Speedup
+from sepprof.results import CHECK_SCHEMA, CheckResult, Latency, Speedup
 from sepprof.spec import load_layers, parse_variants
 
 Progress = Callable[[str, int], Callable[[], None]]

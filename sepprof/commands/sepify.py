@@ -21,6 +21,7 @@ from typing import Any, get_args
 import torch
 from torch import nn
 
+from sepprof.commands.profile import Progress
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.files import write_atomic
@@ -37,7 +38,6 @@ from sepprof.model_profile import (
     time_modules,
 )
 from sepprof.ops import Act, ActKind, BatchNorm, Block, Conv, Shape, Stage
-from sepprof.profiling import Progress
 from sepprof.results import Row
 from sepprof.rows import block_row, stage_row, with_latency, with_trace
 from sepprof.units import DTYPE_BYTES

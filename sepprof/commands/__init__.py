@@ -1,0 +1,1 @@
+"""One module per command: each a short recipe over spec, variants, pipeline and results."""

@@ -1,0 +1,82 @@
+"""compare results: one layer, every variant side by side, and each variant against the first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sepprof.results.latency import Speedup
+from sepprof.results.rows import Row
+from sepprof.results.schemas import COMPARE_SCHEMA
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A variant against the baseline: MAC, theory and param ratios, measured speedups."""
+
+    baseline: str
+    variant: str
+    macs_ratio: float
+    theory_ratio: float | None
+    params_ratio: float
+    speedup: dict[str, Speedup] = field(default_factory=dict)
+    traced_ratio: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "variant": self.variant,
+            "macs_ratio": self.macs_ratio,
+            "macs_ratio_traced": self.traced_ratio,
+            "theory_ratio": self.theory_ratio,
+            "params_ratio": self.params_ratio,
+            "speedup": {k: v.value for k, v in self.speedup.items()},
+            "speedup_error": {k: v.error for k, v in self.speedup.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Comparison:
+        errors = d.get("speedup_error", {})
+        speedup = {k: Speedup(v, errors.get(k, 0.0)) for k, v in d.get("speedup", {}).items()}
+        return cls(
+            d["baseline"],
+            d["variant"],
+            d["macs_ratio"],
+            d.get("theory_ratio"),
+            d["params_ratio"],
+            speedup,
+            d.get("macs_ratio_traced"),
+        )
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """One layer, every variant side by side."""
+
+    environment: dict[str, Any]
+    spec: dict[str, Any]
+    variants: tuple[Row, ...]
+    comparisons: tuple[Comparison, ...]
+    notes: tuple[str, ...] = ()
+    schema: str = COMPARE_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "sepprof_version": self.environment.get("sepprof", ""),
+            "environment": self.environment,
+            "spec": self.spec,
+            "variants": [v.to_dict() for v in self.variants],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CompareResult:
+        return cls(
+            d["environment"],
+            d["spec"],
+            tuple(Row.from_dict(v) for v in d["variants"]),
+            tuple(Comparison.from_dict(c) for c in d["comparisons"]),
+            tuple(d.get("notes", ())),
+        )

@@ -1,0 +1,125 @@
+"""Rows: the costs and measurements of a stage, a variant or a network layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sepprof.results.latency import Latency
+from sepprof.units import macs_to_flops
+
+
+@dataclass(frozen=True)
+class Roof:
+    """Where a measured row sits under a device's roofline."""
+
+    attainable_ms: float
+    percent: float
+    bound: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"attainable_ms": self.attainable_ms, "percent": self.percent, "bound": self.bound}
+
+
+@dataclass(frozen=True)
+class Row:
+    """Costs and measurements of a stage, a variant or a network layer."""
+
+    name: str
+    kind: str
+    params: int
+    norm_params: int
+    macs_analytic: int
+    elementwise_ops: int
+    bytes: int
+    shape: str = ""
+    detail: str = ""
+    macs_traced: int | None = None
+    macs_flop_counter: int | None = None
+    params_traced: int | None = None
+    elementwise_traced: int | None = None
+    uncounted_ops: dict[str, int] = field(default_factory=dict)
+    latency_ms: dict[str, Latency] = field(default_factory=dict)
+    roofline: dict[str, Roof] = field(default_factory=dict)
+    stages: tuple[Row, ...] = ()
+
+    @property
+    def flops(self) -> int:
+        return macs_to_flops(self.macs_analytic)
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity: FLOPs (2 x MACs) per byte moved."""
+        return self.flops / self.bytes if self.bytes else 0.0
+
+    def achieved(self, device: str) -> tuple[float, float] | None:
+        """(GFLOP/s, GB/s) reached on ``device``: FLOPs (2 x MACs) and the minimum bytes over
+        the median time; None when not timed there."""
+        lat = self.latency_ms.get(device)
+        if lat is None or not lat.median:
+            return None
+        seconds = lat.median / 1e3
+        return self.flops / seconds / 1e9, self.bytes / seconds / 1e9
+
+    @property
+    def traced_ok(self) -> bool | None:
+        """None without a trace; else do fvcore (and torch's counter, where run) agree with
+        the analytic MACs?"""
+        if self.macs_traced is None:
+            return None
+        torch_ok = self.macs_flop_counter in (None, self.macs_analytic)
+        params_ok = self.params_traced in (None, self.params)
+        return self.macs_traced == self.macs_analytic and torch_ok and params_ok
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "op": self.detail,
+            "output_shape": self.shape,
+            "params": self.params,
+            "params_batchnorm": self.norm_params,
+            "macs": self.macs_analytic,
+            "macs_analytic": self.macs_analytic,
+            "macs_traced": self.macs_traced,
+            "macs_flop_counter": self.macs_flop_counter,
+            "params_traced": self.params_traced,
+            "flops": self.flops,
+            "elementwise_ops": self.elementwise_ops,
+            "elementwise_ops_traced": self.elementwise_traced,
+            "bytes": self.bytes,
+            "intensity": self.intensity,
+            "uncounted_ops": dict(self.uncounted_ops),
+            "latency_ms": {k: v.to_dict() for k, v in self.latency_ms.items()},
+            "roofline": {k: v.to_dict() for k, v in self.roofline.items()},
+            "achieved": {
+                d: {"gflop_s": rate[0], "gb_s": rate[1]}
+                for d in self.latency_ms
+                if (rate := self.achieved(d))
+            },
+        }
+        if self.stages:
+            d["stages"] = [s.to_dict() for s in self.stages]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Row:
+        return cls(
+            name=d["name"],
+            kind=d.get("kind", ""),
+            params=int(d["params"]),
+            norm_params=int(d.get("params_batchnorm", 0)),
+            macs_analytic=int(d.get("macs_analytic", d.get("macs", 0))),
+            elementwise_ops=int(d.get("elementwise_ops", 0)),
+            bytes=int(d.get("bytes", 0)),
+            shape=d.get("output_shape", ""),
+            detail=d.get("op", ""),
+            macs_traced=d.get("macs_traced"),
+            macs_flop_counter=d.get("macs_flop_counter"),
+            params_traced=d.get("params_traced"),
+            elementwise_traced=d.get("elementwise_ops_traced"),
+            uncounted_ops=dict(d.get("uncounted_ops", {})),
+            latency_ms={k: Latency.from_dict(v) for k, v in d.get("latency_ms", {}).items()},
+            roofline={k: Roof(**v) for k, v in d.get("roofline", {}).items()},
+            stages=tuple(cls.from_dict(s) for s in d.get("stages", ())),
+        )

@@ -22,7 +22,7 @@ _API = {
     "build_report": "sepprof.commands.report",
     "write_report": "sepprof.commands.report",
     "merge": "sepprof.commands.merge",
-    "calibrate": "sepprof.calibration",
+    "calibrate": "sepprof.commands.calibrate",
     "load_network": "sepprof.network",
     "load_layers": "sepprof.spec",
     "LayerSpec": "sepprof.spec",

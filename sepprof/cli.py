@@ -625,21 +625,16 @@ def calibrate(
     """Measure this machine's peak FLOP/s (best of several matmuls and a 3x3 conv) and memory
     bandwidth (DRAM and cache), and store them for the roofline in ``compare``."""
     opts = timing_options(False, device, dtype, threads, "contiguous", 0.1, 3, "tuned")
-    from sepprof.calibration import calibrate as run_calibrate
-    from sepprof.calibration import save_calibration
-    from sepprof.measure import resolve_devices
+    from sepprof.commands.calibrate import calibrate as run_calibrate
     from sepprof.render.console import calibration_view
 
-    results = []
     with progress_bar(not as_json) as progress:
-        for d in resolve_devices(opts.devices):
-            tick = progress(f"calibrating {d}", 9) if progress else None
-            cal = run_calibrate(d, dtype, opts.thread_count(), tick)
-            path = save_calibration(cal)
-            results.append(cal)
+        stored = run_calibrate(opts, progress)
+    results = [cal for cal, _ in stored]
     emit(results if len(results) > 1 else results[0], as_json, calibration_view)
     if not as_json:
-        print(f"saved to {path}", file=sys.stderr)
+        for _, path in stored[-1:]:
+            print(f"saved to {path}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,11 +10,11 @@ from dataclasses import replace
 from typing import Any
 
 from sepprof.blocks import layer_variant
-from sepprof.costs import separable_theory_ratio
 from sepprof.environment import environment
 from sepprof.guards import blocks_bytes, check_memory, estimate_bytes
 from sepprof.ops import Block
-from sepprof.results import CompareResult, Comparison, Row, Speedup
+from sepprof.results import CompareResult, Row
+from sepprof.results.compare import comparisons
 from sepprof.rows import block_row, with_latency, with_roof, with_trace
 from sepprof.spec import LayerSpec, VariantSpec, check_variant
 from sepprof.units import DTYPE_BYTES
@@ -103,42 +103,3 @@ def _timed(row: Row, block: Block, timings: Any, batch: int, itemsize: int) -> R
         if roof:
             row = with_roof(row, device, list(block.stages), roof.roofline(), batch, itemsize)
     return row
-
-
-def theory_ratio(baseline: Row, row: Row, layer: LayerSpec) -> float | None:
-    """The textbook cost ratio where one exists: 1/Cout + 1/k^2 (separable), 1/g (grouped)."""
-    if baseline.kind != "standard":
-        return None
-    if row.kind == "separable":
-        return separable_theory_ratio(layer.cout, layer.k)
-    if row.kind == "grouped":
-        return 1 / int(row.name.split(":")[1])
-    return None
-
-
-def _ratio(value: int | None, baseline: int | None) -> float | None:
-    return value / baseline if value is not None and baseline else None
-
-
-def comparisons(rows: tuple[Row, ...], layer: LayerSpec) -> list[Comparison]:
-    """Each variant against the first: MAC, params and theory ratios, and measured speedups."""
-    base = rows[0]
-    out = []
-    for row in rows[1:]:
-        speedup = {
-            dev: Speedup.of(base.latency_ms[dev], lat)
-            for dev, lat in row.latency_ms.items()
-            if dev in base.latency_ms
-        }
-        out.append(
-            Comparison(
-                base.name,
-                row.name,
-                row.macs_analytic / base.macs_analytic,
-                theory_ratio(base, row, layer),
-                row.params / base.params,
-                speedup,
-                _ratio(row.macs_traced, base.macs_traced),
-            )
-        )
-    return out

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sepprof.costs import separable_theory_ratio
 from sepprof.results.latency import Speedup
 from sepprof.results.rows import Row
 from sepprof.results.schemas import COMPARE_SCHEMA
+
+if TYPE_CHECKING:
+    from sepprof.spec import LayerSpec
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,42 @@ class CompareResult:
             tuple(Comparison.from_dict(c) for c in d["comparisons"]),
             tuple(d.get("notes", ())),
         )
+
+
+def theory_ratio(baseline: Row, row: Row, layer: LayerSpec) -> float | None:
+    """The textbook cost ratio where one exists: 1/Cout + 1/k^2 (separable), 1/g (grouped)."""
+    if baseline.kind != "standard":
+        return None
+    if row.kind == "separable":
+        return separable_theory_ratio(layer.cout, layer.k)
+    if row.kind == "grouped":
+        return 1 / int(row.name.split(":")[1])
+    return None
+
+
+def _ratio(value: int | None, baseline: int | None) -> float | None:
+    return value / baseline if value is not None and baseline else None
+
+
+def comparisons(rows: tuple[Row, ...], layer: LayerSpec) -> list[Comparison]:
+    """Each variant against the first: MAC, params and theory ratios, and measured speedups."""
+    base = rows[0]
+    out = []
+    for row in rows[1:]:
+        speedup = {
+            dev: Speedup.of(base.latency_ms[dev], lat)
+            for dev, lat in row.latency_ms.items()
+            if dev in base.latency_ms
+        }
+        out.append(
+            Comparison(
+                base.name,
+                row.name,
+                row.macs_analytic / base.macs_analytic,
+                theory_ratio(base, row, layer),
+                row.params / base.params,
+                speedup,
+                _ratio(row.macs_traced, base.macs_traced),
+            )
+        )
+    return out

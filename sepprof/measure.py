@@ -13,6 +13,7 @@ from sepprof.calibration import Calibration, load_calibration
 from sepprof.guards import check_memory
 from sepprof.ops import Block, Plan, Stage, module_name, stage_path
 from sepprof.options import TimingOptions, default_threads
+from sepprof.pipeline import Progress
 from sepprof.results import Latency
 from sepprof.timing import (
     available_devices,
@@ -28,7 +29,6 @@ from sepprof.variants import (
     random_input,
 )
 
-Progress = Callable[[str, int], Callable[[], None]]
 Items = dict[str, Callable[[], Any]]
 
 

@@ -20,14 +20,14 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
 
-from sepprof.commands.profile import NETWORK, Progress, by_type
+from sepprof.commands.profile import NETWORK, by_type
 from sepprof.costs import Cost, op_cost
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.model import evaluating, one_line, random_input, reraise_control, run_forward
 from sepprof.ops import Act, BatchNorm, Conv, Linear, Op, Pool, Shape, Stage
+from sepprof.pipeline import Progress, describe, with_latency, with_trace
 from sepprof.results import ProfileResult, Row
-from sepprof.rows import describe, with_latency, with_trace
 from sepprof.units import DTYPE_BYTES
 
 # Leaf modules that compute nothing at inference: no row.

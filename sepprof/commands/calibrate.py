@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-Progress = Callable[[str, int], Callable[[], None]]
+from sepprof.pipeline import Progress
 
 
 def calibrate(timing: Any, progress: Progress | None = None) -> list[tuple[Any, Path]]:

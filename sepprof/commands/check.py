@@ -9,7 +9,6 @@ the same rounds, which keeps it usable on noisy CI machines.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ from sepprof.files import write_atomic
 from sepprof.guards import blocks_bytes, check_memory
 from sepprof.network import Options, is_network, load_network
 from sepprof.ops import Block, Plan
+from sepprof.pipeline import Progress
 from sepprof.results import CHECK_SCHEMA, CheckResult, Latency, Speedup
 from sepprof.spec import load_layers, parse_variants
 
-Progress = Callable[[str, int], Callable[[], None]]
 Metrics = tuple[dict[str, float], dict[str, str]]
 BUDGET_HINT = "use a smaller batch or resolution in the budget"
 

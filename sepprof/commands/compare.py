@@ -5,7 +5,6 @@ Analytic costs are always computed; tracing and timing import torch and fvcore o
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -13,13 +12,11 @@ from sepprof.blocks import layer_variant
 from sepprof.environment import environment
 from sepprof.guards import blocks_bytes, check_memory, estimate_bytes
 from sepprof.ops import Block
+from sepprof.pipeline import Progress, block_row, with_latency, with_roof, with_trace
 from sepprof.results import CompareResult, Row
 from sepprof.results.compare import comparisons
-from sepprof.rows import block_row, with_latency, with_roof, with_trace
 from sepprof.spec import LayerSpec, VariantSpec, check_variant
 from sepprof.units import DTYPE_BYTES
-
-Progress = Callable[[str, int], Callable[[], None]]
 
 
 def compare(

@@ -3,7 +3,6 @@ layer type (spec -> plan -> trace/time -> result)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -12,11 +11,9 @@ from sepprof.environment import environment
 from sepprof.guards import blocks_bytes, check_memory, estimate_bytes
 from sepprof.network import Network, Options
 from sepprof.ops import Block, Plan, Stage, stage_path
+from sepprof.pipeline import Progress, stage_row, with_latency, with_roof, with_trace
 from sepprof.results import ProfileResult, Row, TypeShare
-from sepprof.rows import stage_row, with_latency, with_roof, with_trace
 from sepprof.units import DTYPE_BYTES
-
-Progress = Callable[[str, int], Callable[[], None]]
 
 TYPE_ORDER = (
     "standard",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +22,7 @@ from sepprof.commands.sweep import Grid, sweep
 from sepprof.errors import UserError
 from sepprof.files import umask
 from sepprof.network import is_network, load_network
+from sepprof.pipeline import Progress
 from sepprof.results import REPORT_SCHEMA
 from sepprof.results.report import Report
 from sepprof.spec import LayerSpec, load_layers, parse_variants
@@ -31,8 +31,6 @@ MAIN_VARIANTS = "standard,separable,grouped:4,inverted:6"
 FULL_GRID = Grid(k=(3, 5, 7), cout=(16, 32, 64, 128, 256), size=(28,))
 QUICK_GRID = Grid(k=(3,), cout=(32, 128, 256), size=(28,))
 REPO_NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
-
-Progress = Callable[[str, int], Callable[[], None]]
 
 
 def is_report_folder(folder: Path) -> bool:

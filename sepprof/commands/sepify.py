@@ -21,7 +21,6 @@ from typing import Any, get_args
 import torch
 from torch import nn
 
-from sepprof.commands.profile import Progress
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.files import write_atomic
@@ -38,8 +37,8 @@ from sepprof.model_profile import (
     time_modules,
 )
 from sepprof.ops import Act, ActKind, BatchNorm, Block, Conv, Shape, Stage
+from sepprof.pipeline import Progress, block_row, stage_row, with_latency, with_trace
 from sepprof.results import Row
-from sepprof.rows import block_row, stage_row, with_latency, with_trace
 from sepprof.units import DTYPE_BYTES
 from sepprof.variants import build_op
 

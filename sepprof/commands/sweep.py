@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sepprof.commands.compare import compare
 from sepprof.environment import environment
+from sepprof.pipeline import Progress
 from sepprof.results import SweepResult
 from sepprof.spec import LayerSpec, VariantSpec, parse_variants, validate_flags
-
-Progress = Callable[[str, int], Callable[[], None]]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
-"""Result rows assembled from analytic costs, then filled in with traces, timings and roofs."""
+"""The one measuring sequence every command runs: guard -> count -> trace -> time -> roofline ->
+attach. Rows start as analytic costs and are filled in with traces, timings and roofs; the one
+progress reporter type lives here too. torch is imported only by the steps that trace or time."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -9,6 +12,8 @@ from sepprof.costs import block_cost, op_cost, stage_cost
 from sepprof.ops import Block, Conv, Linear, Pool, Stage
 from sepprof.results import Latency, Roof, Row
 from sepprof.roofline import Roofline, roof_time
+
+Progress = Callable[[str, int], Callable[[], None]]
 
 
 def describe(stage: Stage) -> str:

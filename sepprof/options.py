@@ -17,6 +17,8 @@ class TimingOptions:
     min_time: float = 0.05
     rounds: int = 5
     allocator: str = "tuned"
+    backend: str = "eager"
+    mode: str = "inference"
 
     def thread_count(self) -> int:
         return self.threads or default_threads()

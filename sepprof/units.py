@@ -33,8 +33,8 @@ def human(value: float | None, digits: int = 3) -> str:
     """Format a count with a K/M/G/T suffix and ``digits`` significant digits; None is "n/a"."""
     if value is None:
         return "n/a"
-    if value == 0:
-        return "0"
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
     sign = "-" if value < 0 else ""
     v = abs(float(value))
     for suffix in ("T", "G", "M", "K"):
@@ -43,7 +43,7 @@ def human(value: float | None, digits: int = 3) -> str:
             break
     else:
         suffix = ""
-    decimals = max(0, digits - 1 - math.floor(math.log10(v))) if v > 0 else 0
+    decimals = max(0, digits - 1 - math.floor(math.log10(v)))
     if suffix == "" and float(value).is_integer():
         decimals = 0
     return f"{sign}{v:.{decimals}f}{suffix}"

@@ -20,6 +20,11 @@ def test_one_mac_is_two_flops():
         (999, "999"),
         (1000, "1.00K"),
         (0.874, "0.874"),
+        (0.0, "0"),
+        (-1_849_688_064, "-1.85G"),
+        (-0.5, "-0.500"),
+        (float("nan"), "nan"),
+        (float("inf"), "inf"),
     ],
 )
 def test_human(value, text):
@@ -36,15 +41,18 @@ def test_parse_quantity(text, value):
 
 @pytest.mark.parametrize("text", ["abc", "", "5MB", True, "1.2.3"])
 def test_parse_quantity_rejects(text):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="expected a number"):
         parse_quantity(text)
 
 
 def test_parse_percent():
     assert parse_percent("5%") == pytest.approx(0.05)
+    assert parse_percent("12.5%") == pytest.approx(0.125)
+    assert parse_percent(" 40 ") == pytest.approx(0.4)
     assert parse_percent(12.5) == pytest.approx(0.125)
-    with pytest.raises(ValueError):
-        parse_percent("five")
+    for bad in ("five", True):
+        with pytest.raises(ValueError, match="expected a percentage such as 5%"):
+            parse_percent(bad)
 
 
 def test_public_api_names_are_functions_not_modules():

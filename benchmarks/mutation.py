@@ -1,0 +1,164 @@
+"""Mutation testing of the modules that decide sepprof's numbers (mutmut 3), one module at a time.
+
+Slow (minutes per module), so not in CI. Each module runs in its own copy of the tree under
+/tmp, with only the fast test files that cover it, so a run never touches the working tree:
+
+    pip install -e ".[test,mutation]"
+    python benchmarks/mutation.py                      # every module below
+    python benchmarks/mutation.py claims roofline      # some of them
+    python benchmarks/mutation.py claims --show        # also print each surviving mutant's diff
+    python benchmarks/mutation.py --list               # the modules and their test files
+
+Scores and surviving mutants are recorded in reports/mutation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIP = (".git", "mutants", "__pycache__", ".hypothesis", ".pytest_cache", ".ruff_cache", "*.egg-info")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A module to mutate, the test files that cover it, and (optionally) only some functions."""
+
+    path: str
+    tests: tuple[str, ...]
+    functions: tuple[str, ...] = ()
+
+    @property
+    def dotted(self) -> str:
+        return self.path.removesuffix(".py").replace("/", ".")
+
+    def patterns(self) -> list[str]:
+        """mutmut mutant-name globs: every mutant of the module, or of the named functions."""
+        if not self.functions:
+            return [f"{self.dotted}.*"]
+        return [f"{self.dotted}.x{'ǁ' if 'ǁ' in f else '_'}{f}__mutmut_*" for f in self.functions]
+
+
+TARGETS = {
+    "claims": Target("sepprof/claims.py", ("tests/test_claims.py",)),
+    "units": Target("sepprof/units.py", ("tests/test_units.py",)),
+    "roofline": Target(
+        "sepprof/roofline.py", ("tests/test_roofline.py", "tests/test_mutants_roofline.py")
+    ),
+    "costs": Target(
+        "sepprof/costs.py", ("tests/test_costs.py", "tests/test_costs_independent.py")
+    ),
+    "trace": Target(
+        "sepprof/trace.py", ("tests/test_trace.py", "tests/test_costs_independent.py")
+    ),
+    "latency": Target(
+        "sepprof/results/latency.py", ("tests/test_timing.py", "tests/test_mutants_latency.py")
+    ),
+    "timing": Target(
+        "sepprof/timing.py",
+        ("tests/test_mutants_latency.py",),
+        ("timed_round", "measure"),
+    ),
+    "budgets": Target(
+        "sepprof/budgets.py",
+        ("tests/test_mutants_budgets.py",),
+        ("_judge", "_failed", "judge", "regressions"),
+    ),
+}
+
+
+def prepare(name: str, target: Target, work: Path) -> None:
+    """A fresh copy of the tree in ``work`` with a mutmut config for this one module."""
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(*SKIP))
+    tests = "\n    ".join(target.tests)
+    (work / "setup.cfg").write_text(
+        "[mutmut]\n"
+        "source_paths = sepprof\n"
+        f"only_mutate = {target.path}\n"
+        "also_copy =\n    configs\n    examples\n"
+        f"pytest_add_cli_args_test_selection =\n    {tests}\n"
+        "pytest_add_cli_args =\n    -p\n    no:randomly\n    -p\n    no:cacheprovider\n"
+        "use_git_change_detection = false\n",
+        encoding="utf-8",
+    )
+
+
+def run_module(name: str, target: Target, work: Path, children: int) -> dict[str, str]:
+    """Run mutmut for one module; returns {mutant name: status} for the selected mutants."""
+    prepare(name, target, work)
+    mutmut = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()"]
+    subprocess.run(
+        [*mutmut, "run", "--max-children", str(children), *target.patterns()], cwd=work, check=False
+    )
+    out = subprocess.run(
+        [*mutmut, "results", "--all", "true"], cwd=work, capture_output=True, text=True, check=True
+    ).stdout
+    statuses = dict(re.findall(r"^\s*(\S+): (.+)$", out, flags=re.M))
+    return {
+        k: v
+        for k, v in statuses.items()
+        if any(fnmatch.fnmatchcase(k, p) for p in target.patterns())
+    }
+
+
+def score_line(name: str, statuses: dict[str, str]) -> str:
+    """One markdown row: killed / all mutants, and the counts of every other status."""
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    done = len(statuses)
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    others = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "killed")
+    pct = f"{killed / done:.1%}" if done else "n/a"
+    return f"| {name} | {killed}/{done} | {pct} | {others} |"
+
+
+def show(work: Path, statuses: dict[str, str]) -> None:
+    """Print the diff of every mutant that was not killed."""
+    for mutant, status in sorted(statuses.items()):
+        if status not in ("killed", "timeout"):
+            subprocess.run(
+                [sys.executable, "-c", "from mutmut.__main__ import cli; cli()", "show", mutant],
+                cwd=work,
+                check=False,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"some of {', '.join(TARGETS)} (default: all)")
+    parser.add_argument("--show", action="store_true", help="print surviving mutants' diffs")
+    parser.add_argument("--list", action="store_true", help="list modules and test files")
+    parser.add_argument("--children", type=int, default=1, help="parallel mutant workers")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/sepprof-mutation"))
+    args = parser.parse_args()
+    if args.list:
+        for name, t in TARGETS.items():
+            only = f" (functions: {', '.join(t.functions)})" if t.functions else ""
+            print(f"{name}: {t.path}{only} <- {' '.join(t.tests)}")
+        return
+    unknown = set(args.modules) - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown module(s): {', '.join(sorted(unknown))}")
+    rows = []
+    for name in args.modules or list(TARGETS):
+        work = args.work / name
+        statuses = run_module(name, TARGETS[name], work, args.children)
+        rows.append(score_line(name, statuses))
+        if args.show:
+            show(work, statuses)
+    print("\n| module | killed | score | other |\n| --- | ---: | ---: | --- |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,16 +4,19 @@ progress reporter type lives here too. torch is imported only by the steps that 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sepprof.costs import block_cost, op_cost, stage_cost
+from sepprof.guards import check_memory
 from sepprof.ops import Block, Conv, Linear, Pool, Stage
 from sepprof.results import Latency, Roof, Row
 from sepprof.roofline import Roofline, roof_time
 
 Progress = Callable[[str, int], Callable[[], None]]
+Items = dict[str, Callable[[], Any]]
+SIZE_HINT = "use a smaller --batch or --size"
 
 
 def describe(stage: Stage) -> str:
@@ -96,3 +99,107 @@ def with_roof(
     attainable_ms = seconds * 1e3
     percent = 100 * attainable_ms / latency.median if latency.median else 0.0
     return replace(row, roofline={**row.roofline, device: Roof(attainable_ms, percent, bound)})
+
+
+@dataclass(frozen=True)
+class Target:
+    """A row to fill in: its analytic row, its key in traces and timings, the stages its
+    roofline sums, and the targets of its own stage rows."""
+
+    row: Row
+    key: str
+    stages: tuple[Stage, ...]
+    parts: tuple[Target, ...] = ()
+
+    def filled(self) -> Row:
+        """The row, with its parts' rows as its stage rows."""
+        if not self.parts:
+            return self.row
+        return replace(self.row, stages=tuple(p.filled() for p in self.parts))
+
+
+@dataclass(frozen=True)
+class Traced:
+    """Traced counts by target key, and torch's independent MAC count where it ran."""
+
+    counts: Mapping[str, Any]
+    flop_counter: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Filled rows, the environment facts the measurement adds, and its notes."""
+
+    rows: tuple[Row, ...]
+    environment: dict[str, Any]
+    notes: tuple[str, ...] = ()
+
+
+def block_target(block: Block, batch: int, itemsize: int, key: str | None = None) -> Target:
+    """A ``compare`` variant: keyed by its name, its stages by ``name/stage``."""
+    key = key or block.name
+    row = block_row(block, batch, itemsize)
+    parts = tuple(
+        Target(r, f"{key}/{s.name}", (s,)) for r, s in zip(row.stages, block.stages, strict=True)
+    )
+    return Target(replace(row, stages=()), key, tuple(block.stages), parts)
+
+
+def with_traced(target: Target, traced: Traced) -> Target:
+    """Attach traced counts to a target and its parts (targets the trace did not see stay)."""
+    row = target.row
+    counts = traced.counts.get(target.key)
+    if counts is not None:
+        row = with_trace(row, counts)
+        if target.key in traced.flop_counter:
+            row = replace(row, macs_flop_counter=traced.flop_counter[target.key])
+    parts = tuple(with_traced(p, traced) for p in target.parts)
+    return replace(target, row=row, parts=parts)
+
+
+def with_timings(target: Target, timings: Any, batch: int, itemsize: int) -> Target:
+    """Attach each device's latency (and roofline, when calibrated) to a target and its parts.
+    A target that was not timed gets no latency: it never inherits its parent's."""
+    row = target.row
+    for device, latency in timings.latency.items():
+        if target.key not in latency:
+            continue
+        row = with_latency(row, device, latency[target.key])
+        cal = timings.calibration.get(device)
+        if cal:
+            row = with_roof(row, device, list(target.stages), cal.roofline(), batch, itemsize)
+    parts = tuple(with_timings(p, timings, batch, itemsize) for p in target.parts)
+    return replace(target, row=row, parts=parts)
+
+
+def measure(
+    targets: list[Target],
+    *,
+    batch: int,
+    itemsize: int,
+    trace: Callable[[], Traced] | None = None,
+    trace_bytes: int = 0,
+    trace_what: str = "tracing",
+    items: Callable[[str], Items] | None = None,
+    timing: Any = None,
+    time_bytes: int = 0,
+    hint: str = SIZE_HINT,
+    progress: Progress | None = None,
+) -> Measured:
+    """guard -> trace -> time -> roofline -> attach, for analytic ``targets``: ``trace()``
+    runs once (after refusing ``trace_bytes`` over half the free memory); ``items(device)``
+    are timed in the same rounds on every device of ``timing``."""
+    env: dict[str, Any] = {"traced": trace is not None, "timed": timing is not None}
+    notes: list[str] = []
+    if trace is not None:
+        check_memory(trace_what, trace_bytes, "cpu", hint)
+        traced = trace()
+        targets = [with_traced(t, traced) for t in targets]
+    if timing is not None and items is not None:
+        from sepprof.measure import time_all
+
+        timings = time_all(items, timing, progress, time_bytes, hint)
+        targets = [with_timings(t, timings, batch, itemsize) for t in targets]
+        env.update(timings.env)
+        notes.extend(timings.notes)
+    return Measured(tuple(t.filled() for t in targets), env, tuple(notes))

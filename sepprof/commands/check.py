@@ -13,38 +13,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sepprof import json_inputs
 from sepprof.blocks import layer_variant
 from sepprof.budgets import Budget, judge, load_budgets
-from sepprof.costs import block_cost, plan_cost
+from sepprof.costs import plan_cost
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.files import write_atomic
-from sepprof.guards import blocks_bytes, check_memory
+from sepprof.guards import blocks_bytes
 from sepprof.network import Options, is_network, load_network
 from sepprof.ops import Block, Plan
-from sepprof.pipeline import Progress
-from sepprof.results import CHECK_SCHEMA, CheckResult, Latency, Speedup
+from sepprof.pipeline import Progress, Target, Traced, block_target, measure
+from sepprof.results import CheckResult, Latency, Row, Speedup
 from sepprof.spec import load_layers, parse_variants
 
 Metrics = tuple[dict[str, float], dict[str, str]]
 BUDGET_HINT = "use a smaller batch or resolution in the budget"
+WRITTEN, STANDARD = "as written", "as standard"
 
 
 def read_baseline(path: str | Path) -> dict[str, dict[str, float]]:
     """The metrics of a baseline written by ``--update-baseline``."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(
-            f"{path}: baseline file not found (create it with --update-baseline)"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: not a readable JSON baseline ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema") != CHECK_SCHEMA:
-        schema = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise UserError(f"{path}: expected a {CHECK_SCHEMA} baseline, got {schema!r}")
-    return data.get("metrics", {})
+    return json_inputs.read_baseline(path)  # bounded, schema-checked (sepprof.json_inputs)
 
 
 def write_baseline(result: CheckResult, path: str | Path) -> Path:
@@ -116,45 +106,30 @@ def _measure(budget: Budget, config: Path, timing: Any, progress: Progress | Non
 def _network_metrics(
     budget: Budget, plan: Plan, standard: Plan, timing: Any, progress: Progress | None
 ) -> Metrics:
-    cost = plan_cost(plan, budget.batch)
-    metrics: dict[str, float] = {"macs": cost.macs, "params": cost.all_params}
-    notes: dict[str, str] = {}
-    if budget.needs_trace:
-        from sepprof.trace import trace_plan
-
-        check_memory(
-            f"budget {budget.name!r}",
-            blocks_bytes(list(plan.blocks), budget.batch, 4, stages=False),
-            "cpu",
-            BUDGET_HINT,
-        )
-        traced, _ = trace_plan(plan, budget.batch)
-        _uncounted(metrics, notes, traced[""].uncounted)
-    if budget.devices():
-        from sepprof.measure import plan_items, time_all
-
-        opts = replace(timing, devices=budget.devices())
-        plans = {"as written": plan}
-        if budget.min_speedup:
-            plans["as standard"] = standard
-        needed = sum(
-            blocks_bytes(list(p.blocks), budget.batch, 4, stages=False) for p in plans.values()
-        )
-        timings = time_all(
-            lambda d: plan_items(plans, budget.batch, d, opts, ""),
-            opts,
-            progress,
-            needed,
-            BUDGET_HINT,
-        )
-        for device, lat in timings.latency.items():
-            _timed(metrics, notes, device, lat["as written"], lat.get("as standard"))
-    return metrics, notes
+    """The network as written (and, for a speedup, rewritten as standard convolutions)."""
+    plans = {WRITTEN: plan, **({STANDARD: standard} if budget.min_speedup else {})}
+    targets = [_plan_target(k, p, budget.batch) for k, p in plans.items()]
+    opts = replace(timing, devices=budget.devices()) if budget.devices() else None
+    rows = measure(
+        targets,
+        batch=budget.batch,
+        itemsize=4,
+        trace=(lambda: _trace_plan(plan, budget.batch)) if budget.needs_trace else None,
+        trace_bytes=_plan_bytes(plan, budget.batch),
+        trace_what=f"budget {budget.name!r}",
+        items=lambda d: _plan_items(plans, budget.batch, d, opts),
+        timing=opts,
+        time_bytes=sum(_plan_bytes(p, budget.batch) for p in plans.values()),
+        hint=BUDGET_HINT,
+        progress=progress,
+    ).rows
+    return _metrics(budget, rows[0], rows[1] if len(rows) > 1 else None)
 
 
 def _layers_metrics(
     budget: Budget, config: Path, timing: Any, progress: Progress | None
 ) -> Metrics:
+    """The budget's variant of every layer (and, for a speedup, each layer as standard)."""
     layers, _ = load_layers(config)
     chosen: list[Block] = []
     baseline: list[Block] = []
@@ -167,47 +142,93 @@ def _layers_metrics(
         chosen.append(replace(layer_variant(layer, variant), name=f"{name}:{variant}"))
         baseline.append(replace(layer_variant(layer, standard), name=f"{name}:standard"))
     batch = layers[0].batch
-    metrics: dict[str, float] = {
-        "macs": sum(block_cost(b, batch).macs for b in chosen),
-        "params": sum(block_cost(b, batch).all_params for b in chosen),
-    }
+    blocks = chosen + (baseline if budget.min_speedup else [])
+    opts = replace(timing, devices=budget.devices()) if budget.devices() else None
+    rows = measure(
+        [block_target(b, batch, 4) for b in blocks],
+        batch=batch,
+        itemsize=4,
+        trace=(lambda: _trace_blocks(chosen, batch)) if budget.needs_trace else None,
+        trace_bytes=blocks_bytes(chosen, batch, 4, stages=False),
+        trace_what=f"budget {budget.name!r}",
+        items=lambda d: _block_items(blocks, batch, d, opts),
+        timing=opts,
+        time_bytes=blocks_bytes(blocks, batch, 4, stages=False),
+        hint=BUDGET_HINT,
+        progress=progress,
+    ).rows
+    total = _sum_rows(rows[: len(chosen)])
+    return _metrics(budget, total, _sum_rows(rows[len(chosen) :]) if budget.min_speedup else None)
+
+
+def _plan_target(name: str, plan: Plan, batch: int) -> Target:
+    c = plan_cost(plan, batch)
+    row = Row(name, "network", c.params, c.norm_params, c.macs, c.eltwise, c.bytes)
+    return Target(row, name, tuple(s for _, s in plan.stages()))
+
+
+def _plan_bytes(plan: Plan, batch: int) -> int:
+    return blocks_bytes(list(plan.blocks), batch, 4, stages=False)
+
+
+def _trace_plan(plan: Plan, batch: int) -> Traced:
+    from sepprof.trace import trace_plan
+
+    return Traced({WRITTEN: trace_plan(plan, batch)[0][""]})
+
+
+def _trace_blocks(blocks: list[Block], batch: int) -> Traced:
+    from sepprof.trace import trace_block
+
+    return Traced({b.name: trace_block(b, batch)[0][""] for b in blocks})
+
+
+def _plan_items(plans: dict[str, Plan], batch: int, device: str, opts: Any) -> dict:
+    from sepprof.measure import plan_items
+
+    return plan_items(plans, batch, device, opts, "")
+
+
+def _block_items(blocks: list[Block], batch: int, device: str, opts: Any) -> dict:
+    from sepprof.measure import block_items
+
+    return {k: v for b in blocks for k, v in block_items(b, batch, device, opts, False).items()}
+
+
+def _sum_rows(rows: tuple[Row, ...]) -> Row:
+    """Layers run one after the other: counts added; latency rounds added where all were timed."""
+    devices = set.intersection(*(set(r.latency_ms) for r in rows)) if rows else set()
+    uncounted: dict[str, int] = {}
+    for r in rows:
+        for op, n in r.uncounted_ops.items():
+            uncounted[op] = uncounted.get(op, 0) + n
+    return Row(
+        "total",
+        "layers",
+        sum(r.params for r in rows),
+        sum(r.norm_params for r in rows),
+        sum(r.macs_analytic for r in rows),
+        sum(r.elementwise_ops for r in rows),
+        sum(r.bytes for r in rows),
+        uncounted_ops=uncounted,
+        latency_ms={d: _sum([r.latency_ms[d] for r in rows]) for d in sorted(devices)},
+    )
+
+
+def _metrics(budget: Budget, row: Row, standard: Row | None) -> Metrics:
+    """A budget's metrics (and the notes that explain them) from its measured row."""
+    metrics: dict[str, float] = {"macs": row.macs_analytic, "params": row.params + row.norm_params}
     notes: dict[str, str] = {}
     if budget.needs_trace:
-        from sepprof.trace import trace_block
-
-        check_memory(
-            f"budget {budget.name!r}",
-            blocks_bytes(chosen, batch, 4, stages=False),
-            "cpu",
-            BUDGET_HINT,
-        )
-        uncounted: dict[str, int] = {}
-        for block in chosen:
-            for op, n in trace_block(block, batch)[0][""].uncounted.items():
-                uncounted[op] = uncounted.get(op, 0) + n
-        _uncounted(metrics, notes, uncounted)
-    if budget.devices():
-        from sepprof.measure import block_items, time_all
-
-        opts = replace(timing, devices=budget.devices())
-
-        def items(device: str) -> dict:
-            return {
-                k: v
-                for b in chosen + baseline
-                for k, v in block_items(b, batch, device, opts, stages=False).items()
-            }
-
-        needed = blocks_bytes(chosen + baseline, batch, 4, stages=False)
-        timings = time_all(items, opts, progress, needed, BUDGET_HINT)
-        for device, lat in timings.latency.items():
-            _timed(metrics, notes, device, _sum(lat, chosen), _sum(lat, baseline))
+        _uncounted(metrics, notes, row.uncounted_ops)
+    for device, lat in row.latency_ms.items():
+        base = standard.latency_ms.get(device) if standard else None
+        _timed(metrics, notes, device, lat, base)
     return metrics, notes
 
 
-def _sum(latency: dict[str, Latency], blocks: list[Block]) -> Latency:
+def _sum(parts: list[Latency]) -> Latency:
     """Latency of layers run one after the other: medians and IQRs added, rounds added."""
-    parts = [latency[b.name] for b in blocks]
     rounds = [sum(r) for r in zip(*(p.rounds for p in parts), strict=True)]
     return Latency.from_rounds(rounds, sum(p.runs for p in parts))
 

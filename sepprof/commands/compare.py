@@ -1,102 +1,108 @@
-"""``sepprof compare``: one layer, every variant side by side (spec, variants, measure, result).
+"""``sepprof compare``: one layer, every variant side by side (spec, variants, pipeline, result).
 
 Analytic costs are always computed; tracing and timing import torch and fvcore only when asked.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sepprof.blocks import layer_variant
 from sepprof.environment import environment
-from sepprof.guards import blocks_bytes, check_memory, estimate_bytes
+from sepprof.errors import UserError
+from sepprof.guards import blocks_bytes, estimate_bytes
 from sepprof.ops import Block
-from sepprof.pipeline import Progress, block_row, with_latency, with_roof, with_trace
-from sepprof.results import CompareResult, Row
+from sepprof.pipeline import Progress, Traced, block_target, measure
+from sepprof.results import CompareResult
 from sepprof.results.compare import comparisons
-from sepprof.spec import LayerSpec, VariantSpec, check_variant
+from sepprof.spec import LayerSpec, VariantSpec, parse_variants, validate_flags
 from sepprof.units import DTYPE_BYTES
+
+DEFAULT_VARIANTS = "standard,separable"
 
 
 def compare(
-    layer: LayerSpec,
-    variants: list[VariantSpec],
+    layer: LayerSpec | Mapping[str, Any] | None = None,
+    variants: str | Sequence[str | VariantSpec] = DEFAULT_VARIANTS,
     *,
     trace: bool = True,
-    timing: object | None = None,
+    timing: Any = None,
     stages: bool = True,
     progress: Progress | None = None,
+    **layer_fields: Any,
 ) -> CompareResult:
-    """Compare variants of ``layer``: analytic counts, traced counts (``trace``) and latency
-    (``timing``, a ``timing.TimingOptions``) of each variant and, with ``stages``, of each of
-    its stages. ``progress(label, total)`` returns a tick."""
-    for v in variants:
-        check_variant(v, layer)
-    dtype = getattr(timing, "dtype", "fp32")
-    itemsize = DTYPE_BYTES[dtype]
-    blocks = [layer_variant(layer, v) for v in variants]
-    rows = [block_row(b, layer.batch, itemsize) for b in blocks]
-    notes: list[str] = []
-    extra: dict[str, object] = {"dtype": dtype}
-    if trace:
-        for b in blocks:
-            ops = [op for s in b.stages for op in s.ops]
-            check_memory(f"variant {b.name}", estimate_bytes(ops, layer.batch, itemsize), "cpu")
-    if trace:
-        rows = [_traced(row, block, layer.batch) for row, block in zip(rows, blocks, strict=True)]
-    if timing is None:
-        notes.append("timing skipped (--no-time)")
-    else:
-        from sepprof.measure import block_items, time_all
+    """Compare variants of one layer: analytic counts, traced counts (``trace``) and latency
+    (``timing``, a ``TimingOptions``) of each variant and, with ``stages``, of each stage.
 
-        def items(device: str) -> dict:
-            return {
-                k: v
-                for b in blocks
-                for k, v in block_items(b, layer.batch, device, timing, stages).items()
-            }
-
-        needed = blocks_bytes(blocks, layer.batch, itemsize, stages)
-        timings = time_all(items, timing, progress, needed)
-        rows = [
-            _timed(row, block, timings, layer.batch, itemsize)
-            for row, block in zip(rows, blocks, strict=True)
-        ]
-        extra.update(timings.env)
-        notes.extend(timings.notes)
-    spec = layer.model_dump()
+    >>> r = compare(k=3, cin=256, cout=256, variants=["standard", "separable"], trace=False)
+    >>> round(r.comparisons[0].macs_ratio, 5)
+    0.11502
+    """
+    spec = as_layer(layer, layer_fields)
+    chosen = as_variants(variants, spec)
+    itemsize = DTYPE_BYTES[getattr(timing, "dtype", "fp32")]
+    blocks = [layer_variant(spec, v) for v in chosen]
+    largest = max(blocks, key=lambda b: _ops_bytes(b, spec.batch, itemsize))
+    measured = measure(
+        [block_target(b, spec.batch, itemsize) for b in blocks],
+        batch=spec.batch,
+        itemsize=itemsize,
+        trace=(lambda: _trace(blocks, spec.batch)) if trace else None,
+        trace_bytes=_ops_bytes(largest, spec.batch, itemsize),
+        trace_what=f"variant {largest.name}",
+        items=lambda device: _items(blocks, spec.batch, device, timing, stages),
+        timing=timing,
+        time_bytes=blocks_bytes(blocks, spec.batch, itemsize, stages),
+        progress=progress,
+    )
+    env = environment(dtype=getattr(timing, "dtype", "fp32"), **measured.environment)
+    rows = measured.rows
     return CompareResult(
-        environment(**extra),
-        spec,
-        tuple(rows),
-        tuple(comparisons(tuple(rows), layer)),
-        tuple(notes),
+        env, spec.model_dump(), rows, tuple(comparisons(rows, spec)), measured.notes
     )
 
 
-def _traced(row: Row, block: Block, batch: int) -> Row:
-    """Fill a variant row and its stage rows with fvcore's per-module counts."""
+def as_layer(layer: LayerSpec | Mapping[str, Any] | None, fields: Mapping[str, Any]) -> LayerSpec:
+    """A validated layer from a ``LayerSpec``, a dict of its fields, or keyword arguments."""
+    if isinstance(layer, LayerSpec):
+        if fields:
+            raise UserError(
+                f"compare: give a LayerSpec or layer fields, not both ({sorted(fields)})"
+            )
+        return layer
+    if layer is not None and not isinstance(layer, Mapping):
+        raise UserError(f"compare: layer must be a LayerSpec or a dict, not {type(layer).__name__}")
+    return validate_flags(LayerSpec, {**(layer or {}), **fields})
+
+
+def as_variants(variants: str | Sequence[str | VariantSpec], layer: LayerSpec) -> list[VariantSpec]:
+    """Variants from a comma-separated string or a list of names or ``VariantSpec``s."""
+    names = [str(v) for v in variants] if not isinstance(variants, str) else variants
+    try:
+        return parse_variants(names, layer)
+    except ValueError as exc:
+        raise UserError(f"--variants: {exc}") from None
+
+
+def _ops_bytes(block: Block, batch: int, itemsize: int) -> int:
+    return estimate_bytes([op for s in block.stages for op in s.ops], batch, itemsize)
+
+
+def _trace(blocks: list[Block], batch: int) -> Traced:
+    """fvcore's counts for each variant and its stages, keyed like the targets."""
     from sepprof.trace import trace_block
 
-    traced, torch_macs = trace_block(block, batch)
-    stages = tuple(with_trace(s, traced[s.name]) for s in row.stages)
-    row = replace(with_trace(row, traced[""]), macs_flop_counter=torch_macs)
-    return replace(row, stages=stages)
+    counts: dict[str, Any] = {}
+    torch_macs: dict[str, int] = {}
+    for block in blocks:
+        traced, torch_macs[block.name] = trace_block(block, batch)
+        counts[block.name] = traced[""]
+        counts.update({f"{block.name}/{s.name}": traced[s.name] for s in block.stages})
+    return Traced(counts, torch_macs)
 
 
-def _timed(row: Row, block: Block, timings: Any, batch: int, itemsize: int) -> Row:
-    """A variant row and its stage rows with latency (and roofline, when calibrated)."""
-    for device, latency in timings.latency.items():
-        roof = timings.calibration[device]
-        stages = []
-        for stage_row, stage in zip(row.stages, block.stages, strict=True):
-            lat = latency.get(f"{block.name}/{stage.name}", latency[block.name])
-            stage_row = with_latency(stage_row, device, lat)
-            if roof:
-                stage_row = with_roof(stage_row, device, [stage], roof.roofline(), batch, itemsize)
-            stages.append(stage_row)
-        row = replace(with_latency(row, device, latency[block.name]), stages=tuple(stages))
-        if roof:
-            row = with_roof(row, device, list(block.stages), roof.roofline(), batch, itemsize)
-    return row
+def _items(blocks: list[Block], batch: int, device: str, timing: Any, stages: bool) -> dict:
+    from sepprof.measure import block_items
+
+    return {k: v for b in blocks for k, v in block_items(b, batch, device, timing, stages).items()}

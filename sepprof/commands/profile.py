@@ -8,10 +8,10 @@ from typing import Any
 
 from sepprof.costs import plan_cost
 from sepprof.environment import environment
-from sepprof.guards import blocks_bytes, check_memory, estimate_bytes
+from sepprof.guards import blocks_bytes, estimate_bytes
 from sepprof.network import Network, Options
 from sepprof.ops import Block, Plan, Stage, stage_path
-from sepprof.pipeline import Progress, stage_row, with_latency, with_roof, with_trace
+from sepprof.pipeline import Progress, Target, Traced, measure, stage_row
 from sepprof.results import ProfileResult, Row, TypeShare
 from sepprof.units import DTYPE_BYTES
 
@@ -50,34 +50,44 @@ def profile(
     before = network.plan(replace(options, as_=None)) if options.as_ else None
     dtype = getattr(timing, "dtype", "fp32")
     itemsize = DTYPE_BYTES[dtype]
-    rows = [stage_row(s, batch, itemsize, label(b, s)) for b, s in plan.stages()]
-    totals = _totals("total", plan, batch, itemsize)
-    before_row = _totals(BEFORE, before, batch, itemsize) if before else None
-    notes: list[str] = []
-    extra: dict[str, Any] = {"dtype": dtype, "batch": batch}
-    if trace:
-        ops = [op for _, s in plan.stages() for op in s.ops]
-        check_memory(
-            f"network {plan.name}", estimate_bytes(ops, batch, itemsize), "cpu", RESOLUTION_HINT
-        )
-    if trace:
-        rows, totals = _traced(plan, rows, totals, batch)
-    if timing is None:
-        notes.append("timing skipped (--no-time)")
-    else:
-        timings = _time(plan, before, batch, timing, progress)
-        rows, totals, before_row = _timed(plan, rows, totals, before_row, timings, batch, itemsize)
-        extra.update(timings.env)
-        notes.extend(timings.notes)
+    plans = {NETWORK: plan, **({BEFORE: before} if before else {})}
+    measured = measure(
+        _targets(plan, before, batch, itemsize),
+        batch=batch,
+        itemsize=itemsize,
+        trace=(lambda: _trace(plan, batch)) if trace else None,
+        trace_bytes=estimate_bytes([op for _, s in plan.stages() for op in s.ops], batch, itemsize),
+        trace_what=f"network {plan.name}",
+        items=lambda device: plan_items(plans, batch, device, timing, NETWORK),
+        timing=timing,
+        time_bytes=_time_bytes(plans, batch, itemsize),
+        hint=RESOLUTION_HINT,
+        progress=progress,
+    )
+    *rows, totals = measured.rows[: len(measured.rows) - (1 if before else 0)]
     return ProfileResult(
-        environment(**extra),
+        environment(dtype=dtype, batch=batch, **measured.environment),
         _describe(network, options, plan, batch),
         tuple(rows),
         by_type(rows),
         totals,
-        before_row,
-        tuple(notes),
+        measured.rows[-1] if before else None,
+        measured.notes,
     )
+
+
+def _targets(plan: Plan, before: Plan | None, batch: int, itemsize: int) -> list[Target]:
+    """One target per layer (keyed by module path), the whole network, and the network as
+    written before ``--as``."""
+    targets = [
+        Target(stage_row(s, batch, itemsize, label(b, s)), stage_path(b, s, True), (s,))
+        for b, s in plan.stages()
+    ]
+    stages = tuple(s for _, s in plan.stages())
+    targets.append(Target(_totals("total", plan, batch, itemsize), NETWORK, stages))
+    if before is not None:
+        targets.append(Target(_totals(BEFORE, before, batch, itemsize), BEFORE, ()))
+    return targets
 
 
 def _totals(name: str, plan: Plan, batch: int, itemsize: int) -> Row:
@@ -109,64 +119,29 @@ def _describe(network: Network, options: Options, plan: Plan, batch: int) -> dic
     }
 
 
-def _traced(plan: Plan, rows: list[Row], totals: Row, batch: int) -> tuple[list[Row], Row]:
+def _trace(plan: Plan, batch: int) -> Traced:
+    """fvcore's counts per layer (by module path) and for the whole network."""
     from sepprof.trace import trace_plan
 
     traced, torch_macs = trace_plan(plan, batch)
-    paths = [stage_path(b, s, True) for b, s in plan.stages()]
-    rows = [with_trace(row, traced[p]) for row, p in zip(rows, paths, strict=True)]
-    totals = replace(with_trace(totals, traced[""]), macs_flop_counter=torch_macs)
-    return rows, totals
+    counts = {(NETWORK if path == "" else path): c for path, c in traced.items()}
+    return Traced(counts, {NETWORK: torch_macs})
 
 
-def _time(
-    plan: Plan, before: Plan | None, batch: int, timing: Any, progress: Progress | None
-) -> Any:
-    """Time every layer of ``plan``, the whole network and, after ``--as``, the network as
-    written, in the same rounds."""
-    from sepprof.measure import plan_items, time_all
-
-    plans = {NETWORK: plan, **({BEFORE: before} if before else {})}
-    itemsize = DTYPE_BYTES[timing.dtype]
-    needed = blocks_bytes(list(plan.blocks), batch, itemsize) + sum(
+def _time_bytes(plans: dict[str, Plan], batch: int, itemsize: int) -> int:
+    """Memory to time every layer of the network, and each whole network, side by side."""
+    layers = blocks_bytes(list(plans[NETWORK].blocks), batch, itemsize)
+    return layers + sum(
         blocks_bytes(list(p.blocks), batch, itemsize, stages=False) for p in plans.values()
     )
-    return time_all(
-        lambda d: plan_items(plans, batch, d, timing, NETWORK),
-        timing,
-        progress,
-        needed,
-        RESOLUTION_HINT,
-    )
 
 
-def _timed(
-    plan: Plan,
-    rows: list[Row],
-    totals: Row,
-    before_row: Row | None,
-    timings: Any,
-    batch: int,
-    itemsize: int,
-) -> tuple[list[Row], Row, Row | None]:
-    """Rows, totals and the before-rewrite totals with their latencies and roofline."""
-    for device, latency in timings.latency.items():
-        cal = timings.calibration[device]
-        out = []
-        for row, (block, stage) in zip(rows, plan.stages(), strict=True):
-            row = with_latency(row, device, latency[stage_path(block, stage, True)])
-            if cal:
-                row = with_roof(row, device, [stage], cal.roofline(), batch, itemsize)
-            out.append(row)
-        rows = out
-        totals = with_latency(totals, device, latency[NETWORK])
-        if cal:
-            totals = with_roof(
-                totals, device, [s for _, s in plan.stages()], cal.roofline(), batch, itemsize
-            )
-        if before_row is not None:
-            before_row = with_latency(before_row, device, latency[BEFORE])
-    return rows, totals, before_row
+def plan_items(
+    plans: dict[str, Plan], batch: int, device: str, timing: Any, stages_of: str
+) -> dict:
+    from sepprof.measure import plan_items as items
+
+    return items(plans, batch, device, timing, stages_of)
 
 
 def by_type(rows: list[Row]) -> tuple[TypeShare, ...]:

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sepprof.errors import SpecError
+from sepprof.errors import SpecError, UserError, printable
+from sepprof.files import check_input_file
 from sepprof.results.check import Verdict
-from sepprof.spec import Strict, YamlDoc, field_error, read_yaml, validate
+from sepprof.spec import Name, Strict, Text, YamlDoc, field_error, read_yaml, validate
 from sepprof.units import human, parse_percent, parse_quantity
 
 DEVICES = ("cpu", "cuda")
+
+# Limits are finite numbers: NaN, infinity (``.inf``, ``1e400``) and negative limits are refused.
+Count = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 def _per_device(value: Any) -> Any:
@@ -45,17 +50,17 @@ LIMITS = (
 class Budget(Strict):
     """One budget: a config and the limits it must hold."""
 
-    name: str = Field(min_length=1)
-    config: str = Field(min_length=1)
-    variant: str = "separable"
-    width_mult: float = Field(1.0, gt=0, le=4)
+    name: Annotated[Name, Field(min_length=1)]
+    config: Annotated[Text, Field(min_length=1)]
+    variant: Text = "separable"
+    width_mult: float = Field(1.0, gt=0, le=4, allow_inf_nan=False)
     resolution: int | None = Field(None, ge=1, le=8192)
     batch: int = Field(1, ge=1, le=65536)
-    max_macs: float | None = None
-    max_params: float | None = None
-    max_latency_ms: dict[str, float] | None = None
-    min_speedup: dict[str, float] | None = None
-    max_regression: float | None = None
+    max_macs: Count | None = None
+    max_params: Count | None = None
+    max_latency_ms: dict[str, Positive] | None = None
+    min_speedup: dict[str, Positive] | None = None
+    max_regression: Count | None = None
     max_uncounted_ops: int | None = Field(None, ge=0)
     level: Literal["error", "warn"] = "error"
 
@@ -135,15 +140,27 @@ def load_budgets(path: str | Path) -> LoadedBudgets:
                 line=doc.line_of(("budgets", i, "name")),
             )
         config = (doc.path.parent / budget.config).resolve()
-        if not config.is_file():
+        problem = _config_problem(config)
+        if problem:
             raise SpecError(
-                f"config {budget.config}: file not found (looked for {config})",
+                f"config {budget.config}: {problem}",
                 source=str(doc.path),
                 key=f"budgets[{i}].config",
                 line=doc.line_of(("budgets", i, "config")),
             )
         configs.append(config)
     return LoadedBudgets(doc.path, spec.budgets, configs, doc)
+
+
+def _config_problem(config: Path) -> str:
+    """Why a budget's config cannot be read ("file not found (looked for ...)", "is a
+    directory, not a file"), or nothing."""
+    try:
+        check_input_file(config)
+    except UserError as exc:
+        problem = str(exc).removeprefix(f"{printable(config)}: ")
+        return f"{problem} (looked for {config})" if problem == "file not found" else problem
+    return ""
 
 
 def _judge(

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import re
 
-def printable(text: str) -> str:
-    """``text`` on one line: control and other unprintable characters escaped as in repr."""
+_MARKUP = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+def printable(text: object) -> str:
+    """``text`` safe for a terminal, on one line: control characters (ESC, BEL, CR, newlines)
+    and other unprintable ones (bidi overrides, zero-width joiners) escaped as in repr."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def console_text(text: object) -> str:
+    """User text for Rich tables: ``printable`` and with Rich markup (``[red]``) escaped, so a
+    name shows as written and can neither colour nor hide the output."""
+    shown = _MARKUP.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", printable(text))
+    return shown + "\\" if shown.endswith("\\") and not shown.endswith("\\\\") else shown
+
+
+def markdown_text(text: object) -> str:
+    """User text for a markdown page or table cell: ``printable``, with markdown's punctuation
+    (emphasis, links, HTML, table pipes) backslash-escaped."""
+    return _MARKDOWN.sub(r"\\\1", printable(text))
 
 
 class UserError(Exception):
@@ -30,7 +49,7 @@ class SpecError(UserError):
         line: int | None = None,
     ) -> None:
         self.message = printable(" ".join(str(message).split()))
-        self.source = source
+        self.source = printable(source) if source is not None else None
         self.key = printable(key) if key is not None else None
         self.line = line
         super().__init__(str(self))

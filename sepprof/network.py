@@ -24,9 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import Field, field_validator
+from typing import Any
 
 from sepprof.blocks import (
     conv_stage,
@@ -36,178 +34,17 @@ from sepprof.blocks import (
     separable_stages,
 )
 from sepprof.errors import SpecError
-from sepprof.ops import Act, Add, Block, Plan, Shape, Stage, conv_out_size
-from sepprof.spec import (
-    ActName,
-    Strict,
-    YamlDoc,
-    key_path,
-    read_yaml,
-    unknown_key_error,
-    validate,
+from sepprof.network_spec import (
+    ABBREVIATIONS,
+    BLOCK_TYPES,
+    SHARED_FIELDS,
+    ConvSpec,
+    NetworkSpec,
+    ResidualSpec,
+    SeparableSpec,
 )
-from sepprof.units import parse_quantity
-
-
-class Defaults(Strict):
-    """Network-wide defaults for blocks that do not say."""
-
-    act: ActName = "relu"
-    bn: bool = True
-    bias: bool = False
-
-
-class ConvSpec(Strict):
-    """A standard (or grouped) k x k conv -> BN -> act."""
-
-    name: str | None = None
-    k: int = Field(3, ge=1, le=64)
-    cout: int = Field(ge=1, le=1 << 16)
-    cin: int | None = Field(None, ge=1)
-    stride: int = Field(1, ge=1, le=64)
-    groups: int = Field(1, ge=1)
-    padding: int | None = Field(None, ge=0, le=64)
-    dilation: int = Field(1, ge=1, le=64)
-    bias: bool | None = None
-    bn: bool | None = None
-    act: ActName | None = None
-    repeat: int = Field(1, ge=1, le=1000)
-    scale_width: bool = True
-
-
-class SeparableSpec(Strict):
-    """Depthwise k x k -> pointwise 1 x 1; ``inner: false`` drops BN/act between them (Xception)."""
-
-    name: str | None = None
-    k: int = Field(3, ge=1, le=64)
-    cout: int = Field(ge=1, le=1 << 16)
-    cin: int | None = Field(None, ge=1)
-    stride: int = Field(1, ge=1, le=64)
-    padding: int | None = Field(None, ge=0, le=64)
-    dilation: int = Field(1, ge=1, le=64)
-    bias: bool | None = None
-    bn: bool | None = None
-    act: ActName | None = None
-    inner: bool = True
-    repeat: int = Field(1, ge=1, le=1000)
-    scale_width: bool = True
-
-
-class InvertedResidualSpec(Strict):
-    """MobileNetV2's bottleneck, written as in its Table 2: expansion t, channels c, repeats n,
-    stride s; optional kernel k and squeeze-excite ratio se (of the block's input channels)."""
-
-    name: str | None = None
-    t: float = Field(gt=0, le=64)
-    c: int = Field(ge=1, le=1 << 16)
-    n: int = Field(1, ge=1, le=1000)
-    s: int = Field(1, ge=1, le=64)
-    k: int = Field(3, ge=1, le=64)
-    se: float = Field(0.0, ge=0, le=1)
-    cin: int | None = Field(None, ge=1)
-    bn: bool | None = None
-    act: ActName | None = None
-    depthwise: bool = True
-
-
-class PoolSpec(Strict):
-    """Max or average pooling; ``global: true`` pools to 1x1."""
-
-    name: str | None = None
-    kind: Literal["max", "avg"] = "max"
-    k: int = Field(2, ge=1, le=64)
-    stride: int | None = Field(None, ge=1, le=64)
-    padding: int = Field(0, ge=0, le=32)
-    global_: bool = Field(False, alias="global")
-
-
-class FcSpec(Strict):
-    """A fully connected layer (flattens its input)."""
-
-    name: str | None = None
-    cout: int = Field(ge=1, le=1 << 20)
-    bias: bool = True
-    act: ActName = "none"
-    repeat: int = Field(1, ge=1, le=1000)
-
-
-class ResidualSpec(Strict):
-    """A body of blocks plus a shortcut: identity, or a strided 1x1 conv (+BN) as in Xception."""
-
-    name: str | None = None
-    body: list[dict[str, Any]] = Field(min_length=1)
-    shortcut: ConvSpec | None = None
-    repeat: int = Field(1, ge=1, le=1000)
-
-
-class Reference(Strict):
-    """Published totals the network should reproduce, with their source."""
-
-    macs: float | None = None
-    params: float | None = None
-    source: str = ""
-
-    @field_validator("macs", "params", mode="before")
-    @classmethod
-    def _quantity(cls, value: Any) -> Any:
-        return None if value is None else parse_quantity(value)
-
-
-class NetworkSpec(Strict):
-    """A network file."""
-
-    name: str = "network"  # default: the file's name
-    source: str = ""
-    input: list[int]
-    width_divisor: int = Field(1, ge=1, le=256)
-    defaults: Defaults = Defaults()
-    reference: Reference | None = None
-    blocks: list[dict[str, Any]] = Field(min_length=1)
-
-    @field_validator("input")
-    @classmethod
-    def _positive(cls, value: list[int]) -> list[int]:
-        if len(value) != 3 or min(value) < 1 or max(value) > 1 << 16:
-            raise ValueError("must be three positive sizes [channels, height, width]")
-        return value
-
-
-BLOCK_TYPES: dict[str, type[Strict] | None] = {
-    "conv": ConvSpec,
-    "separable": SeparableSpec,
-    "inverted_residual": InvertedResidualSpec,
-    "residual": ResidualSpec,
-    "pool": PoolSpec,
-    "fc": FcSpec,
-    "act": None,
-}
-
-ABBREVIATIONS = {
-    "conv": "conv",
-    "separable": "sep",
-    "inverted_residual": "ir",
-    "residual": "res",
-    "pool": "pool",
-    "fc": "fc",
-    "act": "act",
-}
-
-
-# What a conv and a separable block share, kept by the --as rewrites.
-SHARED_FIELDS = {
-    "name",
-    "k",
-    "cout",
-    "cin",
-    "stride",
-    "padding",
-    "dilation",
-    "bias",
-    "bn",
-    "act",
-    "repeat",
-    "scale_width",
-}
+from sepprof.ops import Act, Add, Block, Plan, Shape, Stage, conv_out_size
+from sepprof.spec import YamlDoc, key_path, read_yaml, unknown_key_error, validate
 
 
 @dataclass(frozen=True)

@@ -11,20 +11,31 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from sepprof.errors import SpecError
+from sepprof.errors import SpecError, UserError, printable
+from sepprof.files import read_input_text
 from sepprof.ops import conv_out_size
 
-MAX_FILE_BYTES = 1 << 20
 MAX_VALUES = 100_000
 MAX_DEPTH = 32
 
 ActName = Literal["relu", "relu6", "silu", "none"]
+
+
+def _plain_text(value: str) -> str:
+    """Refuse text that would act on a terminal (ESC sequences, bidi overrides, newlines)."""
+    if value != printable(value):
+        raise ValueError(f"must be printable text on one line (got {printable(value)!r})")
+    return value
+
+
+Name = Annotated[str, Field(max_length=200), AfterValidator(_plain_text)]
+Text = Annotated[str, Field(max_length=2000), AfterValidator(_plain_text)]
 
 
 def did_you_mean(word: str, valid: Sequence[str]) -> str:
@@ -76,7 +87,7 @@ class Strict(BaseModel):
 class LayerSpec(Strict):
     """One convolution layer to compare variants of (``sepprof compare``)."""
 
-    name: str | None = None
+    name: Name | None = None
     k: int = Field(3, ge=1, le=64)
     cin: int | None = Field(None, ge=1, le=1 << 16)
     cout: int = Field(256, ge=1, le=1 << 16)
@@ -158,6 +169,9 @@ def parse_variants(text: str | Sequence[str], layer: LayerSpec | None = None) ->
     variants = [parse_variant(str(item)) for item in items if str(item).strip()]
     if not variants:
         raise ValueError(f"no variant given (valid: {VARIANT_HELP})")
+    for i, v in enumerate(variants):
+        if v in variants[:i]:
+            raise ValueError(f"variant {str(v)!r} is given twice")
     if layer is not None:
         for v in variants:
             check_variant(v, layer)
@@ -223,6 +237,7 @@ def _check_size(node: yaml.Node, path: Path) -> None:
         if isinstance(n, yaml.SequenceNode):
             total += sum(count(c, depth + 1) for c in n.value)
         elif isinstance(n, yaml.MappingNode):
+            _check_unique_keys(n, path)
             total += sum(count(k, depth + 1) + count(v, depth + 1) for k, v in n.value)
         memo[id(n)] = total
         if total > MAX_VALUES:
@@ -235,21 +250,36 @@ def _check_size(node: yaml.Node, path: Path) -> None:
     count(node, 0)
 
 
+def _check_unique_keys(node: yaml.MappingNode, path: Path) -> None:
+    """Refuse a mapping that gives a key twice (YAML would silently keep the last value)."""
+    seen: dict[tuple[str, str], yaml.Mark] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        first = seen.setdefault((key.tag, key.value), key.start_mark)
+        if first is key.start_mark:
+            continue
+        again = key.start_mark
+        where = (
+            f"lines {first.line + 1} and {again.line + 1}"
+            if first.line != again.line
+            else f"line {again.line + 1}, columns {first.column + 1} and {again.column + 1}"
+        )
+        raise SpecError(
+            f"key {key.value!r} is given twice ({where}); a key may appear once",
+            source=str(path),
+            line=again.line + 1,
+        )
+
+
 def read_yaml(path: str | Path) -> YamlDoc:
-    """Read a YAML file safely: located syntax errors, size, depth and alias-expansion limits."""
+    """Read a YAML file safely: a regular file of bounded size (``files.read_input``), located
+    syntax errors, duplicate keys refused, depth and alias-expansion limits."""
     path = Path(path)
-    if not path.exists():
-        raise SpecError("file not found", source=str(path))
-    if not path.is_file():
-        raise SpecError("not a regular file", source=str(path))
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise SpecError(f"file is larger than {MAX_FILE_BYTES >> 20} MiB", source=str(path))
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"not UTF-8 text (byte {exc.start})", source=str(path)) from None
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror}", source=str(path)) from None
+        text = read_input_text(path)
+    except UserError as exc:
+        raise SpecError(str(exc).removeprefix(f"{printable(path)}: "), source=str(path)) from None
     return parse_yaml(text, path)
 
 
@@ -302,6 +332,7 @@ def describe_error(err: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
         "int_from_float": f"must be an integer (got {shown})",
         "float_parsing": f"must be a number (got {shown})",
         "float_type": f"must be a number (got {shown})",
+        "finite_number": f"must be a finite number (got {shown})",
         "bool_parsing": f"must be true or false (got {shown})",
         "bool_type": f"must be true or false (got {shown})",
         "string_type": f"must be a string (got {shown})",
@@ -345,6 +376,7 @@ def load_layers(path: str | Path) -> tuple[list[LayerSpec], list[str] | None]:
     if not isinstance(data, dict):
         raise SpecError("expected a list of layers or a mapping with 'layers'", source=str(path))
     spec = validate(LayersFile, doc, data)
+    _check_unique_names(spec.layers, doc)
     if spec.variants is not None:
         for i, layer in enumerate(spec.layers):
             try:
@@ -357,3 +389,17 @@ def load_layers(path: str | Path) -> tuple[list[LayerSpec], list[str] | None]:
                     line=doc.line_of(("variants",)),
                 ) from None
     return spec.layers, spec.variants
+
+
+def _check_unique_names(layers: list[LayerSpec], doc: YamlDoc) -> None:
+    """Refuse two layers with the same name (their rows and budget metrics would collide)."""
+    names = [layer.name for layer in layers]
+    for i, name in enumerate(names):
+        if name is not None and name in names[:i]:
+            raise SpecError(
+                f"two layers are named {name!r} (layers[{names.index(name)}] and layers[{i}]); "
+                "names must be unique",
+                source=str(doc.path),
+                key=f"layers[{i}].name",
+                line=doc.line_of(("layers", i, "name") if isinstance(doc.data, dict) else (i,)),
+            )

@@ -1,6 +1,9 @@
 """Spec validation: every bad value becomes one located message."""
 
+import os
+
 import pytest
+import yaml
 
 from sepprof.errors import SpecError
 from sepprof.spec import LayerSpec, load_layers, parse_variants, read_yaml, validate_flags
@@ -101,7 +104,7 @@ def test_layer_file_errors_are_located(tmp_path, text, message):
 def test_missing_and_non_files(tmp_path):
     with pytest.raises(SpecError, match="nope.yaml: file not found"):
         read_yaml(tmp_path / "nope.yaml")
-    with pytest.raises(SpecError, match="not a regular file"):
+    with pytest.raises(SpecError, match="is a directory, not a file"):
         read_yaml(tmp_path)
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\xff\xfe\x00junk")
@@ -128,3 +131,62 @@ def test_alias_bomb_and_deep_nesting_are_refused_quickly(tmp_path):
     recursive.write_text("a: &a [*a]\n")
     with pytest.raises(SpecError):
         read_yaml(recursive)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "layers:\n  - {k: 3, cout: 8, cout: 16}\n",
+            ":2: key 'cout' is given twice (line 2, columns 12 and 21)",
+        ),
+        ("layers:\n  - k: 3\n    k: 5\n", ":3: key 'k' is given twice (lines 2 and 3)"),
+        ("layers: []\nlayers: []\n", ":2: key 'layers' is given twice (lines 1 and 2)"),
+    ],
+)
+def test_duplicate_keys_are_refused_with_both_lines(tmp_path, text, message):
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as exc:
+        read_yaml(path)
+    assert str(exc.value) == f"{path}{message}; a key may appear once"
+
+
+def test_a_merge_key_and_equal_values_under_different_keys_are_fine(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text("base: &b {k: 3}\nlayers:\n  - {<<: *b, cout: 8}\n  - {<<: *b, cout: 8}\n")
+    assert read_yaml(path).data["layers"][1] == {"k": 3, "cout": 8}
+
+
+def test_a_fifo_and_a_large_file_are_refused_without_reading(tmp_path):
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(SpecError, match=r"pipe.yaml: is not a regular file \(it is a FIFO"):
+        read_yaml(fifo)
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as f:
+        f.truncate((16 << 20) + 1)
+    with pytest.raises(SpecError, match="big.yaml: larger than the 16 MiB limit"):
+        read_yaml(big)
+
+
+@pytest.mark.parametrize("name", ["a\x1b]0;pwned\x07", "x\u202eexe.yaml", "two\nlines"])
+def test_names_that_would_act_on_a_terminal_are_refused(tmp_path, name):
+    path = tmp_path / "names.yaml"
+    path.write_text(yaml.safe_dump({"layers": [{"name": name, "cout": 8}]}))
+    with pytest.raises(SpecError) as exc:
+        load_layers(path)
+    assert ":3: layers[0].name: must be printable text on one line" in str(exc.value)
+    assert str(exc.value).isprintable()
+
+
+def test_repeated_layer_names_and_variants_are_refused(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("layers:\n  - {name: a, cout: 8}\n  - {name: a, cout: 16}\n")
+    with pytest.raises(SpecError, match=r":3: layers\[1\].name: two layers are named 'a'"):
+        load_layers(path)
+    with pytest.raises(ValueError, match="variant 'grouped:2' is given twice"):
+        parse_variants("standard,grouped:2,grouped:02")
+    for empty in ("", ",", " , "):
+        with pytest.raises(ValueError, match="no variant given"):
+            parse_variants(empty)

@@ -1,0 +1,223 @@
+"""What gets timed: a module run by eager PyTorch, ``torch.compile`` (inductor) or ONNX Runtime,
+for inference or for a training step (forward + backward).
+
+``prepare`` turns a module and its inputs into one callable to time; the compile or export time
+is measured apart, and the backend's output is checked once against eager's (allclose at the
+dtype's tolerance) and reported when it differs. Importable without torch: the constants are read
+by the options and the CLI; torch is imported where a backend is prepared.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sepprof.errors import UserError
+
+BACKENDS = ("eager", "compile", "onnxruntime")
+MODES = ("inference", "train")
+BACKEND_HELP = (
+    "eager: PyTorch as written; compile: torch.compile (inductor, freezing on for inference, "
+    "compile time reported apart); onnxruntime: exported with torch.onnx, run by ONNX Runtime "
+    '(needs pip install -e ".[ort]"; inference only)'
+)
+MODE_HELP = "inference: forward only, no autograd; train: forward + backward (gradients of ones)"
+# (rtol, atol as a fraction of the largest eager output) for the output check, per dtype
+TOLERANCES = {"fp32": (1e-3, 1e-4), "fp16": (1e-2, 1e-2), "bf16": (5e-2, 5e-2)}
+ORT_INSTALL = 'pip install -e ".[ort]"'
+
+
+@dataclass(frozen=True)
+class Check:
+    """A backend's output against eager's: the largest difference and whether it is close."""
+
+    max_abs_diff: float
+    scale: float
+    close: bool
+    dtype: str
+
+    def note(self, backend: str, name: str) -> str | None:
+        """A line for the result's notes when the outputs differ."""
+        if self.close:
+            return None
+        rtol, atol = TOLERANCES[self.dtype]
+        return (
+            f"{name}: {backend} output differs from eager by up to {self.max_abs_diff:.3g} "
+            f"(largest output {self.scale:.3g}; allowed rtol {rtol:g}, atol {atol:g} x largest)"
+        )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One callable to time and what preparing it found (``prepare``'s answer)."""
+
+    run: Callable[[], Any]
+    backend: str
+    mode: str
+    compile_seconds: float = 0.0
+    check: Check | None = None
+    batchnorms_folded: int | None = None
+
+    def __call__(self) -> Any:
+        return self.run()
+
+
+def check_choice(flag: str, value: str, valid: Sequence[str]) -> None:
+    if value not in valid:
+        raise UserError(f"{flag}: unknown value {value!r} (valid: {', '.join(valid)})")
+
+
+def check_backend(backend: str, mode: str, device: str = "cpu") -> None:
+    """Refuse a backend, mode and device that cannot go together, before anything is built."""
+    check_choice("--backend", backend, BACKENDS)
+    check_choice("--mode", mode, MODES)
+    if backend == "compile" and device == "cpu":
+        require_compiler()
+    if backend == "onnxruntime":
+        if mode == "train":
+            raise UserError(
+                "--backend onnxruntime: runs inference only (ONNX Runtime's training package "
+                "is separate); use --mode inference, or --backend eager|compile for --mode train"
+            )
+        require_ort(device)
+
+
+def find_compiler() -> str | None:
+    """The C++ compiler inductor would use on CPU: $CXX, else c++, g++ or clang++ on PATH."""
+    if os.environ.get("CXX"):
+        return shutil.which(os.environ["CXX"])
+    return next((p for c in ("c++", "g++", "clang++") if (p := shutil.which(c))), None)
+
+
+def require_compiler() -> None:
+    if find_compiler() is None:
+        raise UserError(
+            "--backend compile: no C++ compiler found ($CXX, c++, g++ or clang++ on PATH); "
+            "inductor compiles CPU kernels with one: install g++ (e.g. apt-get install g++), "
+            "or use --backend eager"
+        )
+
+
+def require_ort(device: str = "cpu") -> None:
+    """Refuse ``onnxruntime`` when its packages are missing or lack the device's provider."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime
+    except ImportError as exc:
+        raise UserError(
+            f"--backend onnxruntime: the {exc.name or 'onnxruntime'} package is not "
+            f"installed: {ORT_INSTALL}"
+        ) from None
+    if device == "cuda" and "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        raise UserError(
+            "--backend onnxruntime --device cuda: this onnxruntime has no CUDA provider "
+            "(pip install onnxruntime-gpu), or use --device cpu"
+        )
+
+
+def compare_outputs(got: Any, want: Any, dtype: str) -> Check:
+    """allclose of every tensor in ``got`` against ``want``, atol scaled by the largest value."""
+    import torch
+
+    pairs = list(zip(_tensors(got), _tensors(want), strict=True))
+    rtol, atol = TOLERANCES[dtype]
+    scale = max((float(w.abs().max()) for _, w in pairs if w.numel()), default=0.0)
+    diff, close = 0.0, True
+    for g, w in pairs:
+        g, w = torch.as_tensor(g).float().to(w.device), w.float()
+        diff = max(diff, float((g - w).abs().max())) if w.numel() else diff
+        close = close and torch.allclose(g, w, rtol=rtol, atol=atol * max(scale, 1e-30))
+    return Check(diff, scale, close, dtype)
+
+
+def _tensors(value: Any) -> list[Any]:
+    """The tensors (or arrays) in an output, a gradient list or a nest of them."""
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _tensors(v)]
+    return [] if value is None else [value]
+
+
+def _eager_inference(module: Any, inputs: Sequence[Any]) -> Callable[[], Any]:
+    import torch
+
+    def run() -> Any:
+        with torch.no_grad():
+            return module(*inputs)
+
+    return run
+
+
+def train_step(model: Callable[..., Any], params: list[Any], inputs: Sequence[Any]) -> Any:
+    """One training step's timed work: forward, then backward from a gradient of ones (the
+    gradients are cleared first, as ``zero_grad(set_to_none=True)`` would); returns the output
+    and the gradients."""
+    import torch
+
+    for p in params:
+        p.grad = None
+    for x in inputs:
+        x.grad = None
+    out = model(*inputs)
+    out.backward(torch.ones_like(out))
+    return out.detach(), [p.grad for p in params], [x.grad for x in inputs if x.requires_grad]
+
+
+def train_inputs(inputs: Sequence[Any], input_grad: bool) -> list[Any]:
+    """Inputs of a training step: leaf tensors needing gradients when ``input_grad`` (a layer
+    inside a network), none for a network's image."""
+    return [x.detach().requires_grad_(input_grad) for x in inputs]
+
+
+def prepare(
+    module: Any,
+    inputs: Sequence[Any],
+    backend: str = "eager",
+    mode: str = "inference",
+    device: str = "cpu",
+    *,
+    dtype: str = "fp32",
+    threads: int | None = None,
+    input_grad: bool = True,
+) -> Prepared:
+    """The callable to time for ``module(*inputs)`` on ``backend`` in ``mode``: compiled or
+    exported once here (timed apart), its output checked once against eager's."""
+    check_backend(backend, mode, device)
+    if mode == "train":
+        return _prepare_train(module.train(), inputs, backend, dtype, input_grad)
+    module = module.eval()
+    if backend == "eager":
+        return Prepared(_eager_inference(module, inputs), backend, mode)
+    want = _eager_inference(module, inputs)()
+    if backend == "compile":
+        from sepprof.compiled import compile_inference
+
+        run, seconds, folded = compile_inference(module, inputs)
+    else:
+        from sepprof.ort import ort_inference
+
+        run, seconds, folded = ort_inference(module, inputs, device, dtype, threads)
+    check = compare_outputs(run(), want, dtype)
+    return Prepared(run, backend, mode, seconds, check, folded)
+
+
+def _prepare_train(
+    module: Any, inputs: Sequence[Any], backend: str, dtype: str, input_grad: bool
+) -> Prepared:
+    xs = train_inputs(inputs, input_grad)
+    params = [p for p in module.parameters() if p.requires_grad]
+    if backend == "eager":
+        return Prepared(lambda: train_step(module, params, xs), backend, "train")
+    import torch
+
+    torch.manual_seed(0)
+    want = train_step(module, params, xs)
+    compiled = torch.compile(module, dynamic=False)
+    start = time.perf_counter()
+    got = train_step(compiled, params, xs)
+    seconds = time.perf_counter() - start
+    check = compare_outputs(got, want, dtype)
+    return Prepared(lambda: train_step(compiled, params, xs), backend, "train", seconds, check)

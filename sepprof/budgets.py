@@ -7,7 +7,7 @@ its metrics. Metrics are plain numbers keyed like ``macs``, ``params``, ``uncoun
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -185,13 +185,20 @@ def _failed(budget: Budget) -> str:
     return "fail" if budget.level == "error" else "warn"
 
 
+UNTRUSTED = "untrusted."  # a note key prefix: why a timed metric cannot carry a verdict
+INCONCLUSIVE = "inconclusive"
+
+
 def judge(
     budget: Budget,
     metrics: dict[str, float],
     notes: dict[str, str],
     baseline: dict[str, float] | None,
+    strict_timing: bool = False,
 ) -> list[Verdict]:
-    """Verdicts for every limit a budget sets."""
+    """Verdicts for every limit a budget sets. A latency or speedup that was timed under
+    contention or unstably (``notes["untrusted.<metric>"]`` says why) is inconclusive, a
+    warning, or, with ``strict_timing``, a failure that says why."""
     out = []
     if budget.max_macs is not None:
         out.append(_judge(budget, "macs", budget.max_macs, metrics.get("macs"), True))
@@ -210,22 +217,40 @@ def judge(
         )
     for device, limit in (budget.max_latency_ms or {}).items():
         key = f"latency_ms.{device}"
-        out.append(_judge(budget, key, limit, metrics.get(key), True, notes.get(key, "")))
+        verdict = _judge(budget, key, limit, metrics.get(key), True, notes.get(key, ""))
+        out.append(_trust(verdict, notes.get(UNTRUSTED + key, ""), strict_timing))
     for device, limit in (budget.min_speedup or {}).items():
         key = f"speedup.{device}"
-        out.append(_judge(budget, key, limit, metrics.get(key), False, notes.get(key, "")))
+        verdict = _judge(budget, key, limit, metrics.get(key), False, notes.get(key, ""))
+        out.append(_trust(verdict, notes.get(UNTRUSTED + key, ""), strict_timing))
     if budget.max_regression is not None:
-        out += regressions(budget, metrics, baseline)
+        out += regressions(budget, metrics, baseline, notes, strict_timing)
     return out
+
+
+def _trust(verdict: Verdict, doubt: str, strict_timing: bool) -> Verdict:
+    """A timed verdict that cannot be trusted: inconclusive (a warning), or failed when strict."""
+    if not doubt or verdict.actual is None:
+        return verdict
+    if strict_timing:
+        note = f"untrusted timing with --strict-timing: {doubt}"
+        return replace(verdict, status="fail", note=note)
+    note = f"{INCONCLUSIVE}, not judged: {doubt} (--strict-timing makes this fail)"
+    return replace(verdict, status=INCONCLUSIVE, note=note)
 
 
 LOWER_IS_BETTER = ("macs", "params", "uncounted_ops", "latency_ms.")
 
 
 def regressions(
-    budget: Budget, metrics: dict[str, float], baseline: dict[str, float] | None
+    budget: Budget,
+    metrics: dict[str, float],
+    baseline: dict[str, float] | None,
+    notes: dict[str, str] | None = None,
+    strict_timing: bool = False,
 ) -> list[Verdict]:
-    """Each metric's change against the baseline; worse by more than max_regression fails."""
+    """Each metric's change against the baseline; worse by more than max_regression fails (an
+    untrusted timing is inconclusive, as in ``judge``)."""
     limit = budget.max_regression
     if baseline is None:
         return [
@@ -247,5 +272,6 @@ def regressions(
             continue
         worse = actual / base - 1 if key.startswith(LOWER_IS_BETTER) else 1 - actual / base
         note = f"baseline {human(base, 4)}, change {actual / base - 1:+.1%}"
-        out.append(_judge(budget, f"regression {key}", limit, worse, True, note))
+        verdict = _judge(budget, f"regression {key}", limit, worse, True, note)
+        out.append(_trust(verdict, (notes or {}).get(UNTRUSTED + key, ""), strict_timing))
     return out

@@ -4,8 +4,11 @@ One matmul size understates the peak (a 2048^2 mm reached 186 GFLOP/s on the dev
 while a 3x3 conv reached 230), so the peak is the best of several matmul sizes and a large
 standard convolution. Bandwidth is the best of a copy and an add over buffers far larger than the
 last-level cache (DRAM), and again over buffers that fit in it (cache), so a roofline can say
-which level it assumes. Results are stored in the user's cache folder, keyed by machine, device,
-dtype, threads and torch version.
+which level it assumes. Each rate is the best of several rounds (noise only ever slows a
+measurement down). Results are stored in the user's cache folder, keyed by machine, device, dtype,
+threads and torch version; a calibration measured while other processes held the cores, or over
+20% below the stored one, does not replace it without ``force`` (one taken under load read
+97 GFLOP/s and 8 GB/s, and every later roofline used it).
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sepprof.contention import Contention, Meter, others_cpu
 from sepprof.environment import cpu_model, version
 from sepprof.files import write_atomic
+from sepprof.options import default_threads
 from sepprof.results import CALIBRATION_SCHEMA
 from sepprof.roofline import Roofline
 from sepprof.units import DTYPE_BYTES
@@ -45,13 +50,20 @@ class Calibration:
     bandwidths: dict[str, float] = field(default_factory=dict)
     created: str = ""
     schema: str = CALIBRATION_SCHEMA
+    other_cpu_cores: dict[str, float | None] = field(default_factory=dict)
+    contention: str = ""  # why it was measured under contention (empty: it was not)
 
     def roofline(self) -> Roofline:
         """The roof ``compare`` and reports use: peak and DRAM bandwidth."""
         return Roofline(self.peak_flops, self.dram_bandwidth, "DRAM")
 
+    @property
+    def ridge(self) -> float:
+        """Intensity (FLOP/byte) where the DRAM roof turns from memory- to compute-bound."""
+        return self.roofline().ridge
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "ridge": self.ridge}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibration:
@@ -170,7 +182,7 @@ def _rates(
     tick: Callable[[], None] | None,
     quick: bool = False,
 ) -> dict[str, float]:
-    """Work per second of each item (FLOP/s or bytes/s), from the median of rounds."""
+    """Work per second of each item (FLOP/s or bytes/s), from the best of its rounds."""
     from sepprof.timing import measure
 
     latency = measure(
@@ -181,7 +193,7 @@ def _rates(
         min_time=0.03 if quick else 0.1,
         on_round=tick,
     )
-    return {k: work / (latency[k].median / 1e3) for k, (_, work) in items.items()}
+    return {k: work / (min(latency[k].rounds) / 1e3) for k, (_, work) in items.items()}
 
 
 def calibrate(
@@ -191,12 +203,22 @@ def calibrate(
     tick: Callable[[], None] | None = None,
     quick: bool = False,
 ) -> Calibration:
-    """Measure peak FLOP/s and DRAM (and cache) bandwidth on ``device``; ``quick`` measures
-    fewer sizes for fewer rounds (for ``report --quick``)."""
+    """Measure peak FLOP/s and DRAM (and cache) bandwidth on ``device``, with the cores other
+    processes used before, during and after; ``quick`` measures fewer sizes for fewer rounds."""
     from sepprof.timing import check_device, tune_allocator
 
     check_device(device, dtype)
     tune_allocator()
+    before, meter = others_cpu(), Meter().start()
+    cal = _measure(device, dtype, threads, tick, quick)
+    during = meter.stop()
+    state = Contention(device, threads, default_threads(), before, during, others_cpu())
+    return replace(cal, other_cpu_cores=state.to_dict(), contention=state.reason)
+
+
+def _measure(
+    device: str, dtype: str, threads: int, tick: Callable[[], None] | None, quick: bool
+) -> Calibration:
     flops = _rates(_flop_items(device, dtype, quick), device, threads, tick, quick)
     dram_buffer = DRAM_BUFFER[device] // (4 if quick else 1)
     dram = _rates(_bandwidth_items(device, dtype, dram_buffer), device, threads, tick, quick)
@@ -222,4 +244,46 @@ def calibrate(
         flops=flops,
         bandwidths=bandwidths,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+MAX_DROP = 0.20  # a new calibration this much below the stored one is suspect
+
+
+def refusal(new: Calibration, old: Calibration | None) -> str:
+    """Why ``new`` must not replace ``old`` without ``--force`` (empty: it may)."""
+    if new.contention:
+        return f"measured under load ({new.contention.removeprefix('contended: ')})"
+    if old is None:
+        return ""
+    for what, now, before in (
+        ("peak", new.peak_flops, old.peak_flops),
+        ("DRAM bandwidth", new.dram_bandwidth, old.dram_bandwidth),
+    ):
+        if before and now < (1 - MAX_DROP) * before:
+            return (
+                f"its {what} is {1 - now / before:.0%} below the stored one (measured "
+                f"{old.created or 'earlier'}): was the machine busy?"
+            )
+    return ""
+
+
+def roof_for(
+    device: str,
+    dtype: str,
+    threads: int,
+    quick: bool = False,
+    tick: Callable[[], None] | None = None,
+) -> tuple[Calibration, str]:
+    """The stored calibration, else one measured now and not stored, with a line saying which
+    (for a report's header: where its roofline came from)."""
+    stored = load_calibration(device, dtype, threads)
+    if stored is not None:
+        when = f" of {stored.created}" if stored.created else ""
+        return stored, f"stored calibration{when} (`sepprof calibrate`)"
+    cal = calibrate(device, dtype, threads, tick, quick)
+    load = f"; {cal.contention}" if cal.contention else ""
+    return cal, (
+        f"measured for this report{' (quick)' if quick else ''} and not stored{load}: run "
+        "`sepprof calibrate` on a quiet machine to store one"
     )

@@ -1,20 +1,26 @@
 """Timing blocks and networks on each device: build their modules, make one callable per item,
-and measure every item in the same rounds (imports torch)."""
+and measure every item in the same rounds (imports torch), with the contention around it.
+
+The thread count defaults to the cores other processes leave free; other processes' CPU use is
+read before, during and after timing, and a device timed while they took its cores has every
+latency marked contended (so its speedups give no verdict). ``repeat`` > 1 runs the rounds in
+that many fresh worker processes (``sepprof.repeats``) and pools them.
+"""
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sepprof.calibration import Calibration, load_calibration
+from sepprof.contention import Contention, Meter, Threads, choose_threads, others_cpu
 from sepprof.guards import check_memory
 from sepprof.ops import Block, Plan, Stage, module_name, stage_path
-from sepprof.options import TimingOptions, default_threads
+from sepprof.options import TimingOptions
 from sepprof.pipeline import Progress
 from sepprof.results import Latency
+from sepprof.results.latency import pool
 from sepprof.timing import (
     available_devices,
     check_device,
@@ -98,30 +104,34 @@ def plan_items(
     return items
 
 
-def time_all(
+def paired_order(items: Items) -> Items:
+    """Whole variants and networks first, in the order given, then stages (``name/stage``): the
+    items a speedup compares are timed back to back in every round."""
+    return dict(sorted(items.items(), key=lambda kv: "/" in kv[0]))
+
+
+@dataclass(frozen=True)
+class DeviceRun:
+    """One device's latencies from one process, and the cores others used while it timed."""
+
+    latency: dict[str, Latency]
+    during: float | None
+
+
+def time_devices(
     make_items: Callable[[str], Items],
     opts: TimingOptions,
+    devices: tuple[str, ...],
+    n_threads: int,
     progress: Progress | None = None,
-    needed: int = 0,
-    hint: str = "use a smaller --batch or --size",
-) -> Timings:
-    """Time every item ``make_items(device)`` returns, on each device, in the same rounds;
-    refuse first, on each device, when ``needed`` bytes are over half of its free memory."""
-    devices = resolve_devices(opts.devices)
+) -> dict[str, DeviceRun]:
+    """Time every item on each device in this process, metering others' CPU use meanwhile."""
+    runs = {}
     for device in devices:
-        check_device(device, opts.dtype)
-        check_memory(f"timing on {device}", needed, device, hint)
-    timings = Timings()
-    load = others_cpu()
-    note = busy_note(load, opts.thread_count())
-    if note:
-        timings.notes.append(note)
-    allocator = tune_allocator() if opts.allocator == "tuned" else "system (untouched)"
-    n_threads = opts.thread_count()
-    for device in devices:
-        items = make_items(device)
+        items = paired_order(make_items(device))
         tick = progress(f"timing {len(items)} items on {device}", opts.rounds) if progress else None
-        timings.latency[device] = measure(
+        meter = Meter().start()
+        latency = measure(
             items,
             device=device,
             n_threads=n_threads,
@@ -129,50 +139,87 @@ def time_all(
             min_time=opts.min_time,
             on_round=tick,
         )
-        calibration = load_calibration(device, opts.dtype, n_threads)
-        timings.calibration[device] = calibration
-        if calibration is None:
-            timings.notes.append(
-                f"no roofline for {device}/{opts.dtype}/{n_threads} threads: run "
-                "`sepprof calibrate` to measure this machine's peak and bandwidth"
-            )
-    timings.env = {
-        "devices": list(devices),
-        "threads": n_threads,
-        "memory_format": opts.memory_format,
-        "allocator": allocator,
-        "other_cpu_cores": load,
-    }
+        runs[device] = DeviceRun(latency, meter.stop())
+    return runs
+
+
+def time_all(
+    make_items: Callable[[str], Items],
+    opts: TimingOptions,
+    progress: Progress | None = None,
+    needed: int = 0,
+    hint: str = "use a smaller --batch or --size",
+) -> Timings:
+    """Time every item ``make_items(device)`` returns, on each device, in the same rounds (in
+    ``opts.repeat`` worker processes when over 1); refuse first, on each device, when ``needed``
+    bytes are over half of its free memory."""
+    devices = resolve_devices(opts.devices)
+    for device in devices:
+        check_device(device, opts.dtype)
+        check_memory(f"timing on {device}", needed, device, hint)
+    threads = choose_threads(opts.threads, others_cpu())
+    allocator = tune_allocator() if opts.allocator == "tuned" else "system (untouched)"
+    if opts.repeat > 1:
+        from sepprof.repeats import run_workers
+
+        runs = run_workers(make_items, opts, devices, threads.used, progress)
+    else:
+        runs = [time_devices(make_items, opts, devices, threads.used, progress)]
+    after = others_cpu()
+    timings = Timings()
+    if threads.used < threads.cores or threads.oversubscribed:
+        timings.notes.append(f"threads: {threads.note}")
+    contention = {d: _contention(d, threads, [r[d] for r in runs], after) for d in devices}
+    for device in devices:
+        reason = contention[device].reason
+        latency = {k: pool([r[device].latency[k] for r in runs]) for k in runs[0][device].latency}
+        timings.latency[device] = {k: lat.contended(reason) for k, lat in latency.items()}
+        if reason:
+            timings.notes.append(f"{device}: {reason}")
+        timings.calibration[device] = _calibration(device, opts, threads.used, timings.notes)
+    timings.env = _env(devices, opts, threads, allocator, contention)
     return timings
 
 
-def others_cpu(window: float = 0.1) -> float | None:
-    """Cores other processes kept busy over a short ``window`` (Linux /proc/stat, minus this
-    process's own threads), which, unlike the load average, does not remember sepprof's own
-    previous runs."""
-
-    def busy() -> int | None:
-        try:
-            with open("/proc/stat", encoding="ascii") as f:
-                fields = [int(v) for v in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        return sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)
-
-    before, own = busy(), time.process_time()
-    time.sleep(window)
-    after, own = busy(), time.process_time() - own
-    if before is None or after is None:
-        return None
-    return max(0.0, (after - before) / os.sysconf("SC_CLK_TCK") - own) / window
-
-
-def busy_note(others: float | None, n_threads: int) -> str | None:
-    """A warning when other processes were using the cores sepprof is about to time on."""
-    spare = default_threads() - n_threads
-    if others is None or others <= spare + 0.25:
-        return None
-    return (
-        f"other processes were using {others:.1f} of {default_threads()} cores just before "
-        f"timing with {n_threads} threads: latencies may be inflated and noisy"
+def _contention(
+    device: str, threads: Threads, runs: list[DeviceRun], after: float | None
+) -> Contention:
+    """Contention around a device's timing: the busiest of its worker processes."""
+    during = [r.during for r in runs if r.during is not None]
+    return Contention(
+        device, threads.used, threads.cores, threads.others, max(during, default=None), after
     )
+
+
+def _calibration(
+    device: str, opts: TimingOptions, n_threads: int, notes: list[str]
+) -> Calibration | None:
+    calibration = load_calibration(device, opts.dtype, n_threads)
+    if calibration is None:
+        notes.append(
+            f"no roofline for {device}/{opts.dtype}/{n_threads} threads: run "
+            "`sepprof calibrate` to measure this machine's peak and bandwidth"
+        )
+    return calibration
+
+
+def _env(
+    devices: tuple[str, ...],
+    opts: TimingOptions,
+    threads: Threads,
+    allocator: str,
+    contention: dict[str, Contention],
+) -> dict[str, Any]:
+    """The measurement's conditions, for the result's environment block (and its header)."""
+    busiest = max(contention.values(), key=lambda c: c.during or 0.0)
+    return {
+        "devices": list(devices),
+        **threads.to_env(),
+        "memory_format": opts.memory_format,
+        "allocator": allocator,
+        "rounds": opts.rounds,
+        "repeat": opts.repeat,
+        "min_time": opts.min_time,
+        "other_cpu_cores": busiest.to_dict(),
+        "contention": next((c.reason for c in contention.values() if c.reason), ""),
+    }

@@ -1,10 +1,13 @@
 """Latency measurement in rounds on ``torch.utils.benchmark``, with the allocator under control.
 
 Each round takes one adaptive measurement of every item in turn, so drift hits all items alike;
-the result is the median of round medians. Items are never alternated call by call (that evicts
-caches and lowered the standard/separable ratio by 20-25% on the development machine). The
-thread count is passed to ``Timer`` explicitly: it defaults to one thread and overrides
-``torch.set_num_threads``.
+the result is the median of round medians. Callers put the items a speedup compares next to each
+other, and every other round runs in reverse order (A B, B A, ...), so each round's ratio is of
+two back-to-back measurements and a steady drift cancels over rounds. Items are never alternated
+call by call (that evicts caches and lowered the standard/separable ratio by 20-25% on the
+development machine). The thread count is passed to ``Timer`` explicitly: it defaults to one
+thread and overrides ``torch.set_num_threads``. All timing in one command shares one cap
+(``options.TIMING_CAP``, 10 minutes).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 from torch.utils.benchmark import Timer
 
 from sepprof.errors import UserError
+from sepprof.options import timing_left
 from sepprof.results import Latency
 from sepprof.variants import DTYPES
 
@@ -28,7 +32,7 @@ from sepprof.variants import DTYPES
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD = 32 << 20  # glibc's ceiling for this setting on 64-bit
 _TRIM_THRESHOLD = 1 << 30
-TIMEOUT = 600.0  # seconds one ``measure`` call may take before it gives up
+TIMEOUT = 600.0  # seconds one ``measure`` call may take (less when the command's cap is nearer)
 
 
 _allocator_state = "system"
@@ -163,27 +167,34 @@ def measure(
     on_round: Callable[[], None] | None = None,
 ) -> dict[str, Latency]:
     """Time each callable in ``rounds`` rounds: each round takes one adaptive blocked measurement
-    of every item in turn; an item's latency is the median of its round medians."""
+    of every item in turn (in reverse order every other round); an item's latency is the median
+    of its round medians, and round ``i`` of every item comes from the same pass."""
     timers = {
         name: Timer("fn()", globals={"fn": fn}, num_threads=n_threads) for name, fn in items.items()
     }
     medians: dict[str, list[float]] = {name: [] for name in items}
     runs = dict.fromkeys(items, 0)
-    start = time.perf_counter()
+    limit, start = min(TIMEOUT, timing_left()), time.perf_counter()
     with torch.inference_mode(), threads(n_threads):
         for fn in items.values():
             warm_up(fn, device)
         numbers = {name: block_size(timer) for name, timer in timers.items()}
-        for _ in range(max(rounds, 1)):
-            for name, timer in timers.items():
-                times = timed_round(timer, numbers[name], min_time, 4 * min_time)
+        for index in range(rounds):
+            for name in round_order(list(timers), index):
+                times = timed_round(timers[name], numbers[name], min_time, 4 * min_time)
                 medians[name].append(statistics.median(times) * 1e3)
                 runs[name] += numbers[name] * len(times)
-                if time.perf_counter() - start > TIMEOUT:
+                if time.perf_counter() - start > limit:
                     raise UserError(
-                        f"timing stopped after {TIMEOUT:.0f} s (at {name!r}): use fewer "
-                        "--rounds, a smaller --min-time, a smaller layer or --no-time"
+                        f"timing stopped after {limit:.0f} s (at {name!r}): use fewer "
+                        "--rounds or --repeat, a smaller --min-time, a smaller layer or --no-time"
                     )
             if on_round:
                 on_round()
     return {name: Latency.from_rounds(medians[name], runs[name]) for name in items}
+
+
+def round_order(names: list[str], index: int) -> list[str]:
+    """The order of round ``index``: as given on even rounds, reversed on odd ones, so pairs stay
+    adjacent and a steady drift falls on each side of a ratio alike over two rounds."""
+    return names if index % 2 == 0 else names[::-1]

@@ -86,22 +86,48 @@ def test_timer_block_runner_exists():
     assert run_block(Timer("pass"), 10) > 0
 
 
-def test_busy_machine_is_noted():
-    from sepprof.measure import busy_note, others_cpu
-    from sepprof.options import default_threads
-
-    cores = default_threads()
-    assert busy_note(0.1, cores) is None
-    assert "other processes were using 1.5 of" in busy_note(1.5, cores)
-    assert busy_note(0.9, cores - 1) is None  # a spare core absorbs it
-    assert busy_note(None, cores) is None
-    load = others_cpu(0.05)
-    assert load is None or 0 <= load <= cores + 0.5
-
-
 def test_measure_gives_up_after_its_timeout(monkeypatch):
     import sepprof.timing as timing
 
     monkeypatch.setattr(timing, "TIMEOUT", 0.0)
     with pytest.raises(UserError, match="timing stopped after 0 s"):
         measure({"x": lambda: None}, device="cpu", n_threads=1, rounds=3, min_time=0.001)
+
+
+def test_all_timing_of_a_command_shares_one_cap(monkeypatch):
+    import sepprof.options as options
+
+    monkeypatch.setattr(options, "_deadline", None)
+    options.start_timing_clock(0.0)  # the CLI starts this clock once per command
+    with pytest.raises(UserError, match="timing stopped after 0 s"):
+        measure({"x": lambda: None}, device="cpu", n_threads=1, rounds=3, min_time=0.001)
+
+
+def test_rounds_alternate_direction_so_pairs_stay_adjacent():
+    from sepprof.measure import paired_order
+    from sepprof.timing import round_order
+
+    items = {"standard": 1, "separable": 2, "separable/depthwise": 3, "grouped:4": 4}
+    order = list(paired_order(items))
+    assert order == ["standard", "separable", "grouped:4", "separable/depthwise"]
+    assert round_order(order, 0) == order
+    assert round_order(order, 1) == ["separable/depthwise", "grouped:4", "separable", "standard"]
+
+
+def test_measure_pairs_rounds_of_every_item(monkeypatch):
+    """Round i of every item comes from the same pass: a b, then b a, so the pair is adjacent
+    in every round and a drift falls on each side alike."""
+    import sepprof.timing as timing
+
+    seen, rounds = [], []
+
+    def fake_round(timer, number, min_time, max_time, threshold=0.1):
+        timing.run_block(timer, 1)
+        rounds.append(seen[-1])
+        return [1e-3]
+
+    monkeypatch.setattr(timing, "timed_round", fake_round)
+    items = {"a": lambda: seen.append("a"), "b": lambda: seen.append("b")}
+    result = measure(items, device="cpu", n_threads=1, rounds=4, min_time=0.001)
+    assert rounds == ["a", "b", "b", "a", "a", "b", "b", "a"]
+    assert result["a"].rounds == result["b"].rounds == (1.0, 1.0, 1.0, 1.0)

@@ -36,12 +36,16 @@ class Comparison:
             "params_ratio": self.params_ratio,
             "speedup": {k: v.value for k, v in self.speedup.items()},
             "speedup_error": {k: v.error for k, v in self.speedup.items()},
+            "speedup_low": {k: v.low for k, v in self.speedup.items()},
+            "speedup_high": {k: v.high for k, v in self.speedup.items()},
+            "speedup_trusted": {k: v.trusted for k, v in self.speedup.items()},
+            "speedup_reason": {k: v.reason for k, v in self.speedup.items()},
+            "speedup_rounds": {k: list(v.ratios) for k, v in self.speedup.items()},
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Comparison:
-        errors = d.get("speedup_error", {})
-        speedup = {k: Speedup(v, errors.get(k, 0.0)) for k, v in d.get("speedup", {}).items()}
+        speedup = {k: _speedup(d, k) for k in d.get("speedup", {})}
         return cls(
             d["baseline"],
             d["variant"],
@@ -51,6 +55,23 @@ class Comparison:
             speedup,
             d.get("macs_ratio_traced"),
         )
+
+
+def _speedup(d: dict[str, Any], device: str) -> Speedup:
+    """A device's speedup from a comparison's JSON (files older than paired rounds: trusted)."""
+
+    def get(key: str, default: Any = None) -> Any:
+        return d.get(key, {}).get(device, default)
+
+    return Speedup(
+        d["speedup"][device],
+        get("speedup_error", 0.0),
+        get("speedup_low"),
+        get("speedup_high"),
+        get("speedup_trusted", True),
+        get("speedup_reason", ""),
+        tuple(get("speedup_rounds", ())),
+    )
 
 
 @dataclass(frozen=True)

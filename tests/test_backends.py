@@ -1,0 +1,151 @@
+"""Backends (#17): each one's output matches eager, refusals exit 2 with the reason, and the
+elementwise column says what folding removed. ORT tests skip without onnxruntime; the one
+compile test (~25 s on 2 cores) skips without a C++ compiler."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from sepprof import backends
+from sepprof.backends import Check, compare_outputs, prepare
+from sepprof.blocks import layer_variant
+from sepprof.errors import UserError
+from sepprof.folding import block_folding, elementwise_note, folds
+from sepprof.ops import module_name
+from sepprof.spec import LayerSpec, parse_variants
+from sepprof.variants import build_block, random_input
+
+HAS_ORT = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime"))
+needs_ort = pytest.mark.skipif(
+    not HAS_ORT, reason='onnxruntime not installed: pip install -e ".[ort]"'
+)
+HAS_CXX = backends.find_compiler() is not None
+
+
+def _block(variant: str = "separable", cin: int = 8, cout: int = 12, size: int = 6):
+    layer = LayerSpec(k=3, cin=cin, cout=cout, size=size)
+    return layer_variant(layer, parse_variants(variant, layer)[0])
+
+
+def _trained_bn(module: nn.Module) -> nn.Module:
+    """Non-trivial BatchNorm statistics, so folding them has something to get wrong."""
+    torch.manual_seed(1)
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-1, 1)
+    return module
+
+
+def test_eager_inference_is_the_module_without_autograd():
+    block = _block()
+    module, x = build_block(block), random_input(1, block.inp)
+    prepared = prepare(module, [x], "eager", "inference")
+    out = prepared()
+    assert not out.requires_grad
+    assert torch.equal(out, module(x))
+    assert prepared.check is None and prepared.compile_seconds == 0
+
+
+@needs_ort
+@pytest.mark.parametrize("variant", ["standard", "separable", "inverted:4"])
+def test_onnxruntime_matches_eager_and_folds_every_batchnorm(variant):
+    block = _block(variant)
+    module, x = _trained_bn(build_block(block)), random_input(2, block.inp)
+    prepared = prepare(module, [x], "onnxruntime", "inference", threads=1)
+    bns = {"standard": 1, "separable": 2, "inverted:4": 3}[variant]
+    assert prepared.check.close, prepared.check
+    assert prepared.check.max_abs_diff < 1e-4
+    assert prepared.batchnorms_folded == bns
+    assert prepared.compile_seconds > 0
+    want = module(x).detach().numpy()
+    assert abs(prepared() - want).max() < 1e-4 * max(1.0, abs(want).max())
+
+
+@needs_ort
+def test_onnxruntime_runs_a_stage_that_ignores_its_block_input():
+    block = _block("separable")
+    stage = block.stages[1]
+    sub = getattr(build_block(block), module_name(stage.name))
+    xs = random_input(1, stage.ops[0].inp)
+    prepared = prepare(sub, [xs, random_input(1, block.inp)], "onnxruntime")
+    assert prepared.check.close
+    assert torch.allclose(torch.from_numpy(prepared()), sub(xs).detach(), atol=1e-5)
+
+
+def test_onnxruntime_refuses_training():
+    with pytest.raises(UserError, match="--backend onnxruntime: runs inference only"):
+        prepare(nn.Conv2d(2, 2, 1), [torch.ones(1, 2, 2, 2)], "onnxruntime", "train")
+
+
+def test_missing_onnxruntime_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(UserError) as err:
+        prepare(nn.Conv2d(2, 2, 1), [torch.ones(1, 2, 2, 2)], "onnxruntime")
+    assert str(err.value) == (
+        '--backend onnxruntime: the onnxruntime package is not installed: pip install -e ".[ort]"'
+    )
+
+
+def test_compile_without_a_compiler_exits_2_with_the_reason(monkeypatch):
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(backends.shutil, "which", lambda name: None)
+    with pytest.raises(UserError, match="--backend compile: no C\\+\\+ compiler found"):
+        prepare(nn.Conv2d(2, 2, 1), [torch.ones(1, 2, 2, 2)], "compile")
+
+
+def test_unknown_backend_and_mode_are_refused():
+    with pytest.raises(UserError, match="--backend: unknown value 'tvm'"):
+        backends.check_backend("tvm", "inference")
+    with pytest.raises(UserError, match="--mode: unknown value 'eval'"):
+        backends.check_backend("eager", "eval")
+
+
+def test_output_check_reports_a_difference_beyond_the_dtype_tolerance():
+    want = torch.tensor([1.0, -2.0, 4.0])
+    assert compare_outputs(want + 1e-5, want, "fp32").close  # 1e-5 < 1e-3 rel and 4e-4 abs
+    bad = compare_outputs(want + torch.tensor([0, 0, 0.01]), want, "fp32")
+    assert not bad.close and bad.max_abs_diff == pytest.approx(0.01, rel=1e-3)
+    assert "compile output differs from eager by up to 0.01" in bad.note("compile", "separable")
+    assert compare_outputs(want + torch.tensor([0, 0, 0.01]), want, "fp16").close
+
+
+def test_output_check_covers_gradients_too():
+    a = (torch.ones(2), [torch.ones(3), None], [])
+    b = (torch.ones(2), [torch.ones(3) * 1.1, None], [])
+    assert not compare_outputs(a, b, "fp32").close
+    assert Check(0.0, 1.0, True, "fp32").note("compile", "x") is None
+
+
+def test_folding_removes_batchnorm_ops_but_keeps_a_bias_add():
+    block = _block("separable", cin=8, cout=12, size=6)
+    # dw BN on 8x6x6 and pw BN on 12x6x6, batch 3: BN's 2 ops/element become 1 bias add
+    assert block_folding(block, 3).batchnorms == 2
+    assert block_folding(block, 3).elementwise_removed == 3 * (8 * 36 + 12 * 36) * (2 - 1)
+    assert folds("onnxruntime", "inference") and folds("compile", "inference")
+    assert not folds("compile", "train") and not folds("eager", "inference")
+    note = elementwise_note("onnxruntime", "inference", block_folding(block, 3), 2)
+    assert "2 BatchNorm(s) folded" in note and "2,160 of those ops do not run" in note
+    assert "MACs unchanged" in note
+    assert elementwise_note("eager", "inference", block_folding(block, 3), None) is None
+
+
+@pytest.mark.skipif(not HAS_CXX, reason="torch.compile needs a C++ compiler (none on PATH)")
+def test_compile_matches_eager_in_inference_THE_ONE_COMPILE_TEST():
+    """The only test that compiles (inductor, ~15-25 s on 2 cores): the smallest conv + BN."""
+    module = _trained_bn(
+        nn.Sequential(nn.Conv2d(2, 2, 3, padding=1, bias=False), nn.BatchNorm2d(2))
+    )
+    x = torch.randn(1, 2, 4, 4)
+    prepared = prepare(module, [x], "compile", "inference")
+    assert prepared.check.close, prepared.check
+    assert prepared.batchnorms_folded == 1
+    assert prepared.compile_seconds > 0
+    assert torch.allclose(prepared(), module(x).detach(), rtol=1e-4, atol=1e-5)

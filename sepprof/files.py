@@ -95,10 +95,11 @@ def distinct_inputs(paths: Sequence[str | Path], flag: str | None = None) -> Non
     for path in map(str, paths):
         where = _where(Path(path), flag)
         st = _stat_input(Path(path), where)
-        first = seen.setdefault((st.st_dev, st.st_ino), path)
-        if first is not path:
+        first = seen.get((st.st_dev, st.st_ino))
+        if first is not None:
             same = "given twice" if first == path else f"is the same file as {first}"
             raise UserError(f"{where}: {printable(same)}")
+        seen[(st.st_dev, st.st_ino)] = path
 
 
 def output_target(path: str | Path) -> Path:
@@ -116,7 +117,7 @@ def check_output_file(path: str | Path, flag: str | None = None, force: bool | N
     shown = "" if target == path.absolute() else f" (a link to {printable(target)})"
     try:
         st = os.stat(target)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         st = None
     except OSError as exc:
         raise UserError(f"{where}: cannot write: {exc.strerror}") from None
@@ -128,6 +129,26 @@ def check_output_file(path: str | Path, flag: str | None = None, force: bool | N
         )
     if st is not None and force is False:
         raise UserError(f"{where}: already exists; pass --force to replace it")
+    _check_parent(target.parent, where)
+    return target
+
+
+def check_output_folder(path: str | Path, flag: str | None = None) -> Path:
+    """Refuse an output folder that is a file, a device, FIFO or socket (a symlink is judged by
+    its target); returns the resolved folder, which may not exist yet."""
+    path = Path(path)
+    target = output_target(path)
+    where = _where(path, flag)
+    try:
+        st = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as exc:
+        raise UserError(f"{where}: cannot write: {exc.strerror}") from None
+    if st is not None and stat.S_ISREG(st.st_mode):
+        raise UserError(f"{where}: is a file, not a folder")
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{where}: is {kind_of(st.st_mode)}; sepprof writes only folders")
     _check_parent(target.parent, where)
     return target
 

@@ -61,20 +61,11 @@ class Interval:
 
 
 def interval(speedup: Speedup) -> Interval:
-    """The speedup's confidence interval where results carry one (``low``/``high``), else
+    """The speedup's confidence interval where results carry one (``low``-``high``), else
     value ± its error propagated from the two IQRs."""
-    low, high = getattr(speedup, "low", None), getattr(speedup, "high", None)
-    if low is None or high is None:
+    if speedup.low is None or speedup.high is None:
         return Interval(speedup.value - speedup.error, speedup.value + speedup.error)
-    return Interval(low, high)
-
-
-def trusted(comp: Comparison, device: str) -> bool:
-    """False when the results say this device's speedup was contended or unstable."""
-    flag = getattr(comp, "speedup_trusted", None)
-    if isinstance(flag, dict):
-        return flag.get(device, True) is not False
-    return flag is not False
+    return Interval(speedup.low, speedup.high)
 
 
 def combine(verdicts: list[str]) -> str:
@@ -84,6 +75,13 @@ def combine(verdicts: list[str]) -> str:
     if FAILS in verdicts:
         return FAILS
     return HOLDS if all(v == HOLDS for v in verdicts) else INCONCLUSIVE
+
+
+def _doubts(comp: Comparison, devices: tuple[str, ...]) -> str:
+    """Why a device's speedup carries no verdict (contended, unstable), or empty."""
+    return "; ".join(
+        f"{d}: {comp.speedup[d].reason}" for d in devices if not comp.speedup[d].trusted
+    )
 
 
 def _comparison(result: CompareResult, variant: str) -> Comparison | None:
@@ -179,8 +177,8 @@ def gpu_gap(main: CompareResult) -> Claim:
     cut = 1 / comp.macs_ratio
     if not 8 - ROUNDING <= cut <= 9 + ROUNDING:
         return Claim(claim, f"the main layer's cut is {cut:.2f}x, not 8-9x", UNMEASURED, rule)
-    if not trusted(comp, "cuda"):
-        return Claim(claim, "the CUDA timing was contended or unstable", UNMEASURED, rule)
+    if doubt := _doubts(comp, ("cuda",)):
+        return Claim(claim, f"no verdict: {doubt}", UNMEASURED, rule)
     span = interval(comp.speedup["cuda"])
     measured = (
         f"{cut:.2f}x fewer MACs -> {comp.speedup['cuda'].value:.2f}x faster on cuda "
@@ -203,8 +201,8 @@ def cpu_tracks(main: CompareResult) -> Claim:
     cpu = interval(comp.speedup["cpu"]).scaled(comp.macs_ratio)
     if "cuda" not in comp.speedup:
         return Claim(claim, f"CPU realises {_pct(cpu)}; no GPU in this run", UNMEASURED, rule)
-    if not (trusted(comp, "cpu") and trusted(comp, "cuda")):
-        return Claim(claim, "a timing was contended or unstable", UNMEASURED, rule)
+    if doubt := _doubts(comp, ("cpu", "cuda")):
+        return Claim(claim, f"no verdict: {doubt}", UNMEASURED, rule)
     gpu = interval(comp.speedup["cuda"]).scaled(comp.macs_ratio)
     measured = f"CPU realises {_pct(cpu)} of the {1 / comp.macs_ratio:.2f}x cut, GPU {_pct(gpu)}"
     return Claim(claim, measured, cpu.above(gpu), rule)
@@ -219,8 +217,8 @@ def grouped_between(main: CompareResult) -> Claim:
     claim = "Grouped convolution sits between standard and separable"
     rule = (
         "MACs computed; on every device, holds if grouped's speedup interval lies wholly above "
-        "1x and wholly below separable's; does not hold if either lies wholly on the wrong side; "
-        "inconclusive otherwise"
+        "1x and wholly below separable's; does not hold if either lies wholly on the wrong side "
+        "(or the MACs do not lie between); inconclusive otherwise"
     )
     grouped = next((c for c in main.comparisons if c.variant.startswith("grouped")), None)
     sep = _comparison(main, "separable")
@@ -229,13 +227,15 @@ def grouped_between(main: CompareResult) -> Claim:
     parts = [f"{grouped.variant}: {1 / grouped.macs_ratio:.1f}x fewer MACs"]
     verdicts = [] if sep.macs_ratio < grouped.macs_ratio < 1 else [FAILS]
     for device in grouped.speedup:
-        if device not in sep.speedup or not (trusted(grouped, device) and trusted(sep, device)):
+        if device not in sep.speedup:
+            continue
+        if doubt := _doubts(grouped, (device,)) or _doubts(sep, (device,)):
+            parts.append(f"no verdict on {doubt}")
             continue
         g, s = interval(grouped.speedup[device]), interval(sep.speedup[device])
         verdicts += [g.above(Interval(1.0, 1.0)), s.above(g)]
         parts.append(f"{g.text()} faster on {device} (separable {s.text()})")
-    timed = len(parts) > 1
-    return Claim(claim, ", ".join(parts), combine(verdicts) if timed else UNMEASURED, rule)
+    return Claim(claim, ", ".join(parts), combine(verdicts), rule)
 
 
 def check_claims(

@@ -30,6 +30,13 @@ class Roofline:
         """Attainable FLOP/s at an arithmetic intensity."""
         return min(self.peak_flops, intensity * self.bandwidth)
 
+    def curve(self, low: float, high: float, points: int = 101) -> tuple[list[float], list[float]]:
+        """The roof a chart draws: ``points`` (>= 2) intensities spaced evenly on a log axis from
+        ``low`` to ``high``, and the attainable FLOP/s at each (the same ``attainable`` the
+        tables use)."""
+        xs = [low * (high / low) ** (i / (points - 1)) for i in range(points)]
+        return xs, [self.attainable(x) for x in xs]
+
 
 def op_times(cost: Cost, roof: Roofline) -> tuple[float, float]:
     """(compute seconds, memory seconds) of one op's cost at the roof; elementwise ops are

@@ -53,16 +53,3 @@ def test_parse_percent():
     for bad in ("five", True):
         with pytest.raises(ValueError, match="expected a percentage such as 5%"):
             parse_percent(bad)
-
-
-def test_public_api_names_are_functions_not_modules():
-    """Every name of ``import sepprof`` resolves to the function, even after the module that
-    holds it has been imported (module names differ from function names on purpose)."""
-    import importlib
-
-    import sepprof
-
-    for name, module in sepprof._API.items():
-        importlib.import_module(module)
-        assert callable(getattr(sepprof, name)), name
-        assert not isinstance(getattr(sepprof, name), type(sepprof)), name

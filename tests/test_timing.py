@@ -131,3 +131,202 @@ def test_measure_pairs_rounds_of_every_item(monkeypatch):
     result = measure(items, device="cpu", n_threads=1, rounds=4, min_time=0.001)
     assert rounds == ["a", "b", "b", "a", "a", "b", "b", "a"]
     assert result["a"].rounds == result["b"].rounds == (1.0, 1.0, 1.0, 1.0)
+
+
+class FakeMeter:
+    """Stands in for contention.Meter: others' CPU during timing, as recorded."""
+
+    def __init__(self, during):
+        self.during = during
+
+    def start(self):
+        return self
+
+    def stop(self):
+        return self.during
+
+
+STANDARD = [10.0, 12.0, 11.0, 10.0, 9.0]
+SEPARABLE = [2.0, 2.5, 2.0, 2.0, 1.8]  # per-round ratios 5.0, 4.8, 5.5, 5.0, 5.0
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """Replay recorded rounds and contention readings through ``time_all``; returns the
+    (items, threads) each measurement was asked for."""
+    import sepprof.contention as contention
+    import sepprof.measure as m
+
+    monkeypatch.setattr(contention, "default_threads", lambda: 2)
+    calls = []
+
+    def setup(before, during):
+        monkeypatch.setattr(m, "others_cpu", lambda window=0.2: before)
+        monkeypatch.setattr(m, "Meter", lambda: FakeMeter(during))
+
+    def fake_measure(items, *, device, n_threads, rounds, min_time, on_round=None):
+        calls.append((list(items), n_threads))
+        rounds_of = {"standard": STANDARD, "separable": SEPARABLE}
+        return {k: Latency.from_rounds(rounds_of.get(k, [1.0] * 5), 50) for k in items}
+
+    monkeypatch.setattr(m, "measure", fake_measure)
+    return setup, calls
+
+
+def items(device):
+    return {"standard": print, "separable/depthwise": print, "separable": print}
+
+
+def test_quiet_machine_times_on_every_core_and_trusts_the_speedup(recorded):
+    from sepprof.measure import time_all
+    from sepprof.options import TimingOptions
+
+    setup, calls = recorded
+    setup(before=0.05, during=0.1)
+    t = time_all(items, TimingOptions())
+    assert calls == [(["standard", "separable", "separable/depthwise"], 2)]  # pairs first
+    assert t.env["threads"] == 2 and t.env["threads_requested"] == 2 and t.env["threads_default"]
+    assert t.env["other_cpu_cores"] == {"before": 0.05, "during": 0.1, "after": 0.05}
+    assert t.env["contention"] == "" and not t.env["threads_oversubscribed"]
+    lat = t.latency["cpu"]
+    assert Speedup.of(lat["standard"], lat["separable"]).trusted
+
+
+def test_busy_core_lowers_the_default_threads_and_says_so(recorded):
+    from sepprof.measure import time_all
+    from sepprof.options import TimingOptions
+
+    setup, calls = recorded
+    setup(before=1.0, during=1.0)  # one core busy elsewhere, before and during
+    t = time_all(items, TimingOptions())
+    assert calls[0][1] == 1
+    assert (t.env["threads"], t.env["threads_requested"]) == (1, 2)
+    assert "1 of 2 cores (the free ones)" in t.env["threads_note"]
+    assert any(n.startswith("threads: 1 of 2 cores") for n in t.notes)
+    lat = t.latency["cpu"]
+    assert t.env["contention"] == "" and Speedup.of(lat["standard"], lat["separable"]).trusted
+
+
+def test_contended_timing_withholds_the_verdict(recorded):
+    from sepprof.measure import time_all
+    from sepprof.options import TimingOptions
+
+    setup, _ = recorded
+    setup(before=1.0, during=1.6)  # the load grew while timing at 1 thread
+    t = time_all(items, TimingOptions())
+    reason = t.env["contention"]
+    assert reason.startswith("contended: other processes kept 1.6 of 2 cores busy")
+    assert all(lat.contention == reason for lat in t.latency["cpu"].values())
+    assert f"cpu: {reason}" in t.notes
+    s = Speedup.of(t.latency["cpu"]["standard"], t.latency["cpu"]["separable"])
+    assert not s.trusted and s.doubt == "contended" and s.value == pytest.approx(5.0)
+
+
+def test_explicit_threads_above_the_free_cores_are_honoured_and_flagged(recorded):
+    from sepprof.measure import time_all
+    from sepprof.options import TimingOptions
+
+    setup, calls = recorded
+    setup(before=1.0, during=1.0)
+    t = time_all(items, TimingOptions(threads=2))
+    assert calls[0][1] == 2 and t.env["threads_oversubscribed"]
+    assert (t.env["threads"], t.env["threads_requested"], t.env["threads_default"]) == (2, 2, False)
+    assert t.env["contention"]  # 1 core of others against no spare core
+
+
+def test_compare_json_carries_the_conditions_and_the_trust(recorded):
+    import sepprof
+    from sepprof.options import TimingOptions
+
+    setup, _ = recorded
+    setup(before=1.0, during=1.6)
+    doc = sepprof.compare(
+        k=3, cin=8, cout=8, size=8, trace=False, timing=TimingOptions(rounds=5)
+    ).to_dict()
+    env = doc["environment"]
+    assert env["threads"] == 1 and env["threads_requested"] == 2
+    assert env["other_cpu_cores"]["during"] == 1.6
+    comp = doc["comparisons"][0]
+    assert comp["speedup_trusted"] == {"cpu": False}
+    assert comp["speedup_reason"]["cpu"].startswith("contended:")
+    assert comp["speedup"]["cpu"] == pytest.approx(5.0)
+    assert (comp["speedup_low"]["cpu"], comp["speedup_high"]["cpu"]) == pytest.approx((4.8, 5.5))
+
+
+@pytest.mark.parametrize(
+    ("fields", "flag"),
+    [
+        ({"min_time": float("nan")}, "--min-time"),
+        ({"min_time": float("inf")}, "--min-time"),
+        ({"min_time": 1e9}, "--min-time"),
+        ({"min_time": 0.0}, "--min-time"),
+        ({"rounds": 0}, "--rounds"),
+        ({"rounds": 1001}, "--rounds"),
+        ({"threads": 0}, "--threads"),
+        ({"threads": 10_000}, "--threads"),
+        ({"repeat": 0}, "--repeat"),
+        ({"repeat": 51}, "--repeat"),
+        ({"dtype": "fp64"}, "--dtype"),
+        ({"devices": ("tpu",)}, "--device"),
+    ],
+)
+def test_nonsense_timing_options_are_refused_naming_the_flag(fields, flag):
+    from sepprof.options import TimingOptions
+
+    with pytest.raises(UserError, match=f"^{flag}: "):
+        TimingOptions(**fields)
+
+
+def test_sane_timing_options_are_accepted():
+    from sepprof.options import MAX_MIN_TIME, TimingOptions, machine_cpus
+
+    opts = TimingOptions(min_time=MAX_MIN_TIME, rounds=1000, threads=machine_cpus(), repeat=3)
+    assert opts.thread_count() == machine_cpus()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--min-time", "nan"),
+        ("--min-time", "inf"),
+        ("--min-time", "1e9"),
+        ("--rounds", "0"),
+        ("--rounds", "1001"),
+        ("--threads", "0"),
+        ("--threads", "10000"),
+        ("--repeat", "0"),
+    ],
+)
+def test_cli_refuses_nonsense_timing_flags_with_exit_2(cli, flag, value):
+    run = cli("compare", "--cout", "8", "--size", "8", flag, value)
+    assert run.code == 2 and flag in run.err and "Traceback" not in run.err
+
+
+def test_repeat_pools_rounds_from_fresh_worker_processes(tmp_path):
+    """--repeat 2: the rounds of two new processes (not this one), pooled in order."""
+    import os
+    import sys
+
+    import cloudpickle
+
+    from sepprof.measure import time_all
+    from sepprof.options import TimingOptions
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    log = tmp_path / "pids"
+
+    def make_items(device):
+        def probe():
+            with open(log, "a") as f:
+                f.write(f"{os.getpid()}\n")
+
+        return {"probe": probe}
+
+    ticks = []
+    opts = TimingOptions(rounds=2, min_time=0.001, repeat=2, threads=1)
+    t = time_all(make_items, opts, lambda label, total: lambda: ticks.append(label))
+    pids = set(log.read_text().split())
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+    assert len(t.latency["cpu"]["probe"].rounds) == 4
+    assert ticks == ["timing on cpu, process 1 of 2"] * 2 + ["timing on cpu, process 2 of 2"] * 2
+    assert t.env["repeat"] == 2

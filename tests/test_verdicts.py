@@ -1,0 +1,136 @@
+"""Speedups from paired rounds, their bootstrap interval, when they may carry a verdict, and
+budgets judged inconclusive on untrusted timing. Every timing here is a recorded one."""
+
+from math import comb
+
+import pytest
+
+from sepprof.budgets import Budget, judge
+from sepprof.results import Comparison, Latency, Speedup
+from sepprof.results.latency import bootstrap_interval, budget_metrics, in_sequence, pool
+
+BASE = [10.0, 12.0, 11.0, 10.0, 9.0]
+VARIANT = [2.0, 2.5, 2.0, 2.0, 1.8]  # ratios 5.0, 4.8, 5.5, 5.0, 5.0
+
+
+def lat(rounds, contention=""):
+    return Latency.from_rounds(list(rounds), runs=10 * len(rounds)).contended(contention)
+
+
+def test_median_of_order_statistic_probabilities_make_min_max_the_95_interval_of_5():
+    """Hand derivation: the median of a resample of 5 is the smallest value when at least 3 of
+    the 5 draws are it, P = sum_{i>=3} C(5,i) 0.2^i 0.8^(5-i) = 0.058 > 0.025; likewise the
+    largest. So the percentile bootstrap 95% interval of 5 distinct values is [min, max]."""
+    p_min = sum(comb(5, i) * 0.2**i * 0.8 ** (5 - i) for i in range(3, 6))
+    assert p_min == pytest.approx(0.05792)
+    values = [5.0, 4.8, 5.5, 5.0, 5.1]
+    assert bootstrap_interval(values) == (4.8, 5.5)
+    assert bootstrap_interval(values) == bootstrap_interval(list(values))  # fixed seed
+    assert bootstrap_interval([3.0] * 7) == (3.0, 3.0)
+
+
+def test_speedup_is_the_median_of_per_round_ratios():
+    s = Speedup.of(lat(BASE), lat(VARIANT))
+    assert s.ratios == pytest.approx((5.0, 4.8, 5.5, 5.0, 5.0))
+    assert s.value == pytest.approx(5.0)
+    assert (s.low, s.high) == pytest.approx((4.8, 5.5))
+    assert s.error == pytest.approx(0.35)
+    assert s.trusted and s.reason == "" and s.doubt == ""
+
+
+def test_pairing_cancels_a_burst_that_hit_both_sides_of_a_round():
+    """Rounds 3-5 ran twice as slow for both (a burst or drift): the per-round ratio is 5 every
+    round, while the ratio of the two medians (10 / 4) would say 2.5."""
+    base, variant = lat([10, 10, 20, 20, 20]), lat([2, 2, 4, 4, 4])
+    base2, variant2 = lat([10, 10, 10, 20, 20]), lat([2, 2, 4, 4, 4])
+    assert Speedup.of(base, variant).value == pytest.approx(5.0)
+    assert base2.median / variant2.median == pytest.approx(2.5)
+    assert Speedup.of(base2, variant2).value == pytest.approx(5.0)
+
+
+def test_contended_side_gives_no_verdict():
+    reason = "contended: other processes kept 1.4 of 2 cores busy while cpu was timed at 1"
+    s = Speedup.of(lat(BASE), lat(VARIANT, reason))
+    assert not s.trusted and s.reason == reason and s.doubt == "contended"
+    assert s.value == pytest.approx(5.0)  # the number stays, for the record
+
+
+@pytest.mark.parametrize(
+    ("base", "variant", "why"),
+    [
+        ([10, 10], [2, 2], "only 2 paired round(s)"),
+        ([10, 10, 10, 10, 10], [2, 2.5, 1.6, 2, 2], "spread 4.00x-6.25x"),
+        # three worker processes' pooled rounds: one of them says 3.85x, two say 5x
+        ([10] * 15, [2] * 10 + [2.6] * 5, "spread 3.85x-5.00x"),
+    ],
+)
+def test_unstable_ratios_give_no_verdict(base, variant, why):
+    s = Speedup.of(lat(base), lat(variant))
+    assert not s.trusted and s.doubt == "unstable" and why in s.reason
+
+
+def test_speedup_fields_in_comparison_json_round_trip():
+    s = Speedup.of(lat(BASE), lat(VARIANT, "contended: busy"))
+    comp = Comparison("standard", "separable", 0.115, 0.115, 0.115, {"cpu": s})
+    d = comp.to_dict()
+    assert d["speedup"] == {"cpu": pytest.approx(5.0)}
+    assert d["speedup_low"] == {"cpu": pytest.approx(4.8)}
+    assert d["speedup_high"] == {"cpu": pytest.approx(5.5)}
+    assert d["speedup_trusted"] == {"cpu": False}
+    assert d["speedup_reason"] == {"cpu": "contended: busy"}
+    assert Comparison.from_dict(d).speedup["cpu"] == s
+    old = {k: v for k, v in d.items() if k not in ("speedup_trusted", "speedup_reason")}
+    assert Comparison.from_dict(old).speedup["cpu"].trusted  # files from before: as they were
+
+
+def test_pooled_and_summed_latencies_keep_rounds_paired_and_contention():
+    a, b = lat([1, 2, 3]), lat([4, 5], "contended: x")
+    pooled = pool([a, b])
+    assert pooled.rounds == (1, 2, 3, 4, 5) and pooled.runs == 50
+    assert pooled.median == 3 and pooled.contention == "contended: x"
+    summed = in_sequence([lat([1, 2, 3]), lat([10, 20, 30], "contended: y")])
+    assert summed.rounds == (11, 22, 33) and summed.contention == "contended: y"
+
+
+def budget(**limits):
+    return Budget(name="b", config="x.yaml", **limits)
+
+
+def test_budget_metrics_mark_untrusted_timing():
+    metrics, notes = budget_metrics("cpu", lat(VARIANT, "contended: busy"), lat(BASE))
+    assert metrics == {"latency_ms.cpu": 2.0, "speedup.cpu": pytest.approx(5.0)}
+    assert notes["untrusted.latency_ms.cpu"] == "contended: busy"
+    assert notes["untrusted.speedup.cpu"] == "contended: busy"
+    assert "95% interval 4.80x-5.50x" in notes["speedup.cpu"]
+    metrics, notes = budget_metrics("cpu", lat(VARIANT), lat(BASE))
+    assert not [k for k in notes if k.startswith("untrusted.")]
+
+
+def test_untrusted_timing_is_inconclusive_not_a_verdict():
+    b = budget(max_latency_ms={"cpu": 1.0}, min_speedup={"cpu": 6}, max_macs=10)
+    metrics, notes = budget_metrics("cpu", lat(VARIANT, "contended: busy"), lat(BASE))
+    metrics["macs"] = 5
+    verdicts = {v.metric: v for v in judge(b, metrics, notes, None)}
+    assert verdicts["macs"].status == "pass"  # counted metrics are never in doubt
+    for key in ("latency_ms.cpu", "speedup.cpu"):
+        assert verdicts[key].status == "inconclusive"
+        assert "contended: busy" in verdicts[key].note and "--strict-timing" in verdicts[key].note
+    strict = {v.metric: v for v in judge(b, metrics, notes, None, strict_timing=True)}
+    assert strict["speedup.cpu"].status == "fail"
+    assert "contended: busy" in strict["speedup.cpu"].note
+
+
+def test_trusted_timing_is_judged_as_before():
+    b = budget(max_latency_ms={"cpu": 1.0}, min_speedup={"cpu": 4})
+    metrics, notes = budget_metrics("cpu", lat(VARIANT), lat(BASE))
+    statuses = {v.metric: v.status for v in judge(b, metrics, notes, None, strict_timing=True)}
+    assert statuses == {"latency_ms.cpu": "fail", "speedup.cpu": "pass"}
+
+
+def test_regression_on_untrusted_timing_is_inconclusive():
+    b = budget(max_regression="10%")
+    metrics, notes = budget_metrics("cpu", lat([4.0] * 5, "contended: busy"), None)
+    verdicts = judge(b, metrics, notes, {"latency_ms.cpu": 2.0})
+    assert [(v.metric, v.status) for v in verdicts] == [
+        ("regression latency_ms.cpu", "inconclusive")
+    ]

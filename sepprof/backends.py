@@ -154,15 +154,16 @@ def _eager_inference(module: Any, inputs: Sequence[Any]) -> Callable[[], Any]:
 def train_step(model: Callable[..., Any], params: list[Any], inputs: Sequence[Any]) -> Any:
     """One training step's timed work: forward, then backward from a gradient of ones (the
     gradients are cleared first, as ``zero_grad(set_to_none=True)`` would); returns the output
-    and the gradients."""
+    and the gradients. Autograd is switched back on: the timer runs items in inference mode."""
     import torch
 
     for p in params:
         p.grad = None
     for x in inputs:
         x.grad = None
-    out = model(*inputs)
-    out.backward(torch.ones_like(out))
+    with torch.inference_mode(False), torch.enable_grad():
+        out = model(*inputs)
+        out.backward(torch.ones_like(out))
     return out.detach(), [p.grad for p in params], [x.grad for x in inputs if x.requires_grad]
 
 
@@ -221,3 +222,47 @@ def _prepare_train(
     seconds = time.perf_counter() - start
     check = compare_outputs(got, want, dtype)
     return Prepared(lambda: train_step(compiled, params, xs), backend, "train", seconds, check)
+
+
+def timed_item(
+    module: Any, inputs: Sequence[Any], device: str, opts: Any, input_grad: bool = True
+) -> Prepared:
+    """What ``measure`` times for ``module(*inputs)`` under ``opts`` (a ``TimingOptions``):
+    ``prepare`` with the options' backend, mode, dtype and threads. Eager inference runs
+    without autograd, like every other backend's inference."""
+    return prepare(
+        module,
+        inputs,
+        getattr(opts, "backend", "eager"),
+        getattr(opts, "mode", "inference"),
+        device,
+        dtype=opts.dtype,
+        threads=opts.thread_count(),
+        input_grad=input_grad,
+    )
+
+
+def backend_facts(items: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per timed item that was compiled or exported: its compile seconds, the output check and
+    the BatchNorms folded (for the result's environment)."""
+    return {
+        name: {
+            "compile_seconds": item.compile_seconds,
+            "output_close": item.check.close if item.check else None,
+            "output_max_abs_diff": item.check.max_abs_diff if item.check else None,
+            "batchnorms_folded": item.batchnorms_folded,
+        }
+        for name, item in items.items()
+        if isinstance(item, Prepared) and item.backend != "eager"
+    }
+
+
+def backend_notes(items: dict[str, Any]) -> list[str]:
+    """A note per item whose backend output differs from eager's."""
+    notes = []
+    for name, item in items.items():
+        if isinstance(item, Prepared) and item.check is not None:
+            note = item.check.note(item.backend, name)
+            if note:
+                notes.append(note)
+    return notes

@@ -17,7 +17,9 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_backward_flop
 
+from sepprof.ops import Block, Plan
 from sepprof.units import flops_to_macs
+from sepprof.variants import build_block, build_plan, random_input
 
 # torch's formula on shapes (the registered one is wrapped to take tensors)
 _CONV_BACKWARD = conv_backward_flop.__wrapped__
@@ -69,3 +71,14 @@ def count_step(
     backward = counter.get_total_flops() - forward
     module.zero_grad(set_to_none=True)
     return CountedStep(flops_to_macs(forward), flops_to_macs(backward), flops_to_macs(sum(excess)))
+
+
+def block_step(block: Block, batch: int) -> CountedStep:
+    """torch's count of a ``compare`` variant's training step (its input needs a gradient)."""
+    return count_step(build_block(block).train(), [random_input(batch, block.inp)])
+
+
+def plan_step(plan: Plan, batch: int) -> CountedStep:
+    """torch's count of a network's training step (the image needs no gradient)."""
+    module = build_plan(plan).train()
+    return count_step(module, [random_input(batch, plan.inp)], input_grad=False)

@@ -83,3 +83,13 @@ def elementwise_note(backend: str, mode: str, folding: Folding, measured: int | 
         "of those ops do not run (BatchNorm's scale and shift become the conv's bias); "
         "MACs unchanged"
     )
+
+
+def blocks_note(
+    blocks: Iterable[Block], batch: int, backend: str, mode: str, measured: int | None = None
+) -> str | None:
+    """``elementwise_note`` for a ``compare`` run's variants taken together."""
+    total = Folding(0, 0)
+    for block in blocks:
+        total = total + block_folding(block, batch)
+    return elementwise_note(backend, mode, total, measured)

@@ -149,3 +149,42 @@ def test_compile_matches_eager_in_inference_THE_ONE_COMPILE_TEST():
     assert prepared.batchnorms_folded == 1
     assert prepared.compile_seconds > 0
     assert torch.allclose(prepared(), module(x).detach(), rtol=1e-4, atol=1e-5)
+
+
+def _run(backend: str, mode: str, low: float, high: float, subject: str = "worked example"):
+    from sepprof.results.backends import BackendRun
+    from sepprof.results.latency import Speedup
+
+    value = (low + high) / 2
+    speedup = Speedup(value, (high - low) / 2, low, high)
+    latency = {"standard": 1.0, "separable": 1.0 / value}
+    return BackendRun(subject, backend, mode, "cpu", latency, speedup, 0.115, None)
+
+
+def test_kernels_claim_holds_only_when_a_backend_flips_eagers_verdict():
+    from sepprof.backend_report import kernels_claim
+    from sepprof.claims import FAILS, HOLDS, INCONCLUSIVE, UNMEASURED
+    from sepprof.results.backends import BackendMatrix
+
+    eager = _run("eager", "inference", 3.0, 3.4)
+    same = BackendMatrix((eager, _run("onnxruntime", "inference", 4.1, 4.9)))
+    flipped = BackendMatrix((eager, _run("eager", "train", 0.6, 0.8)))
+    edge = BackendMatrix((eager, _run("compile", "inference", 0.9, 1.2)))
+    assert kernels_claim(same).verdict == FAILS
+    assert "onnxruntime inference 4.50x (4.10x–4.90x)" in kernels_claim(same).measured
+    assert kernels_claim(flipped).verdict == HOLDS
+    assert kernels_claim(edge).verdict == INCONCLUSIVE
+    assert kernels_claim(BackendMatrix((eager,))).verdict == UNMEASURED
+
+
+def test_backend_matrix_round_trips_and_derives_speedups_over_eager():
+    from sepprof.results.backends import BackendMatrix
+
+    eager = _run("eager", "inference", 3.0, 3.4)
+    ort = _run("onnxruntime", "inference", 4.1, 4.9)
+    ort = type(ort)(**{**ort.__dict__, "latency_ms": {"standard": 0.5, "separable": 0.1}})
+    matrix = BackendMatrix((eager, ort), {"compile train": "no compiler"})
+    d = matrix.to_dict()
+    assert d["runs"][1]["over_eager"] == {"standard": 2.0, "separable": pytest.approx(3.125)}
+    assert d["runs"][1]["realised"] == pytest.approx(4.5 * 0.115)
+    assert BackendMatrix.from_dict(d).to_dict() == d

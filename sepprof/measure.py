@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sepprof.backends import timed_item
 from sepprof.calibration import Calibration, load_calibration
 from sepprof.contention import Contention, Meter, Threads, choose_threads, others_cpu
 from sepprof.guards import check_memory
@@ -60,22 +61,28 @@ def _on(module: Any, device: str, opts: TimingOptions) -> Any:
 
 
 def _stage_item(
-    module: Any, stage: Stage, block: Block, batch: int, device: str, opts: TimingOptions
+    module: Any,
+    stage: Stage,
+    block: Block,
+    batch: int,
+    device: str,
+    opts: TimingOptions,
+    input_grad: bool = True,
 ) -> Callable[[], Any]:
     """A stage on its own: fed a random input of its shape (and of its block's, for shortcuts)."""
     xs = random_input(batch, stage.inp, device, opts.dtype, opts.memory_format)
     xb = random_input(batch, block.inp, device, opts.dtype, opts.memory_format)
-    return lambda: module(xs, xb)
+    return timed_item(module, (xs, xb), device, opts, input_grad)
 
 
 def block_items(
     block: Block, batch: int, device: str, opts: TimingOptions, stages: bool = True
 ) -> Items:
     """A ``compare`` variant, and (``stages``) each of its stages when it has several
-    (``name/stage``)."""
+    (``name/stage``), on ``opts.backend`` in ``opts.mode`` (``backends.prepare``)."""
     module = _on(build_block(block), device, opts)
     x = random_input(batch, block.inp, device, opts.dtype, opts.memory_format)
-    items: Items = {block.name: lambda: module(x)}
+    items: Items = {block.name: timed_item(module, (x,), device, opts)}
     if stages and len(block.stages) > 1:
         for stage in block.stages:
             sub = getattr(module, module_name(stage.name))
@@ -89,18 +96,21 @@ def plan_items(
     plans: dict[str, Plan], batch: int, device: str, opts: TimingOptions, stages_of: str
 ) -> Items:
     """Whole networks (keyed by their label) and each stage of ``plans[stages_of]`` (keyed by
-    its module path)."""
+    its module path); in train mode the image needs no gradient, nor does a stage before the
+    first parameter (``backward.plan_stage_needs``)."""
+    from sepprof.backward import plan_stage_needs
+
     items: Items = {}
     for label, plan in plans.items():
         module = _on(build_plan(plan), device, opts)
         x = random_input(batch, plan.inp, device, opts.dtype, opts.memory_format)
-        items[label] = lambda module=module, x=x: module(x)
+        items[label] = timed_item(module, (x,), device, opts, input_grad=False)
         if label != stages_of:
             continue
-        for block, stage in plan.stages():
+        for block, stage, grad, _ in plan_stage_needs(plan):
             path = stage_path(block, stage, True)
             sub = module.get_submodule(path)
-            items[path] = _stage_item(sub, stage, block, batch, device, opts)
+            items[path] = _stage_item(sub, stage, block, batch, device, opts, grad)
     return items
 
 

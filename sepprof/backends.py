@@ -136,6 +136,8 @@ def compare_outputs(got: Any, want: Any, dtype: str) -> Check:
 
 def _tensors(value: Any) -> list[Any]:
     """The tensors (or arrays) in an output, a gradient list or a nest of them."""
+    if isinstance(value, dict):
+        value = list(value.values())
     if isinstance(value, list | tuple):
         return [t for v in value for t in _tensors(v)]
     return [] if value is None else [value]
@@ -163,8 +165,12 @@ def train_step(model: Callable[..., Any], params: list[Any], inputs: Sequence[An
         x.grad = None
     with torch.inference_mode(False), torch.enable_grad():
         out = model(*inputs)
-        out.backward(torch.ones_like(out))
-    return out.detach(), [p.grad for p in params], [x.grad for x in inputs if x.requires_grad]
+        outs = [t for t in _tensors(out) if isinstance(t, torch.Tensor) and t.requires_grad]
+        if not outs:
+            raise UserError("--mode train: the model's output needs no gradient (nothing to train)")
+        torch.autograd.backward(outs, [torch.ones_like(t) for t in outs])
+    grads = [x.grad for x in inputs if x.requires_grad]
+    return [t.detach() for t in outs], [p.grad for p in params], grads
 
 
 def train_inputs(inputs: Sequence[Any], input_grad: bool) -> list[Any]:
@@ -183,10 +189,13 @@ def prepare(
     dtype: str = "fp32",
     threads: int | None = None,
     input_grad: bool = True,
+    kwargs: dict[str, Any] | None = None,
 ) -> Prepared:
-    """The callable to time for ``module(*inputs)`` on ``backend`` in ``mode``: compiled or
-    exported once here (timed apart), its output checked once against eager's."""
+    """The callable to time for ``module(*inputs, **kwargs)`` on ``backend`` in ``mode``:
+    compiled or exported once here (timed apart), its output checked once against eager's."""
     check_backend(backend, mode, device)
+    if kwargs:
+        module = _with_kwargs(module, kwargs)
     if mode == "train":
         return _prepare_train(module.train(), inputs, backend, dtype, input_grad)
     module = module.eval()
@@ -203,6 +212,21 @@ def prepare(
         run, seconds, folded = ort_inference(module, inputs, device, dtype, threads)
     check = compare_outputs(run(), want, dtype)
     return Prepared(run, backend, mode, seconds, check, folded)
+
+
+def _with_kwargs(module: Any, kwargs: dict[str, Any]) -> Any:
+    """``module`` with its keyword arguments bound, so every backend sees positional inputs."""
+    from torch import nn
+
+    class WithKwargs(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = module
+
+        def forward(self, *args: Any) -> Any:
+            return self.inner(*args, **kwargs)
+
+    return WithKwargs()
 
 
 def _prepare_train(
@@ -225,7 +249,12 @@ def _prepare_train(
 
 
 def timed_item(
-    module: Any, inputs: Sequence[Any], device: str, opts: Any, input_grad: bool = True
+    module: Any,
+    inputs: Sequence[Any],
+    device: str,
+    opts: Any,
+    input_grad: bool = True,
+    kwargs: dict[str, Any] | None = None,
 ) -> Prepared:
     """What ``measure`` times for ``module(*inputs)`` under ``opts`` (a ``TimingOptions``):
     ``prepare`` with the options' backend, mode, dtype and threads. Eager inference runs
@@ -239,6 +268,7 @@ def timed_item(
         dtype=opts.dtype,
         threads=opts.thread_count(),
         input_grad=input_grad,
+        kwargs=kwargs,
     )
 
 

@@ -188,3 +188,27 @@ def test_backend_matrix_round_trips_and_derives_speedups_over_eager():
     assert d["runs"][1]["over_eager"] == {"standard": 2.0, "separable": pytest.approx(3.125)}
     assert d["runs"][1]["realised"] == pytest.approx(4.5 * 0.115)
     assert BackendMatrix.from_dict(d).to_dict() == d
+
+
+class _Keyed(nn.Module):
+    """A --model style module: a keyword argument and a dict output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 1)
+
+    def forward(self, x, scale=1.0):
+        return {"y": self.conv(x) * scale}
+
+
+def test_keyword_arguments_and_dict_outputs_train_and_export():
+    x = torch.randn(1, 2, 3, 3)
+    step = prepare(_Keyed(), [x], "eager", "train", kwargs={"scale": 2.0}, input_grad=False)
+    outs, grads, _ = step()
+    assert outs[0].shape == (1, 3, 3, 3)
+    assert torch.allclose(grads[1], torch.full((3,), 2.0 * 9))  # bias grad: 9 positions x 2
+    if HAS_ORT:
+        module = _Keyed()
+        ort_run = prepare(module, [x], "onnxruntime", kwargs={"scale": 2.0})
+        assert ort_run.check.close
+        assert torch.allclose(torch.from_numpy(ort_run()), module(x, 2.0)["y"], atol=1e-5)

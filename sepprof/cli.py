@@ -1,4 +1,6 @@
-"""The ``sepprof`` command line: parse flags, call the library, pick a renderer, set the exit code.
+"""The ``sepprof`` command line: Typer wiring only. Each command turns its flags into the
+library's validated types, calls the function of the same name in ``sepprof.commands``, picks a
+renderer and sets the exit code (options shared by commands live in ``cli_options``).
 
 Exit codes: 0 success, 1 a check or budget failed, 2 usage or spec error (one line, no
 traceback), 3 internal error (a bug: rerun with --debug for the trace), 130 interrupted.
@@ -9,14 +11,35 @@ torch and fvcore are imported only by commands that trace or time.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
+import typer.core
 
-from sepprof.errors import UserError
+from sepprof import __version__
+from sepprof.cli_options import OUTPUT, TIMED, Flags, check_units, emit, given, opt, shared
+from sepprof.cli_options import progress_bar as progress_bar
+from sepprof.errors import UserError, printable
+
+# Flags take no value: show no "<bool>" placeholder for them in --help.
+_display_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = lambda self, ctx: (  # type: ignore[method-assign]
+    None if self.is_flag else _display_type(self, ctx)
+)
+
+RULE_HELP = (
+    "Counting rule: MACs are conv/linear multiply-adds (1 MAC = 2 FLOPs); BatchNorm (2/element), "
+    "bias (1), activations (ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, hardswish 5), residual adds (1) "
+    "and pools are elementwise ops, counted apart and never mixed into MACs."
+)
+EXITS = "Exit codes: 0 ok, 1 a check or budget failed, 2 bad input, 3 internal error, 130 stopped."
+
+
+def _epilog(*examples: str, rule: bool = False) -> str:
+    lines = "\n\n".join(f"    {e}" for e in examples)
+    return f"Examples:\n\n{lines}\n\n" + (RULE_HELP + "\n\n" if rule else "") + EXITS
+
 
 app = typer.Typer(
     help="What depthwise-separable, grouped and inverted-residual convolutions really save: "
@@ -25,15 +48,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
-    epilog="Exit codes: 0 ok, 1 a check or budget failed, 2 bad input, 3 internal error (rerun "
-    "with --debug), 130 interrupted. First try: sepprof compare --k 3 --cout 256",
+    epilog=f"First try: sepprof compare --k 3 --cout 256\n\n{EXITS}",
     context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-RULE_HELP = (
-    "Counting rule: MACs are conv/linear multiply-adds (1 MAC = 2 FLOPs); BatchNorm (2/element), "
-    "bias (1), activations (ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, hardswish 5), residual adds (1) "
-    "and pools are elementwise ops, counted apart and never mixed into MACs."
 )
 
 
@@ -41,607 +57,358 @@ def fail(message: str) -> None:
     raise UserError(message)
 
 
-def choice(flag: str, value: str, valid: tuple[str, ...]) -> str:
-    """Check a string flag against its valid values, with a one-line error."""
-    if value not in valid:
-        fail(f"{flag}: {value!r} is not one of {', '.join(valid)}")
-    return value
+def _version(value: bool) -> None:
+    if value:
+        from sepprof.environment import version
 
-
-@contextmanager
-def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[], None]] | None]:
-    """A rich progress bar on stderr (drawn only on a terminal); yields ``start(label, total)``."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from sepprof.render.console import console
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeRemainingColumn(),
-        console=console(stderr=True),
-        transient=True,
-    ) as bar:
-
-        def start(label: str, total: int) -> Callable[[], None]:
-            task = bar.add_task(label, total=total)
-            return lambda: bar.advance(task)
-
-        yield start
-
-
-def emit(result: Any, as_json: bool, view: Callable[[Any], Any]) -> None:
-    """Print a result as JSON or as tables."""
-    if as_json:
-        from sepprof.render.json import render_json
-
-        sys.stdout.write(render_json(result) + "\n")
-        return
-    from sepprof.render.console import console
-
-    out = console()
-    for item in result if isinstance(result, list) else [result]:
-        out.print(view(item))
-
-
-def timing_options(
-    no_time: bool,
-    device: str,
-    dtype: str,
-    threads: int | None,
-    memory_format: str,
-    min_time: float,
-    rounds: int,
-    allocator: str,
-) -> Any:
-    """Validated timing flags, or None for ``--no-time`` (no torch import)."""
-    choice("--dtype", dtype, ("fp32", "fp16", "bf16"))
-    choice("--memory-format", memory_format, ("contiguous", "channels_last"))
-    choice("--allocator", allocator, ("tuned", "system"))
-    devices = tuple(d.strip() for d in device.split(","))
-    for d in devices:
-        choice("--device", d, ("cpu", "cuda", "all"))
-    if threads is not None and threads < 1:
-        fail(f"--threads: must be >= 1 (got {threads})")
-    if rounds < 1:
-        fail(f"--rounds: must be >= 1 (got {rounds})")
-    if min_time <= 0:
-        fail(f"--min-time: must be > 0 seconds (got {min_time})")
-    if no_time:
-        if "cuda" in devices:
-            from sepprof.timing import check_device
-
-            check_device("cuda", dtype)
-        return None
-    from sepprof.options import TimingOptions
-
-    return TimingOptions(devices, threads, dtype, memory_format, min_time, rounds, allocator)
-
-
-DEVICE = typer.Option("cpu", "--device", help="cpu, cuda, or all (every device present).")
-DTYPE = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16.")
-THREADS = typer.Option(None, "--threads", help="CPU threads for timing (default: every core).")
-MEMFMT = typer.Option("contiguous", "--memory-format", help="contiguous or channels_last.")
-MIN_TIME = typer.Option(0.03, "--min-time", help="Seconds of timed calls per item per round.")
-ROUNDS = typer.Option(5, "--rounds", help="Rounds; the latency is the median of round medians.")
-ALLOCATOR = typer.Option(
-    "tuned",
-    "--allocator",
-    help="tuned: raise glibc's mmap/trim thresholds before timing (steady state); "
-    "system: measure the allocator untouched.",
-)
-MODEL = typer.Option(
-    None,
-    "--model",
-    help="Profile a PyTorch model instead: "
-    "package.module:factory or path/to/file.py:factory (runs that code).",
-)
-INPUT = typer.Option("1,3,224,224", "--input", help="The model's input shape N,C,H,W.")
-KWARGS = typer.Option(None, "--kwargs", help="Keyword arguments for the factory, as JSON.")
-NO_TIME = typer.Option(False, "--no-time", help="Skip timing (counts and tracing only).")
-ANALYTIC = typer.Option(
-    False,
-    "--analytic",
-    help="Analytic counts only: no tracing, no timing (and, without --model, no torch import).",
-)
-JSON = typer.Option(False, "--json", help="Print only JSON (the versioned contract) on stdout.")
-UNITS = typer.Option("macs", "--units", help="Show counts as macs or flops (= 2 x MACs).")
+        print(f"sepprof {__version__} (torch {version('torch')}, fvcore {version('fvcore')})")
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show the full trace of internal errors."),
+    debug: bool = opt(False, "--debug", "", "Show the full trace of internal errors."),
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print versions, exit."
+    ),
 ) -> None:
-    """sepprof: profile what separable convolutions save.
-
-    Exit codes: 0 ok, 1 a check/budget failed, 2 bad input, 3 internal error, 130 interrupted.
-    """
+    """sepprof: profile what separable convolutions save."""
 
 
-@app.command(epilog=RULE_HELP)
+REPEAT3 = opt(3, "--repeat", "N", "Fresh worker processes to time in (rounds pooled).")
+ALL_DEVICES = opt("all", "--device", "DEV", "cpu, cuda or all (every device present).")
+REPORT_TIMING = ("device", "dtype", "threads", "memory_format", "repeat", "allocator", "backend")
+REPORT_TIMING += ("mode",)
+LAYER_FLAGS = ("k", "cin", "cout", "size", "batch", "stride", "padding", "dilation", "bias", "bn")
+LAYER_FLAGS += ("act",)
+ACT = "ACT"
+
+
+@app.command(
+    epilog=_epilog(
+        "sepprof compare --k 3 --cout 256",
+        "sepprof compare --k 5 --cin 32 --cout 64 --size 28 --variants standard,grouped:4",
+        "sepprof compare --config configs/layers/mobilenet_v1_layers.yaml --no-time --json",
+        rule=True,
+    )
+)
+@shared(*TIMED, *OUTPUT)
 def compare(
-    k: int = typer.Option(3, "--k", help="Kernel size."),
-    cin: int | None = typer.Option(None, "--cin", help="Input channels (default: same as --cout)."),
-    cout: int = typer.Option(256, "--cout", help="Output channels."),
-    size: int = typer.Option(56, "--size", help="Input height and width."),
-    batch: int = typer.Option(1, "--batch", help="Batch size."),
-    stride: int = typer.Option(1, "--stride", help="Stride."),
-    padding: int | None = typer.Option(
-        None, "--padding", help="Padding (default: dilation x (k//2), 'same' for odd k)."
+    ctx: typer.Context,
+    k: int = opt(3, "--k", "K", "Kernel size."),
+    cin: int | None = opt(None, "--cin", "C", "Input channels (default: --cout)."),
+    cout: int = opt(256, "--cout", "C", "Output channels."),
+    size: int = opt(56, "--size", "PX", "Input height and width."),
+    batch: int = opt(1, "--batch", "N", "Batch size."),
+    stride: int = opt(1, "--stride", "S", "Stride."),
+    padding: int | None = opt(None, "--padding", "P", "Padding (default: dilation x (k//2))."),
+    dilation: int = opt(1, "--dilation", "D", "Dilation."),
+    bias: bool = opt(False, "--bias/--no-bias", "", "Conv bias."),
+    bn: bool = opt(True, "--bn/--no-bn", "", "BatchNorm after each conv."),
+    act: str = opt("relu", "--act", ACT, "relu, relu6, silu or none, after each BatchNorm."),
+    variants: str | None = opt(
+        None, "--variants", "V,V,...", "standard, separable, grouped:G, inverted:T."
     ),
-    dilation: int = typer.Option(1, "--dilation", help="Dilation."),
-    bias: bool = typer.Option(False, "--bias/--no-bias", help="Conv bias."),
-    bn: bool = typer.Option(True, "--bn/--no-bn", help="BatchNorm after each conv."),
-    act: str = typer.Option("relu", "--act", help="relu, relu6, silu or none."),
-    variants: str | None = typer.Option(
-        None,
-        "--variants",
-        help="Comma-separated: standard, separable, grouped:G, inverted:T "
-        "(default: standard,separable).",
-    ),
-    config: Path | None = typer.Option(
-        None,
-        "--config",
-        help="A layers YAML file: compare each layer it lists (the layer flags above are not "
-        "used; --variants, timing and output flags are).",
-    ),
-    strict: bool = typer.Option(
-        False, "--strict", help="Exit 1 if a traced count differs from the analytic one."
-    ),
-    no_time: bool = NO_TIME,
-    analytic: bool = ANALYTIC,
-    device: str = DEVICE,
-    dtype: str = DTYPE,
-    threads: int | None = THREADS,
-    memory_format: str = MEMFMT,
-    min_time: float = MIN_TIME,
-    rounds: int = ROUNDS,
-    allocator: str = ALLOCATOR,
-    as_json: bool = JSON,
-    units: str = UNITS,
+    config: Path | None = opt(None, "--config", "LAYERS.yaml", "Every layer of a layers file."),
+    strict: bool = opt(False, "--strict", "", "Exit 1 if a traced count differs from analytic."),
+    flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
     """Compare variants of one layer: params, MACs (analytic and traced), cost ratio vs theory
     1/Cout + 1/k², bytes, intensity and measured latency per device."""
-    from sepprof.commands.compare import compare as run_compare
-    from sepprof.spec import LayerSpec, load_layers, parse_variants, validate_flags
-
-    choice("--units", units, ("macs", "flops"))
-    opts = timing_options(
-        no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
-    )
-    flags = dict(
-        k=k,
-        cin=cin,
-        cout=cout,
-        size=size,
-        batch=batch,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        bias=bias,
-        bn=bn,
-        act=act,
-    )
-    if config is not None:
-        layers, file_variants = load_layers(config)
-        variants = variants or ",".join(file_variants or [])
-    else:
-        layers = [validate_flags(LayerSpec, flags)]
-    try:  # every layer's variants are checked before anything is measured
-        chosen = [parse_variants(variants or "standard,separable", layer) for layer in layers]
-    except ValueError as exc:
-        fail(f"--variants: {exc}")
-    with progress_bar(not as_json) as progress:
-        results = [
-            run_compare(layer, picked, trace=not analytic, timing=opts, progress=progress)
-            for layer, picked in zip(layers, chosen, strict=True)
-        ]
+    from sepprof.commands import compare as cmd
     from sepprof.render.console import compare_view
 
-    emit(results if config is not None else results[0], as_json, lambda r: compare_view(r, units))
-    mismatch = any(
-        row.traced_ok is False for r in results for v in r.variants for row in (v, *v.stages)
-    )
-    if strict and mismatch:
+    check_units(flags.units)
+    opts = flags.timing()
+    with progress_bar(not flags.as_json) as progress:
+        run = dict(trace=flags.traced, timing=opts, progress=progress)
+        if config is not None:
+            if wrong := given(ctx, *LAYER_FLAGS):
+                fail(f"--config: {', '.join(wrong)} cannot be used with a layers file")
+            result: Any = cmd.compare_file(config, variants, **run)
+        else:
+            layer = {name: ctx.params[name] for name in LAYER_FLAGS}
+            result = cmd.compare(layer, variants or cmd.DEFAULT_VARIANTS, **run)
+    emit(result, flags.as_json, lambda r: compare_view(r, flags.units, flags.wide))
+    if strict and cmd.mismatched(result):
         raise typer.Exit(1)
 
 
-@app.command(epilog=RULE_HELP)
+NETWORK_FLAGS = ("width_mult", "resolution", "as_", "batch")
+MODEL_FLAGS = ("input_shapes", "inputs", "kwargs")
+MODEL = opt(None, "--model", "MODULE:FACTORY", "A model factory: pkg.module:fn or file.py:fn.")
+INPUT = opt([], "--input", "SHAPE[:DTYPE]", "Model input, e.g. 1,3,224,224 (repeatable).")
+INPUTS = opt(None, "--inputs", "FILE.py:FN", "A function returning the model's inputs.")
+KWARGS = opt(None, "--kwargs", "JSON", "Keyword arguments for the factory, as JSON.")
+
+
+@app.command(
+    epilog=_epilog(
+        "sepprof profile configs/networks/mobilenet_v2.yaml --no-time",
+        "sepprof profile configs/networks/mobilenet_v1.yaml --as standard --width-mult 0.75",
+        "sepprof profile --model torchvision.models:resnet50 --input 1,3,224,224 --no-time",
+        rule=True,
+    )
+)
+@shared(*TIMED, *OUTPUT, min_time=opt(0.01, "--min-time", "SECONDS", "Timed s/layer/round."))
 def profile(
-    config: Path | None = typer.Argument(
-        None, help="A network YAML file (see configs/networks/); or use --model."
-    ),
+    ctx: typer.Context,
+    config: Path | None = typer.Argument(None, metavar="[NETWORK.yaml]", help="A network file."),
     model: str | None = MODEL,
-    input_shape: str = INPUT,
+    input_shapes: list[str] = INPUT,
+    inputs: str | None = INPUTS,
     kwargs: str | None = KWARGS,
-    width_mult: float = typer.Option(1.0, "--width-mult", help="MobileNets width multiplier."),
-    resolution: int | None = typer.Option(
-        None,
-        "--resolution",
-        help="Input size (MobileNets resolution multiplier) (default: the file's).",
-    ),
-    as_: str | None = typer.Option(
-        None,
-        "--as",
-        help="Rewrite every layer as standard "
-        "(separable -> k x k conv) or separable (k x k conv -> dw+pw) "
-        "and show before/after totals.",
-    ),
-    batch: int = typer.Option(1, "--batch", help="Batch size."),
-    no_time: bool = NO_TIME,
-    analytic: bool = ANALYTIC,
-    device: str = DEVICE,
-    dtype: str = DTYPE,
-    threads: int | None = THREADS,
-    memory_format: str = MEMFMT,
-    min_time: float = typer.Option(
-        0.01, "--min-time", help="Seconds of timed calls per layer per round."
-    ),
-    rounds: int = ROUNDS,
-    allocator: str = ALLOCATOR,
-    as_json: bool = JSON,
-    units: str = UNITS,
+    width_mult: float = opt(1.0, "--width-mult", "A", "MobileNets width multiplier."),
+    resolution: int | None = opt(None, "--resolution", "PX", "Input size (default: the file's)."),
+    as_: str | None = opt(None, "--as", "KIND", "Rewrite every layer as standard or separable."),
+    batch: int = opt(1, "--batch", "N", "Batch size."),
+    flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
     """Profile a network: per-layer rows, a by-type summary (share of MACs, params and time) and
-    totals, with analytic counts checked by tracing. With --model, any PyTorch model (this
-    imports and runs that code)."""
+    totals, analytic counts checked by tracing. With --model, any PyTorch model (this imports and
+    runs that code)."""
     from sepprof.render.console import profile_view
 
-    choice("--units", units, ("macs", "flops"))
-    if config is None and model is None:
-        fail("profile: give a network YAML file or --model package.module:factory")
-    if config is not None and model is not None:
-        fail("profile: give a network YAML file or --model package.module:factory, not both")
-    if config is not None and (kwargs is not None or input_shape != INPUT.default):
-        fail("--input and --kwargs apply to --model only (a network file gives its own input)")
-    if model is not None:
-        opts = timing_options(
-            no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
-        )
-        from sepprof.model import build_model, parse_input, parse_kwargs
-        from sepprof.model_profile import profile_model
+    check_units(flags.units)
+    if (config is None) == (model is None):
+        both = ", not both" if model else ""
+        fail(f"profile: give a network YAML file or --model package.module:factory{both}")
+    if wrong := given(ctx, *(NETWORK_FLAGS if model else MODEL_FLAGS)):
+        fail(f"{', '.join(wrong)}: only for {'a network file' if model else '--model'}")
+    opts = flags.timing()
+    with progress_bar(not flags.as_json) as progress:
+        run = dict(trace=flags.traced, timing=opts, progress=progress)
+        if model is not None:
+            result = _profile_model(model, input_shapes, inputs, kwargs, run)
+        else:
+            from sepprof.commands.profile import profile as profile_network
+            from sepprof.network import Options, load_network
 
-        shape = parse_input(input_shape)
-        built = build_model(model, parse_kwargs(kwargs))
-        with progress_bar(not as_json) as progress:
-            result = profile_model(
-                built, shape, trace=not analytic, timing=opts, progress=progress, name=model
-            )
-        emit(result, as_json, lambda r: profile_view(r, units))
-        return
-    from sepprof.commands.profile import profile as run_profile
-    from sepprof.network import Options, load_network
+            options = Options(width_mult, resolution, as_)
+            result = profile_network(load_network(config), options, batch=batch, **run)
+    emit(result, flags.as_json, lambda r: profile_view(r, flags.units, flags.wide))
 
-    if as_ is not None:
-        choice("--as", as_, ("standard", "separable"))
-    if not 0 < width_mult <= 4:
-        fail(f"--width-mult: must be > 0 and <= 4 (got {width_mult})")
-    if resolution is not None and not 1 <= resolution <= 8192:
-        fail(f"--resolution: must be between 1 and 8192 (got {resolution})")
-    if not 1 <= batch <= 65536:
-        fail(f"--batch: must be between 1 and 65536 (got {batch})")
-    opts = timing_options(
-        no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
+
+def _profile_model(model: str, shapes: list[str], inputs: Any, kwargs: Any, run: dict) -> Any:
+    from sepprof.model import build_model, parse_inputs, parse_kwargs
+    from sepprof.model_profile import profile_model
+
+    built = build_model(model, parse_kwargs(kwargs))
+    return profile_model(built, parse_inputs(shapes, inputs), name=model, **run)
+
+
+@app.command(
+    epilog=_epilog(
+        "sepprof sepify --model examples/models.py:resnet_like --input 1,3,64,64 --no-time",
+        "sepprof sepify --model mypkg.nets:build --exclude 'stem*' --save sep.pt",
+        rule=True,
     )
-    network = load_network(config)
-    options = Options(width_mult, resolution, as_)
-    with progress_bar(not as_json) as progress:
-        result = run_profile(
-            network, options, batch=batch, trace=not analytic, timing=opts, progress=progress
-        )
-    emit(result, as_json, lambda r: profile_view(r, units))
-
-
-@app.command(epilog=RULE_HELP)
+)
+@shared(*TIMED, *OUTPUT)
 def sepify(
-    model: str = typer.Option(
-        ...,
-        "--model",
-        help="package.module:factory or path/to/file.py:factory (this imports and runs that code).",
+    model: str = opt(
+        ..., "--model", "MODULE:FACTORY", "A model factory: pkg.module:fn or file.py:fn."
     ),
-    input_shape: str = INPUT,
+    input_shapes: list[str] = INPUT,
+    inputs: str | None = INPUTS,
     kwargs: str | None = KWARGS,
-    exclude: list[str] = typer.Option(
-        [],
-        "--exclude",
-        help="Skip convs whose module path matches this glob (repeatable), e.g. 'stem*'.",
+    exclude: list[str] = opt(
+        [], "--exclude", "GLOB", "Skip convs whose path matches (repeatable)."
     ),
-    min_channels: int = typer.Option(
-        1, "--min-channels", help="Skip convs with fewer input channels."
-    ),
-    bn: bool = typer.Option(
-        False, "--bn/--no-bn", help="BatchNorm between depthwise and pointwise."
-    ),
-    act: str = typer.Option(
-        "none", "--act", help="Activation between them: relu, relu6, silu or none."
-    ),
-    save: Path | None = typer.Option(
-        None,
-        "--save",
-        help="Write the converted model's state "
-        "dict and a note of the conversion here (torch.save).",
-    ),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --save file."),
-    no_time: bool = NO_TIME,
-    analytic: bool = ANALYTIC,
-    device: str = DEVICE,
-    dtype: str = DTYPE,
-    threads: int | None = THREADS,
-    memory_format: str = MEMFMT,
-    min_time: float = MIN_TIME,
-    rounds: int = ROUNDS,
-    allocator: str = ALLOCATOR,
-    as_json: bool = JSON,
-    units: str = UNITS,
+    min_channels: int = opt(1, "--min-channels", "C", "Skip convs with fewer input channels."),
+    bn: bool = opt(False, "--bn/--no-bn", "", "BatchNorm between depthwise and pointwise."),
+    act: str = opt("none", "--act", ACT, "relu, relu6, silu or none, between dw and pw."),
+    save: Path | None = opt(None, "--save", "FILE", "Write the converted state dict here."),
+    force: bool = opt(False, "--force", "", "Replace an existing --save file."),
+    flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
-    """Replace every standard k x k Conv2d (k > 1, groups 1) of a model by depthwise + pointwise:
-    before/after params, MACs and latency per layer and in total, and what was skipped and why."""
-    choice("--units", units, ("macs", "flops"))
-    choice("--act", act, ("relu", "relu6", "silu", "none"))
-    if min_channels < 1:
-        fail(f"--min-channels: must be >= 1 (got {min_channels})")
-    if save is not None and save.is_dir():
-        fail(f"--save {save}: is a folder, not a file")
-    if save is not None and save.exists() and not force:
-        fail(f"--save {save}: already exists; pass --force to replace it")
-    opts = timing_options(
-        no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
-    )
+    """Replace every standard k x k convolution of a model by depthwise + pointwise: before/after
+    params, MACs and latency per layer and in total, and what was skipped and why."""
     from sepprof.commands.sepify import convert, save_converted
-    from sepprof.model import build_model, parse_input, parse_kwargs
+    from sepprof.files import check_output_file
+    from sepprof.model import build_model, parse_inputs, parse_kwargs
     from sepprof.render.sepify import sepify_view
 
-    shape = parse_input(input_shape)
+    check_units(flags.units)
+    if save is not None:
+        check_output_file(save, "--save", force)
+    opts = flags.timing()
     built = build_model(model, parse_kwargs(kwargs))
-    with progress_bar(not as_json) as progress:
-        converted = convert(
-            built,
-            shape,
-            exclude=exclude,
-            min_channels=min_channels,
-            bn=bn,
-            act=None if act == "none" else act,
-            trace=not analytic,
-            timing=opts,
-            progress=progress,
-            name=model,
-        )
-    emit(converted.report, as_json, lambda r: sepify_view(r, units))
-    if save is not None and converted.report.converted:
-        print(
-            f"saved to {save_converted(converted.model, converted.report, save)}", file=sys.stderr
-        )
+    conversion = dict(exclude=exclude, min_channels=min_channels, bn=bn, act=act)
+    with progress_bar(not flags.as_json) as progress:
+        run = dict(trace=flags.traced, timing=opts, progress=progress, name=model)
+        done = convert(built, parse_inputs(input_shapes, inputs), **conversion, **run)
+    emit(done.report, flags.as_json, lambda r: sepify_view(r, flags.units, flags.wide))
+    if save is not None and done.report.converted:
+        print(f"saved to {save_converted(done.model, done.report, save)}", file=sys.stderr)
 
 
-@app.command()
+@app.command(
+    epilog=_epilog(
+        "sepprof check configs/budgets/reference.yaml",
+        "sepprof check budgets.yaml --junit budgets.xml --baseline baseline.json",
+        "sepprof check budgets.yaml --baseline baseline.json --update-baseline",
+    )
+)
+@shared("threads", "min_time", "rounds", "repeat", "allocator", "as_json", "wide", repeat=REPEAT3)
 def check(
-    budgets: Path = typer.Argument(..., help="A budget YAML file (see configs/budgets/)."),
-    baseline: Path | None = typer.Option(
-        None,
-        "--baseline",
-        help="A results file from --update-baseline: report (and limit) regressions.",
-    ),
-    update_baseline: bool = typer.Option(
-        False, "--update-baseline", help="Write this run's metrics to --baseline (atomically)."
-    ),
-    junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML here."),
-    threads: int | None = THREADS,
-    min_time: float = MIN_TIME,
-    rounds: int = ROUNDS,
-    allocator: str = ALLOCATOR,
-    as_json: bool = JSON,
+    budgets: Path = typer.Argument(..., metavar="BUDGETS.yaml", help="A budget file."),
+    baseline: Path | None = opt(None, "--baseline", "FILE", "An earlier run's results (see help)."),
+    update_baseline: bool = opt(False, "--update-baseline", "", "Write this run to --baseline."),
+    junit: Path | None = opt(None, "--junit", "FILE", "Also write JUnit XML here."),
+    strict_timing: bool = opt(False, "--strict-timing", "", "Exit 1 on inconclusive timing."),
+    flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
-    """CI budget gate: exit 0 when every budget holds, 1 when any is exceeded, 2 for bad input.
-    Appends a markdown table to $GITHUB_STEP_SUMMARY when it is set."""
-    import os
+    """CI budget gate: exit 0 when every budget holds, 1 when one is exceeded, 2 for bad input.
 
-    from sepprof.commands.check import check as run_check
-    from sepprof.commands.check import write_baseline
-    from sepprof.files import write_atomic
+    --baseline FILE compares with an earlier run's metrics (a missing file is a note unless a
+    budget sets max_regression); --update-baseline writes this run's. Timed budgets measured on
+    a busy or unstable machine are inconclusive: a warning, or exit 1 with --strict-timing.
+    Appends a markdown table to $GITHUB_STEP_SUMMARY when it is set."""
+    from sepprof.commands import check as cmd
     from sepprof.render.console import check_view
 
     if update_baseline and baseline is None:
         fail("--update-baseline: needs --baseline FILE to write to")
-    opts = timing_options(False, "cpu", "fp32", threads, "contiguous", min_time, rounds, allocator)
-    with progress_bar(not as_json) as progress:
-        result = run_check(
-            budgets, baseline=baseline, updating=update_baseline, timing=opts, progress=progress
-        )
-    emit(result, as_json, check_view)
-    if junit is not None:
-        from sepprof.render.junit import junit_xml
-
-        write_atomic(junit, junit_xml(result))
-    if update_baseline:
-        path = write_baseline(result, baseline)
-        print(f"baseline written to {path}", file=sys.stderr)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        from sepprof.render.markdown import check_markdown
-
-        try:
-            with open(summary, "a", encoding="utf-8") as f:
-                f.write(check_markdown(result) + "\n")
-        except OSError as exc:
-            print(
-                f"warning: GITHUB_STEP_SUMMARY {summary}: cannot append ({exc.strerror})",
-                file=sys.stderr,
-            )
-    if not result.passed:
-        raise typer.Exit(1)
+    opts = flags.timing()
+    with progress_bar(not flags.as_json) as progress:
+        run = dict(baseline=baseline, updating=update_baseline, timing=opts, progress=progress)
+        result = cmd.check(budgets, **run)
+    emit(result, flags.as_json, lambda r: check_view(r, flags.wide))
+    for line in cmd.publish(result, junit=junit, baseline=baseline if update_baseline else None):
+        print(line, file=sys.stderr)
+    raise typer.Exit(cmd.exit_code(result, strict_timing))
 
 
-def int_list(flag: str, text: str | None) -> tuple[int, ...]:
-    """Parse ``1,3,5`` for a sweep flag; every item a positive integer, the list not empty."""
-    if text is None:
-        return ()
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        fail(f"{flag}: empty list (give values such as 1,3,5)")
-    for item in items:
-        if not item.isdigit() or int(item) < 1:
-            fail(f"{flag}: {item!r} is not a positive integer")
-    return tuple(int(item) for item in items)
-
-
-@app.command()
+@app.command(
+    epilog=_epilog("sepprof sweep --no-time", "sepprof sweep --k 3,5 --cout 32,64 --groups 4")
+)
+@shared(*TIMED, "as_json", "wide")
 def sweep(
-    k: str = typer.Option("1,3,5,7", "--k", help="Kernel sizes."),
-    cout: str = typer.Option("32,64,128,256,512", "--cout", help="Output channels."),
-    cin: str | None = typer.Option(None, "--cin", help="Input channels (default: equal to Cout)."),
-    size: str = typer.Option("56", "--size", help="Input sizes."),
-    groups: str | None = typer.Option(
-        None, "--groups", help="Also compare grouped:G for these G (where G divides the channels)."
-    ),
-    stride: int = typer.Option(1, "--stride", help="Stride."),
-    batch: int = typer.Option(1, "--batch", help="Batch size."),
-    no_time: bool = NO_TIME,
-    analytic: bool = ANALYTIC,
-    device: str = DEVICE,
-    dtype: str = DTYPE,
-    threads: int | None = THREADS,
-    memory_format: str = MEMFMT,
-    min_time: float = MIN_TIME,
-    rounds: int = ROUNDS,
-    allocator: str = ALLOCATOR,
-    as_json: bool = JSON,
+    k: str = opt("1,3,5,7", "--k", "K,K,...", "Kernel sizes."),
+    cout: str = opt("32,64,128,256,512", "--cout", "C,C,...", "Output channels."),
+    cin: str | None = opt(None, "--cin", "C,C,...", "Input channels (default: equal to Cout)."),
+    size: str = opt("56", "--size", "PX,PX,...", "Input sizes."),
+    groups: str | None = opt(None, "--groups", "G,G,...", "Also grouped:G where G divides."),
+    stride: int = opt(1, "--stride", "S", "Stride."),
+    batch: int = opt(1, "--batch", "N", "Batch size."),
+    flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
     """Sweep k, channels, size and groups: theory ratio 1/Cout + 1/k², traced MAC ratio,
     parameter ratio and (unless --no-time) measured speedup at every point."""
-    from sepprof.commands.sweep import Grid
+    from sepprof.commands.sweep import grid_from_flags
     from sepprof.commands.sweep import sweep as run_sweep
     from sepprof.render.console import sweep_view
 
-    grid = Grid(
-        int_list("--k", k),
-        int_list("--cout", cout),
-        int_list("--cin", cin),
-        int_list("--size", size),
-        int_list("--groups", groups),
-    )
+    grid = grid_from_flags(k=k, cout=cout, cin=cin, size=size, groups=groups)
     grid.layers(stride, batch)  # every point is validated before anything is measured
-    opts = timing_options(
-        no_time or analytic, device, dtype, threads, memory_format, min_time, rounds, allocator
-    )
-    with progress_bar(not as_json) as progress:
-        result = run_sweep(
-            grid, stride=stride, batch=batch, trace=not analytic, timing=opts, progress=progress
-        )
-    emit(result, as_json, sweep_view)
+    opts = flags.timing()
+    with progress_bar(not flags.as_json) as progress:
+        run = dict(trace=flags.traced, timing=opts, progress=progress)
+        result = run_sweep(grid, stride=stride, batch=batch, **run)
+    emit(result, flags.as_json, lambda r: sweep_view(r, flags.wide))
 
 
-@app.command()
+@app.command(epilog=_epilog("sepprof report --quick", "sepprof report --out reports/me --force"))
+@shared(*REPORT_TIMING, repeat=REPEAT3, device=ALL_DEVICES)
 def report(
-    out: Path | None = typer.Option(
-        None, "--out", help="Folder to write (default: reports/cpu-<this machine>)."
+    out: Path | None = opt(None, "--out", "DIR", "Folder (default: reports/cpu-<CPU model>)."),
+    config: list[Path] = opt(
+        [], "--config", "FILE.yaml", "Networks or layers to add (repeatable)."
     ),
-    config: list[Path] = typer.Option(
-        [], "--config", help="Network or layers YAML files to include (repeatable)."
-    ),
-    quick: bool = typer.Option(False, "--quick", help="A smaller sweep and fewer rounds."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing report folder."),
-    device: str = typer.Option("all", "--device", help="cpu, cuda, or all (every device present)."),
-    dtype: str = DTYPE,
-    threads: int | None = THREADS,
-    memory_format: str = MEMFMT,
-    allocator: str = ALLOCATOR,
+    quick: bool = opt(False, "--quick", "", "A smaller sweep and fewer, shorter rounds."),
+    force: bool = opt(False, "--force", "", "Replace an existing report folder."),
+    flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
     """Write a markdown report with charts: the worked example, a sweep, a roofline, MobileNetV1
     by layer type, and the well-known claims checked on this machine."""
-    import shlex
+    from sepprof.commands import report as cmd
 
-    from sepprof.commands.report import build_report, check_output, write_report
-
-    out = out or Path("reports") / _machine_slug()
-    check_output(out, force)
-    for path in config:
-        if not path.is_file():
-            fail(f"--config {path}: file not found")
-    opts = timing_options(
-        False,
-        device,
-        dtype,
-        threads,
-        memory_format,
-        0.01 if quick else 0.03,
-        3 if quick else 5,
-        allocator,
-    )
-    command = (
-        shlex.join(["sepprof", "report", *sys.argv[2:]])
-        if sys.argv[1:2] == ["report"]
-        else "sepprof report"
-    )
+    out = out or cmd.default_folder()
+    cmd.check_output(out, force)
+    opts = flags.timing(min_time=0.01 if quick else 0.03, rounds=3 if quick else 5)
+    command = cmd.reproduce(out, sys.argv)
     with progress_bar() as progress:
-        built = build_report(config, timing=opts, quick=quick, command=command, progress=progress)
-        path = write_report(built, out, force)
+        built = cmd.build_report(
+            config, timing=opts, quick=quick, command=command, progress=progress
+        )
+        path = cmd.write_report(built, out, force)
     print(f"report written to {path}", file=sys.stderr)
 
 
-def _machine_slug() -> str:
-    """``cpu-amd-epyc``: a folder name for this machine's report."""
-    import re
-
-    from sepprof.environment import cpu_model
-
-    return "cpu-" + (re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-") or "unknown")
-
-
-@app.command()
+@app.command(epilog=_epilog("sepprof merge reports/a/report.json gpu.json --out merged.md"))
+@shared("as_json", "wide")
 def merge(
-    files: list[Path] = typer.Argument(
-        ..., help="Results files: compare --json output or report.json, from any machines."
-    ),
-    out: Path | None = typer.Option(None, "--out", help="Also write a markdown page here."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
-    as_json: bool = JSON,
+    files: list[Path] = typer.Argument(..., metavar="RESULTS.json...", help="Results files."),
+    out: Path | None = opt(None, "--out", "FILE.md", "Also write a markdown page here."),
+    force: bool = opt(False, "--force", "", "Replace an existing --out file."),
+    flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
-    """Merge results from several machines (CPU, GPU) into one comparison table."""
-    from sepprof.commands.merge import merge as run_merge
+    """Merge results (compare --json output or report.json) from several machines, CPU and GPU,
+    into one comparison table."""
+    from sepprof.commands import merge as cmd
+    from sepprof.files import check_output_file
     from sepprof.render.console import merge_view
 
-    if out is not None and out.exists() and not force:
-        fail(f"--out {out}: already exists; pass --force to replace it")
-    result = run_merge(files)
-    emit(result, as_json, merge_view)
     if out is not None:
-        from sepprof.files import write_atomic
-        from sepprof.render.markdown import merge_markdown
+        check_output_file(out, "--out", force)
+    result = cmd.merge(files)
+    emit(result, flags.as_json, lambda r: merge_view(r, flags.wide))
+    if out is not None:
+        print(f"written to {cmd.write_markdown(result, out)}", file=sys.stderr)
 
-        write_atomic(out, merge_markdown(result))
-        print(f"written to {out}", file=sys.stderr)
 
-
-@app.command()
+@app.command(epilog=_epilog("sepprof calibrate", "sepprof calibrate --device cuda --dtype fp16"))
+@shared("device", "dtype", "threads", "as_json", "wide")
 def calibrate(
-    device: str = DEVICE,
-    dtype: str = DTYPE,
-    threads: int | None = THREADS,
-    as_json: bool = JSON,
+    force: bool = opt(False, "--force", "", "Store it even if measured under load or >20% lower."),
+    flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
     """Measure this machine's peak FLOP/s (best of several matmuls and a 3x3 conv) and memory
-    bandwidth (DRAM and cache), and store them for the roofline in ``compare``."""
-    opts = timing_options(False, device, dtype, threads, "contiguous", 0.1, 3, "tuned")
+    bandwidth (DRAM and cache), and store them for the roofline."""
     from sepprof.commands.calibrate import calibrate as run_calibrate
     from sepprof.render.console import calibration_view
+    from sepprof.results.calibration import CalibrationSet
 
-    with progress_bar(not as_json) as progress:
-        stored = run_calibrate(opts, progress)
-    results = [cal for cal, _ in stored]
-    emit(results if len(results) > 1 else results[0], as_json, calibration_view)
-    if not as_json:
-        for _, path in stored[-1:]:
-            print(f"saved to {path}", file=sys.stderr)
+    opts = flags.timing(min_time=0.1, rounds=3)
+    with progress_bar(not flags.as_json) as progress:
+        done = run_calibrate(opts, progress, force=force)
+    cals = [d.calibration for d in done]
+    result = cals[0] if len(cals) == 1 else CalibrationSet(tuple(cals))
+    emit(result, flags.as_json, lambda r: calibration_view(r, flags.wide))
+    for d in done:
+        print(d.message, file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app and turn every outcome into an exit code."""
+    """Entry point: run the app and turn every outcome into an exit code. stdout is guarded
+    (``sepprof.streams``): with --json it carries the JSON document only; closed or full, it
+    is one error line (exit 2); a reader gone away (``| head``) ends the run quietly (141)."""
+    from sepprof import streams
+
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    saved = sys.stdout
+    try:
+        with streams.guarded_stdout(json_only="--json" in args) as out:
+            code = _run(args, debug)
+            out.flush()
+    except streams.StdoutError as exc:
+        code = _report(exc, debug)
+    except (streams.StdoutGone, BrokenPipeError):
+        code = streams.BROKEN_PIPE_EXIT
+    if code in (2, streams.BROKEN_PIPE_EXIT) and argv is None and saved is not None:
+        streams.silence_stdout(saved)  # the interpreter's last flush must not fail again
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _run(args: list[str], debug: bool) -> int:
+    """Run the app; every outcome but a broken stdout becomes an exit code."""
+    from sepprof import streams
+
     code, interrupted = 0, False
     try:
         returned = app(args=args, prog_name="sepprof", standalone_mode=False)
@@ -649,34 +416,57 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         code = exc.exit_code
     except UserError as exc:
-        if debug and exc.__cause__ is not None:
-            import traceback
-
-            traceback.print_exception(exc.__cause__)
-        print(f"error: {exc}", file=sys.stderr)
-        code = exc.exit_code
+        code = _report(exc, debug)
     except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         code, interrupted = 130, True
+    except (streams.StdoutGone, BrokenPipeError):
+        raise
     except Exception as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            code = 0  # the help has been printed
-        elif _is_usage_error(exc):
-            print(f"error: {exc.format_message()}{_usage_hint(exc)}", file=sys.stderr)
-            code = 2
-        elif debug:
-            raise
-        else:
-            name = type(exc).__name__
-            print(
-                f"internal error: {name}: {exc} (rerun with --debug for the trace)", file=sys.stderr
-            )
-            code = 3
+        code = _unexpected(exc, debug)
     if code == 130 and not interrupted:  # Typer turns Ctrl-C into an exit code of 130
         print("interrupted", file=sys.stderr)
-    if argv is None:
-        sys.exit(code)
     return code
+
+
+def _report(exc: UserError, debug: bool) -> int:
+    """One ``error:`` line on stderr (the cause's trace too, with --debug)."""
+
+    if debug and exc.__cause__ is not None:
+        import traceback
+
+        traceback.print_exception(exc.__cause__)
+    print(f"error: {printable(exc)}", file=sys.stderr)
+    return exc.exit_code
+
+
+def _unexpected(exc: Exception, debug: bool) -> int:
+    """Click's usage errors are exit 2; anything else is a bug: exit 3 (re-raised with --debug)."""
+
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return 0  # the help has been printed
+    if _is_usage_error(exc):
+        message = printable(exc.format_message())  # type: ignore[attr-defined]
+        print(f"error: {message}{_usage_hint(exc)}", file=sys.stderr)
+        return 2
+    if debug:
+        raise exc
+    print(
+        f"internal error: {type(exc).__name__}: {printable(exc)} (rerun with --debug for the "
+        "trace)",
+        file=sys.stderr,
+    )
+    return 3
+
+
+def writable(*outputs: tuple[str, Path | None]) -> None:
+    """Refuse, before any work, output files that sepprof must not write (a directory, device,
+    FIFO or socket, a symlink to one); existing regular files are replaced atomically."""
+    from sepprof.files import check_output_file
+
+    for flag, path in outputs:
+        if path is not None:
+            check_output_file(path, flag)
 
 
 def _is_usage_error(exc: Exception) -> bool:

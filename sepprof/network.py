@@ -33,7 +33,7 @@ from sepprof.blocks import (
     pool_stage,
     separable_stages,
 )
-from sepprof.errors import SpecError
+from sepprof.errors import SpecError, UserError
 from sepprof.network_spec import (
     ABBREVIATIONS,
     BLOCK_TYPES,
@@ -54,6 +54,16 @@ class Options:
     width_mult: float = 1.0
     resolution: int | None = None
     as_: str | None = None  # "standard" or "separable"
+
+    def __post_init__(self) -> None:
+        """Refuse, naming the flag, what no network can be built with (CLI and API alike)."""
+        w, r = self.width_mult, self.resolution
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < w <= 4:
+            raise UserError(f"--width-mult: must be > 0 and <= 4 (got {w!r})")
+        if r is not None and (isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= 8192):
+            raise UserError(f"--resolution: must be a whole number from 1 to 8192 (got {r!r})")
+        if self.as_ not in (None, "standard", "separable"):
+            raise UserError(f"--as: {self.as_!r} is not one of standard, separable")
 
 
 @dataclass

@@ -124,7 +124,17 @@ def test_speedup_budget_measured_in_one_run(cli, tmp_path):
         "budgets:\n  - name: sep\n    config: layers.yaml\n    min_speedup: {cpu: 0.01}\n"
         "    max_latency_ms: {cpu: 10000}\n"
     )
-    run = cli("check", budgets(tmp_path, text), "--rounds", "2", "--min-time", "0.002", "--json")
+    run = cli(
+        "check",
+        budgets(tmp_path, text),
+        "--rounds",
+        "2",
+        "--repeat",
+        "1",
+        "--min-time",
+        "0.002",
+        "--json",
+    )
     assert run.code == 0, run.err
     doc = run.json()
     metrics = doc["metrics"]["sep"]

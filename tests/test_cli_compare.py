@@ -90,11 +90,22 @@ def test_timing_fills_latency_and_speedup(cli):
     for row in (std, sep, *sep["stages"]):
         lat = row["latency_ms"]["cpu"]
         assert lat["median"] > 0 and lat["runs"] > 0 and len(lat["rounds"]) == 2
-    assert doc["comparisons"][0]["speedup"]["cpu"] == pytest.approx(
-        std["latency_ms"]["cpu"]["median"] / sep["latency_ms"]["cpu"]["median"]
+    # paired rounds: the median of each round's standard/separable ratio
+    ratios = sorted(
+        a / b
+        for a, b in zip(std["latency_ms"]["cpu"]["rounds"], sep["latency_ms"]["cpu"]["rounds"])
     )
+    assert doc["comparisons"][0]["speedup"]["cpu"] == pytest.approx((ratios[0] + ratios[1]) / 2)
     assert doc["environment"]["threads"] >= 1
     assert "allocator" in doc["environment"]
+
+
+def test_layer_flags_with_config_are_refused(cli, tmp_path):
+    path = tmp_path / "layers.yaml"
+    path.write_text("- {k: 3, cout: 8, size: 8}\n")
+    run = cli("compare", "--config", path, "--cout", "16", "--k", "5", "--analytic")
+    assert run.code == 2
+    assert "--config: --k, --cout cannot be used with a layers file" in run.err
 
 
 def test_layers_config(cli, tmp_path):
@@ -104,8 +115,11 @@ def test_layers_config(cli, tmp_path):
         "layers:\n  - {name: first, k: 3, cout: 16, size: 8}\n"
         "  - {name: second, k: 5, cout: 32, size: 8}\n"
     )
-    docs = cli("compare", "--config", path, "--no-time", "--json").json()
+    doc = cli("compare", "--config", path, "--no-time", "--json").json()
+    assert doc["schema"] == "sepprof.compare-set/1" and doc["source"] == str(path)
+    docs = doc["results"]
     assert [d["spec"]["name"] for d in docs] == ["first", "second"]
+    assert all(d["schema"] == "sepprof.compare/1" for d in docs)
     assert [v["name"] for v in docs[1]["variants"]] == ["standard", "separable", "grouped:2"]
 
 
@@ -122,10 +136,10 @@ def test_layers_config(cli, tmp_path):
         ),
         (["--variants", "grouped:3"], "--variants: grouped:3: groups must divide cin=256"),
         (["--k", "abc"], "Invalid value for '--k'"),
-        (["--threads", "0"], "--threads: must be >= 1 (got 0)"),
-        (["--dtype", "fp64"], "--dtype: 'fp64' is not one of fp32, fp16, bf16"),
-        (["--device", "tpu"], "--device: 'tpu' is not one of cpu, cuda, all"),
-        (["--units", "gops"], "--units: 'gops' is not one of macs, flops"),
+        (["--threads", "0"], "--threads: must be a whole number from 1 to"),
+        (["--dtype", "fp64"], "--dtype: unknown value 'fp64' (valid: fp32, fp16, bf16)"),
+        (["--device", "tpu"], "--device: unknown value 'tpu' (valid: cpu, cuda, all)"),
+        (["--units", "gops"], "--units: unknown value 'gops' (valid: macs, flops)"),
         (["--config", "/nonexistent/layers.yaml"], "/nonexistent/layers.yaml: file not found"),
     ],
 )

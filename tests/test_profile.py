@@ -60,7 +60,7 @@ def test_profile_json_contract(cli, tmp_path):
 def test_profile_as_standard_reports_before_and_after(cli):
     run = cli("profile", NETWORKS / "mobilenet_v1.yaml", "--as", "standard", "--analytic")
     assert run.code == 0, run.err
-    assert "as written:" in run.out and "--as standard: MACs x8.56" in run.out
+    assert "as written:" in run.out and "--as standard: 8.56x more MACs" in run.out
     doc = cli(
         "profile", NETWORKS / "mobilenet_v1.yaml", "--as", "standard", "--analytic", "--json"
     ).json()
@@ -125,8 +125,8 @@ def test_analytic_profile_never_imports_torch(tmp_path):
     [
         (["--as", "dense"], "--as: 'dense' is not one of standard, separable"),
         (["--width-mult", "0"], "--width-mult: must be > 0"),
-        (["--resolution", "0"], "--resolution: must be between 1 and 8192"),
-        (["--batch", "0"], "--batch: must be between 1 and 65536"),
+        (["--resolution", "0"], "--resolution: must be a whole number from 1 to 8192"),
+        (["--batch", "0"], "--batch: must be a whole number from 1 to 65536"),
     ],
 )
 def test_profile_bad_flags(cli, args, message):

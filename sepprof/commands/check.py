@@ -67,9 +67,7 @@ def check(
             )
         for device in budget.devices():
             _check_device(loaded, i, device, timing)
-    base = None
-    if baseline and (not updating or Path(baseline).exists()):
-        base = read_baseline(baseline)
+    base, messages = _baseline(loaded, baseline, updating)
     verdicts, metrics, notes = [], {}, {}
     for budget, config in zip(loaded.budgets, loaded.configs, strict=True):
         measured, noted = _measure(budget, config, timing, progress)
@@ -77,9 +75,67 @@ def check(
         before = (base or {}).get(budget.name, {} if updating else None)
         verdicts += judge(budget, measured, noted, before)
     env = environment(**({"threads": timing.thread_count()} if timing else {}))
-    return CheckResult(
-        env, str(loaded.path), tuple(verdicts), metrics, notes, str(baseline) if baseline else None
+    source = str(baseline) if baseline else None
+    return CheckResult(env, str(loaded.path), tuple(verdicts), metrics, notes, source, messages)
+
+
+def _baseline(
+    loaded: Any, baseline: str | Path | None, updating: bool
+) -> tuple[dict[str, dict[str, float]] | None, tuple[str, ...]]:
+    """The baseline's metrics, or None with a note when there is none yet: a missing file is an
+    error only for a budget that limits regressions (and never while creating it)."""
+    if baseline is None or (updating and not Path(baseline).exists()):
+        return None, ()
+    if Path(baseline).exists():
+        return read_baseline(baseline), ()
+    for i, budget in enumerate(loaded.budgets):
+        if budget.max_regression is not None:
+            raise loaded.error(
+                i,
+                "max_regression",
+                f"baseline {baseline} not found (create it with --baseline FILE --update-baseline)",
+            )
+    return None, (
+        f"note: baseline {baseline} not found, so nothing was compared with it; "
+        "create it with --update-baseline (on main, kept between runs)",
     )
+
+
+def publish(
+    result: CheckResult, *, junit: Path | None = None, baseline: Path | None = None
+) -> list[str]:
+    """Write what a CI run keeps (JUnit XML, the next baseline, $GITHUB_STEP_SUMMARY); returns
+    the lines to tell the user."""
+    import os
+
+    lines = list(result.messages)
+    if junit is not None:
+        from sepprof.render.junit import junit_xml
+
+        write_atomic(junit, junit_xml(result))
+    if baseline is not None:
+        lines.append(f"baseline written to {write_baseline(result, baseline)}")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        lines += _append_summary(result, summary)
+    return lines
+
+
+def _append_summary(result: CheckResult, summary: str) -> list[str]:
+    from sepprof.render.markdown import check_markdown
+
+    try:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(check_markdown(result) + "\n")
+    except OSError as exc:
+        return [f"warning: GITHUB_STEP_SUMMARY {summary}: cannot append ({exc.strerror})"]
+    return []
+
+
+def exit_code(result: CheckResult, strict_timing: bool = False) -> int:
+    """1 when a budget failed, or (``strict_timing``) a timed budget was inconclusive; else 0."""
+    inconclusive = any(v.status == "inconclusive" for v in result.verdicts)
+    return 0 if result.passed and not (strict_timing and inconclusive) else 1
 
 
 def _check_device(loaded: Any, index: int, device: str, timing: Any) -> None:

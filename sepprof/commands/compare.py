@@ -6,6 +6,7 @@ Analytic costs are always computed; tracing and timing import torch and fvcore o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sepprof.blocks import layer_variant
@@ -14,9 +15,9 @@ from sepprof.errors import UserError
 from sepprof.guards import blocks_bytes, estimate_bytes
 from sepprof.ops import Block
 from sepprof.pipeline import Progress, Traced, block_target, measure
-from sepprof.results import CompareResult
+from sepprof.results import CompareResult, CompareSet
 from sepprof.results.compare import comparisons
-from sepprof.spec import LayerSpec, VariantSpec, parse_variants, validate_flags
+from sepprof.spec import LayerSpec, VariantSpec, load_layers, parse_variants, validate_flags
 from sepprof.units import DTYPE_BYTES
 
 DEFAULT_VARIANTS = "standard,separable"
@@ -61,6 +62,33 @@ def compare(
     return CompareResult(
         env, spec.model_dump(), rows, tuple(comparisons(rows, spec)), measured.notes
     )
+
+
+def compare_file(
+    path: str | Path,
+    variants: str | Sequence[str] | None = None,
+    *,
+    trace: bool = True,
+    timing: Any = None,
+    progress: Progress | None = None,
+) -> CompareSet:
+    """``compare --config``: every layer of a layers file (``variants`` overrides the file's),
+    each layer's variants checked before anything is measured."""
+    layers, file_variants = load_layers(path)
+    names = variants or file_variants or DEFAULT_VARIANTS
+    chosen = [as_variants(names, layer) for layer in layers]
+    results = [
+        compare(layer, picked, trace=trace, timing=timing, progress=progress)
+        for layer, picked in zip(layers, chosen, strict=True)
+    ]
+    return CompareSet(str(path), tuple(results))
+
+
+def mismatched(result: CompareResult | CompareSet) -> bool:
+    """True when a traced count differs from the analytic one (``--strict``)."""
+    results = result.results if isinstance(result, CompareSet) else (result,)
+    rows = [row for r in results for v in r.variants for row in (v, *v.stages)]
+    return any(row.traced_ok is False for row in rows)
 
 
 def as_layer(layer: LayerSpec | Mapping[str, Any] | None, fields: Mapping[str, Any]) -> LayerSpec:

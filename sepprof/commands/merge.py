@@ -10,20 +10,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sepprof import json_inputs
 from sepprof.errors import UserError
+from sepprof.files import distinct_inputs
 from sepprof.results import COMPARE_SCHEMA, REPORT_SCHEMA, CompareResult, MergedRow, MergeResult
 
 
 def read_results(path: str | Path) -> list[CompareResult]:
     """The compare results held by a results file (compare JSON, a list of them, or a report)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UserError(f"{path}: not a JSON results file ({exc})") from None
-    docs = data if isinstance(data, list) else [data]
+    docs = json_inputs.read_results(path)  # bounded, schema-checked (sepprof.json_inputs)
     out = []
     for doc in docs:
         schema = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
@@ -58,6 +53,7 @@ def merge(paths: list[str | Path]) -> MergeResult:
     """Line up the variants of every layer across the given results files."""
     if len(paths) < 1:
         raise UserError("merge: give at least one results file")
+    distinct_inputs(paths)  # the same file twice would count its machine twice
     groups: dict[str, tuple[dict[str, Any], list[MergedRow]]] = {}
     for path in paths:
         for result in read_results(path):
@@ -67,6 +63,14 @@ def merge(paths: list[str | Path]) -> MergeResult:
     return MergeResult(
         tuple((spec, tuple(rows)) for spec, rows in groups.values()), tuple(str(p) for p in paths)
     )
+
+
+def write_markdown(result: MergeResult, out: str | Path) -> Path:
+    """Write the merged table as a markdown page (atomically)."""
+    from sepprof.files import write_atomic
+    from sepprof.render.markdown import merge_markdown
+
+    return write_atomic(out, merge_markdown(result))
 
 
 def _rows(result: CompareResult, source: str) -> list[MergedRow]:

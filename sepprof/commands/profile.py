@@ -8,6 +8,7 @@ from typing import Any
 
 from sepprof.costs import plan_cost
 from sepprof.environment import environment
+from sepprof.errors import UserError
 from sepprof.guards import blocks_bytes, estimate_bytes
 from sepprof.network import Network, Options
 from sepprof.ops import Block, Plan, Stage, stage_path
@@ -46,6 +47,8 @@ def profile(
 ) -> ProfileResult:
     """Profile ``network`` under ``options`` (multipliers, ``--as`` rewrite): analytic rows,
     traced counts (``trace``) and latency per layer and for the whole network (``timing``)."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 65536:
+        raise UserError(f"--batch: must be a whole number from 1 to 65536 (got {batch!r})")
     plan = network.plan(options)
     before = network.plan(replace(options, as_=None)) if options.as_ else None
     dtype = getattr(timing, "dtype", "fp32")
@@ -162,9 +165,9 @@ def by_type(rows: list[Row]) -> tuple[TypeShare, ...]:
             TypeShare(
                 kind,
                 len(members),
-                sum(r.macs_analytic for r in members),
+                sum(r.macs_analytic or 0 for r in members),  # n/a rows (None) left out
                 sum(r.params for r in members),
-                sum(r.elementwise_ops for r in members),
+                sum(r.elementwise_ops or 0 for r in members),
                 time_ms,
             )
         )

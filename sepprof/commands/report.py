@@ -20,7 +20,7 @@ from sepprof.commands.compare import compare
 from sepprof.commands.profile import profile
 from sepprof.commands.sweep import Grid, sweep
 from sepprof.errors import UserError
-from sepprof.files import umask
+from sepprof.files import check_output_folder, umask
 from sepprof.network import is_network, load_network
 from sepprof.pipeline import Progress
 from sepprof.results import REPORT_SCHEMA
@@ -45,8 +45,7 @@ def is_report_folder(folder: Path) -> bool:
 def check_output(out: Path, force: bool) -> None:
     """Refuse, before measuring anything, an output that exists (without --force), is a file,
     or cannot be written."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: is a file, not a folder")
+    check_output_folder(out, "--out")  # not a file, device, FIFO or socket (links resolved)
     if out.exists() and not force:
         raise UserError(f"--out {out}: already exists; pass --force to replace it")
     if out.exists() and any(out.iterdir()) and not is_report_folder(out):
@@ -62,18 +61,45 @@ def check_output(out: Path, force: bool) -> None:
         raise UserError(f"--out {out}: cannot write there ({exc.strerror})") from None
 
 
-def _calibrations(devices: tuple[str, ...], timing: Any, quick: bool) -> dict[str, Any]:
-    """The stored calibration of each device, measuring (and storing) it when missing."""
-    from sepprof.calibration import calibrate, load_calibration, save_calibration
+def _calibrations(
+    devices: tuple[str, ...], timing: Any, quick: bool
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each device's stored calibration; where none is stored, one measured for this report
+    only (never stored: a report may run on a busy machine). Also says where each came from."""
+    from sepprof.calibration import calibrate, load_calibration
 
-    out = {}
+    found, source = {}, {}
     for device in devices:
         cal = load_calibration(device, timing.dtype, timing.thread_count())
+        source[device] = "stored by `sepprof calibrate`"
         if cal is None:
             cal = calibrate(device, timing.dtype, timing.thread_count(), quick=quick)
-            save_calibration(cal)
-        out[device] = cal
-    return out
+            source[device] = "measured for this report (not stored; run `sepprof calibrate`)"
+        found[device] = cal
+    return found, source
+
+
+def default_folder() -> Path:
+    """``reports/cpu-amd-epyc``: this machine's report folder."""
+    import re
+
+    from sepprof.environment import cpu_model
+
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-") or "unknown"
+    return Path("reports") / f"cpu-{slug}"
+
+
+def reproduce(out: Path, argv: list[str]) -> str:
+    """The command that rewrites this report as it was asked for (``--force``: the folder will
+    exist by then)."""
+    import shlex
+
+    args = argv[2:] if argv[1:2] == ["report"] else []
+    if "--out" not in args:
+        args = ["--out", str(out), *args]
+    if "--force" not in args:
+        args.append("--force")
+    return shlex.join(["sepprof", "report", *args])
 
 
 def _mobilenet() -> Path | None:
@@ -102,7 +128,7 @@ def build_report(
     mobilenet = _mobilenet()
     if mobilenet and all(n.path.resolve() != mobilenet for n in networks_in):
         networks_in.insert(0, load_network(mobilenet))
-    calibrations = _calibrations(timing.devices, timing, quick)
+    calibrations, roof_source = _calibrations(timing.devices, timing, quick)
     layer = LayerSpec()
     main = compare(layer, parse_variants(MAIN_VARIANTS, layer), timing=timing, progress=progress)
     swept = sweep(QUICK_GRID if quick else FULL_GRID, timing=timing, progress=progress)
@@ -120,9 +146,8 @@ def build_report(
     v1 = next((n for n in networks if n.network["name"] == "MobileNetV1"), None)
     claims = tuple(check_claims(main, list(swept.points), v1))
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return Report(
-        main.environment, command, created, main, layers, swept, calibrations, networks, claims
-    )
+    env = {**main.environment, "roofline_source": roof_source}
+    return Report(env, command, created, main, layers, swept, calibrations, networks, claims)
 
 
 def write_report(report: Report, out: Path, force: bool) -> Path:

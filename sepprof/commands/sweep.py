@@ -8,6 +8,7 @@ from typing import Any
 
 from sepprof.commands.compare import compare
 from sepprof.environment import environment
+from sepprof.errors import UserError
 from sepprof.pipeline import Progress
 from sepprof.results import SweepResult
 from sepprof.spec import LayerSpec, VariantSpec, parse_variants, validate_flags
@@ -50,6 +51,24 @@ class Grid:
             if layer.cin % g == 0 and layer.cout % g == 0 and g > 1
         ]
         return parse_variants(names, layer)
+
+
+def int_list(flag: str, text: str | None) -> tuple[int, ...]:
+    """Parse ``1,3,5`` for a sweep flag; every item a positive integer, the list not empty."""
+    if text is None:
+        return ()
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise UserError(f"{flag}: empty list (give values such as 1,3,5)")
+    for item in items:
+        if not item.isdigit() or int(item) < 1:
+            raise UserError(f"{flag}: {item!r} is not a positive integer")
+    return tuple(int(item) for item in items)
+
+
+def grid_from_flags(**flags: str | None) -> Grid:
+    """A grid from comma-separated flag values (``k="1,3"``, ``cout="32,64"``, ...)."""
+    return Grid(**{name: int_list(f"--{name}", text) for name, text in flags.items()})
 
 
 def sweep(

@@ -7,7 +7,7 @@ added, never renamed.
 """
 
 from sepprof.results.check import CheckResult, Verdict
-from sepprof.results.compare import CompareResult, Comparison
+from sepprof.results.compare import CompareResult, CompareSet, Comparison
 from sepprof.results.latency import Latency, Speedup, split
 from sepprof.results.merge import MergedRow, MergeResult
 from sepprof.results.profile import ProfileResult, TypeShare
@@ -16,6 +16,7 @@ from sepprof.results.schemas import (
     CALIBRATION_SCHEMA,
     CHECK_SCHEMA,
     COMPARE_SCHEMA,
+    COMPARE_SET_SCHEMA,
     MERGE_SCHEMA,
     PROFILE_SCHEMA,
     REPORT_SCHEMA,
@@ -28,6 +29,7 @@ __all__ = [
     "CALIBRATION_SCHEMA",
     "CHECK_SCHEMA",
     "COMPARE_SCHEMA",
+    "COMPARE_SET_SCHEMA",
     "MERGE_SCHEMA",
     "PROFILE_SCHEMA",
     "REPORT_SCHEMA",
@@ -35,6 +37,7 @@ __all__ = [
     "SWEEP_SCHEMA",
     "CheckResult",
     "CompareResult",
+    "CompareSet",
     "Comparison",
     "Latency",
     "MergeResult",

@@ -34,11 +34,21 @@ class CheckResult:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: dict[str, dict[str, str]] = field(default_factory=dict)
     baseline: str | None = None
+    messages: tuple[str, ...] = ()
     schema: str = CHECK_SCHEMA
 
     @property
     def passed(self) -> bool:
         return all(v.status != "fail" for v in self.verdicts)
+
+    @property
+    def failed(self) -> int:
+        """How many budget metrics were exceeded."""
+        return sum(v.status == "fail" for v in self.verdicts)
+
+    @property
+    def warned(self) -> int:
+        return sum(v.status == "warn" for v in self.verdicts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,8 +57,11 @@ class CheckResult:
             "environment": self.environment,
             "budget_file": self.budget_file,
             "passed": self.passed,
+            "failed": self.failed,
+            "warned": self.warned,
             "verdicts": [v.to_dict() for v in self.verdicts],
             "metrics": self.metrics,
             "notes": self.notes,
             "baseline": self.baseline,
+            "messages": list(self.messages),
         }

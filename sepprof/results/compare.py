@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from sepprof.costs import separable_theory_ratio
 from sepprof.results.latency import Speedup
+from sepprof.results.ratios import Change
 from sepprof.results.rows import Row
-from sepprof.results.schemas import COMPARE_SCHEMA
+from sepprof.results.schemas import COMPARE_SCHEMA, COMPARE_SET_SCHEMA
 
 if TYPE_CHECKING:
     from sepprof.spec import LayerSpec
@@ -26,7 +27,32 @@ class Comparison:
     speedup: dict[str, Speedup] = field(default_factory=dict)
     traced_ratio: float | None = None
 
+    @property
+    def macs_change(self) -> Change:
+        """The MAC ratio in one direction: ``8.69x fewer`` or ``1.36x more``."""
+        return Change.of_count(self.macs_ratio)
+
+    @property
+    def params_change(self) -> Change:
+        return Change.of_count(self.params_ratio)
+
+    @property
+    def theory_change(self) -> Change | None:
+        return None if self.theory_ratio is None else Change.of_count(self.theory_ratio)
+
+    @property
+    def speed_change(self) -> dict[str, Change]:
+        """Each device's speedup in one direction: ``4.85x faster`` or ``2.03x slower``."""
+        return {d: Change.of_speedup(s.value, s.error) for d, s in self.speedup.items()}
+
+    @property
+    def realised(self) -> dict[str, float]:
+        """Per device, the fraction of the MAC cut that shows up as speed: speedup x MAC ratio
+        (1.0 = the time fell as much as the MACs)."""
+        return {d: s.value * self.macs_ratio for d, s in self.speedup.items()}
+
     def to_dict(self) -> dict[str, Any]:
+        theory = self.theory_change
         return {
             "baseline": self.baseline,
             "variant": self.variant,
@@ -41,6 +67,11 @@ class Comparison:
             "speedup_trusted": {k: v.trusted for k, v in self.speedup.items()},
             "speedup_reason": {k: v.reason for k, v in self.speedup.items()},
             "speedup_rounds": {k: list(v.ratios) for k, v in self.speedup.items()},
+            "macs_change": self.macs_change.to_dict(),
+            "params_change": self.params_change.to_dict(),
+            "theory_change": theory.to_dict() if theory else None,
+            "speed_change": {k: v.to_dict() for k, v in self.speed_change.items()},
+            "realised": self.realised,
         }
 
     @classmethod
@@ -144,3 +175,25 @@ def comparisons(rows: tuple[Row, ...], layer: LayerSpec) -> list[Comparison]:
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class CompareSet:
+    """``compare --config``: one compare result per layer of a layers file, as one document."""
+
+    source: str
+    results: tuple[CompareResult, ...]
+    schema: str = COMPARE_SET_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        first = self.results[0].environment if self.results else {}
+        return {
+            "schema": self.schema,
+            "sepprof_version": first.get("sepprof", ""),
+            "source": self.source,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CompareSet:
+        return cls(d["source"], tuple(CompareResult.from_dict(r) for r in d["results"]))

@@ -1,10 +1,12 @@
 """Every JSON document's schema name, in one place; a version bumps when a field changes meaning."""
 
 COMPARE_SCHEMA = "sepprof.compare/1"
+COMPARE_SET_SCHEMA = "sepprof.compare-set/1"
 PROFILE_SCHEMA = "sepprof.profile/1"
 SWEEP_SCHEMA = "sepprof.sweep/1"
 CHECK_SCHEMA = "sepprof.check/1"
 CALIBRATION_SCHEMA = "sepprof.calibration/1"
+CALIBRATION_SET_SCHEMA = "sepprof.calibration-set/1"
 MERGE_SCHEMA = "sepprof.merge/1"
 REPORT_SCHEMA = "sepprof.report/1"
 SEPIFY_SCHEMA = "sepprof.sepify/1"

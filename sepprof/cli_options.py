@@ -1,0 +1,189 @@
+"""Command-line options shared by several commands, declared once, and the small helpers every
+command's wiring uses: timing flags into ``TimingOptions``, progress on stderr, JSON or tables.
+
+``@shared(...)`` adds a group of these options to a command's signature (Typer reads the
+signature) and hands them to the command as one ``Flags`` value, so a command declares only its
+own options.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from sepprof.errors import UserError
+
+
+def opt(default: Any, flag: str, metavar: str = "", help: str = "", *more: str) -> Any:
+    """A Typer option with a readable placeholder (none for flags)."""
+    return typer.Option(default, flag, *more, metavar=metavar or None, help=help)
+
+
+TIMED = ("no_time", "analytic", "device", "dtype", "threads", "memory_format", "min_time")
+TIMED += ("rounds", "repeat", "allocator", "backend", "mode")
+OUTPUT = ("as_json", "units", "wide")
+
+SHARED: dict[str, tuple[Any, Any]] = {
+    "no_time": (bool, opt(False, "--no-time", "", "Skip timing (analytic and traced counts).")),
+    "analytic": (bool, opt(False, "--analytic", "", "Analytic counts only: no trace, no timing.")),
+    "device": (str, opt("cpu", "--device", "DEV", "cpu, cuda or all (every device present).")),
+    "dtype": (str, opt("fp32", "--dtype", "TYPE", "fp32, fp16 or bf16.")),
+    "threads": (
+        int | None,
+        opt(None, "--threads", "N", "CPU threads for timing (default: the free cores)."),
+    ),
+    "memory_format": (
+        str,
+        opt("contiguous", "--memory-format", "LAYOUT", "contiguous or channels_last."),
+    ),
+    "min_time": (
+        float,
+        opt(0.03, "--min-time", "SECONDS", "Seconds of timed calls per item per round."),
+    ),
+    "rounds": (int, opt(5, "--rounds", "N", "Rounds; latency is the median of round medians.")),
+    "repeat": (int, opt(1, "--repeat", "N", "Fresh worker processes to time in (rounds pooled).")),
+    "allocator": (
+        str,
+        opt("tuned", "--allocator", "KIND", "tuned (glibc thresholds raised) or system."),
+    ),
+    "backend": (
+        str,
+        opt("eager", "--backend", "NAME", "eager, compile or onnxruntime."),
+    ),
+    "mode": (str, opt("inference", "--mode", "MODE", "inference, or train (forward + backward).")),
+    "as_json": (bool, opt(False, "--json", "", "Print only JSON (the versioned contract).")),
+    "units": (str, opt("macs", "--units", "UNIT", "macs, or flops (= 2 x MACs).")),
+    "wide": (bool, opt(False, "--wide", "", "Show every column, however wide the terminal.")),
+}
+
+TIMING_FIELDS = {"device": "devices", "min_time": "min_time", "dtype": "dtype"}
+TIMING_FIELDS |= {n: n for n in ("threads", "memory_format", "rounds", "repeat", "allocator")}
+TIMING_FIELDS |= {"backend": "backend", "mode": "mode"}
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The shared options a command was given."""
+
+    values: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def timed(self) -> bool:
+        return not (self.values.get("no_time") or self.values.get("analytic"))
+
+    @property
+    def traced(self) -> bool:
+        return not self.values.get("analytic")
+
+    def timing(self, **fixed: Any) -> Any:
+        """Validated ``TimingOptions`` (``fixed`` fills what the command has no flag for); None
+        when not timed, after refusing a device this machine does not have."""
+        from sepprof.options import TimingOptions, start_timing_clock
+
+        given = {f: self.values[n] for n, f in TIMING_FIELDS.items() if n in self.values}
+        fields = {**fixed, **given}
+        if "devices" in fields:
+            fields["devices"] = tuple(d.strip() for d in str(fields["devices"]).split(","))
+        opts = TimingOptions(**fields)
+        if not self.timed:
+            _check_cuda(opts)
+            return None
+        start_timing_clock()
+        return opts
+
+
+def _check_cuda(opts: Any) -> None:
+    if "cuda" in opts.devices:
+        from sepprof.timing import check_device
+
+        check_device("cuda", opts.dtype)
+
+
+def shared(*names: str, **defaults: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the shared options ``names`` (``defaults`` replaces an option's declaration) to a
+    command; it receives them as ``flags``."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.name != "flags"]
+        extra = [
+            inspect.Parameter(
+                n,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=defaults.get(n, SHARED[n][1]),
+                annotation=SHARED[n][0],
+            )
+            for n in names
+        ]
+
+        def command(**kwargs: Any) -> Any:
+            flags = Flags({n: kwargs.pop(n) for n in names})
+            return fn(**kwargs, flags=flags)
+
+        command.__signature__ = sig.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+        command.__name__, command.__doc__ = fn.__name__, fn.__doc__
+        command.__module__, command.__qualname__ = fn.__module__, fn.__qualname__
+        return command
+
+    return wrap
+
+
+def given(ctx: typer.Context, *names: str) -> list[str]:
+    """The flags among parameters ``names`` that the user typed on the command line."""
+    params = {p.name: p for p in ctx.command.params}
+    return [
+        params[n].opts[0]
+        for n in names
+        if n in params and getattr(ctx.get_parameter_source(n), "name", "") == "COMMANDLINE"
+    ]
+
+
+def check_units(units: str) -> None:
+    if units not in ("macs", "flops"):
+        raise UserError(f"--units: unknown value {units!r} (valid: macs, flops)")
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[], None]] | None]:
+    """A rich progress bar on stderr (drawn only on a terminal); yields ``start(label, total)``."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sepprof.render.console import console
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console(stderr=True), transient=True) as bar:
+
+        def start(label: str, total: int) -> Callable[[], None]:
+            task = bar.add_task(label, total=total)
+            return lambda: bar.advance(task)
+
+        yield start
+
+
+def emit(result: Any, as_json: bool, view: Callable[[Any], Any]) -> None:
+    """Print a result as one JSON document, or as tables (one per result of a set)."""
+    if as_json:
+        from sepprof.render.json import write_json
+
+        write_json(result)  # to the real stdout, even while --json sends prints to stderr
+        return
+    from sepprof.render.console import console
+
+    out = console()
+    for item in getattr(result, "results", None) or [result]:
+        out.print(view(item))

@@ -33,6 +33,9 @@ def test_compare_times_on_cuda(cli, dtype, memory_format):
     assert doc["environment"]["gpu"] and doc["environment"]["dtype"] == dtype
     assert doc["variants"][1]["latency_ms"]["cuda"]["median"] > 0
     assert doc["comparisons"][0]["speedup"]["cuda"] > 0
+    assert doc["environment"]["memory_format"] == memory_format
+    assert doc["comparisons"][0]["speedup_trusted"]["cuda"] is False  # 2 rounds: no verdict
+    assert "only 2 paired round(s)" in doc["comparisons"][0]["speedup_reason"]["cuda"]
     fp32 = cli("compare", "--cout", "64", "--size", "28", "--analytic", "--json").json()
     fp32_bytes = fp32["variants"][0]["bytes"]
     assert doc["variants"][0]["bytes"] == (fp32_bytes if dtype == "fp32" else fp32_bytes // 2)
@@ -60,3 +63,35 @@ def test_calibrate_cuda(cli):
     run = cli("calibrate", "--device", "cuda", "--json")
     assert run.code == 0, run.err
     assert run.json()["peak_flops"] > 1e12
+
+
+def test_cuda_timing_waits_for_the_kernel():
+    """A kernel that spins the GPU for about a millisecond must time as long as it runs: without
+    synchronisation only its microsecond launch would be timed."""
+    from sepprof.timing import measure
+
+    cycles = 2_000_000  # >= 1 ms at any clock up to 2 GHz
+    lat = measure(
+        {"spin": lambda: torch.cuda._sleep(cycles)},
+        device="cuda",
+        n_threads=1,
+        rounds=3,
+        min_time=0.01,
+    )
+    assert lat["spin"].median > 0.3  # ms; a launch alone takes ~0.005
+
+
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+def test_half_precision_modules_and_inputs_are_half_on_cuda(dtype):
+    from sepprof.blocks import layer_variant
+    from sepprof.measure import block_items
+    from sepprof.options import TimingOptions
+    from sepprof.spec import LayerSpec, parse_variants
+
+    layer = LayerSpec(k=3, cin=16, cout=16, size=8)
+    block = layer_variant(layer, parse_variants(["separable"], layer)[0])
+    opts = TimingOptions(devices=("cuda",), dtype=dtype, memory_format="channels_last")
+    out = block_items(block, 1, "cuda", opts)["separable"]()
+    expected = {"fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    assert out.dtype == expected and out.is_cuda
+    assert out.is_contiguous(memory_format=torch.channels_last)

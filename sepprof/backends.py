@@ -273,13 +273,14 @@ def timed_item(
 
 
 def backend_facts(items: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per timed item that was compiled or exported: its compile seconds, the output check and
-    the BatchNorms folded (for the result's environment)."""
+    """Per timed item that was compiled or exported: its compile seconds, the output check
+    (and its note when the output differs from eager's) and the BatchNorms folded."""
     return {
         name: {
             "compile_seconds": item.compile_seconds,
             "output_close": item.check.close if item.check else None,
             "output_max_abs_diff": item.check.max_abs_diff if item.check else None,
+            "output_note": item.check.note(item.backend, name) if item.check else None,
             "batchnorms_folded": item.batchnorms_folded,
         }
         for name, item in items.items()
@@ -287,12 +288,19 @@ def backend_facts(items: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def backend_notes(items: dict[str, Any]) -> list[str]:
+def backend_env(opts: Any, facts: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The environment block's backend facts: backend, mode, and per item (first process,
+    every device) compile seconds, output checks and BatchNorms folded."""
+    merged = {name: fact for per_device in facts for name, fact in per_device.items()}
+    return {
+        "backend": getattr(opts, "backend", "eager"),
+        "mode": getattr(opts, "mode", "inference"),
+        "compile_seconds": {n: f["compile_seconds"] for n, f in merged.items()},
+        "backend_checks": merged,
+    }
+
+
+def backend_notes(env: dict[str, Any]) -> list[str]:
     """A note per item whose backend output differs from eager's."""
-    notes = []
-    for name, item in items.items():
-        if isinstance(item, Prepared) and item.check is not None:
-            note = item.check.note(item.backend, name)
-            if note:
-                notes.append(note)
-    return notes
+    checks = env.get("backend_checks", {})
+    return [f["output_note"] for f in checks.values() if f.get("output_note")]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sepprof.backends import timed_item
+from sepprof.backends import backend_env, backend_facts, backend_notes, timed_item
 from sepprof.calibration import Calibration, load_calibration
 from sepprof.contention import Contention, Meter, Threads, choose_threads, others_cpu
 from sepprof.guards import check_memory
@@ -122,10 +122,12 @@ def paired_order(items: Items) -> Items:
 
 @dataclass(frozen=True)
 class DeviceRun:
-    """One device's latencies from one process, and the cores others used while it timed."""
+    """One device's latencies from one process, the cores others used while it timed, and
+    what preparing its items found (``backends.backend_facts``: compile seconds, checks)."""
 
     latency: dict[str, Latency]
     during: float | None
+    backend: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def time_devices(
@@ -149,7 +151,7 @@ def time_devices(
             min_time=opts.min_time,
             on_round=tick,
         )
-        runs[device] = DeviceRun(latency, meter.stop())
+        runs[device] = DeviceRun(latency, meter.stop(), backend_facts(items))
     return runs
 
 
@@ -188,6 +190,8 @@ def time_all(
             timings.notes.append(f"{device}: {reason}")
         timings.calibration[device] = _calibration(device, opts, threads.used, timings.notes)
     timings.env = _env(devices, opts, threads, allocator, contention)
+    timings.env.update(backend_env(opts, [r[d].backend for r in runs[:1] for d in devices]))
+    timings.notes.extend(backend_notes(timings.env))
     return timings
 
 

@@ -17,6 +17,7 @@ from sepprof.blocks import layer_variant
 from sepprof.errors import UserError
 from sepprof.folding import block_folding, elementwise_note, folds
 from sepprof.ops import module_name
+from sepprof.options import TimingOptions
 from sepprof.spec import LayerSpec, parse_variants
 from sepprof.variants import build_block, random_input
 
@@ -212,3 +213,33 @@ def test_keyword_arguments_and_dict_outputs_train_and_export():
         ort_run = prepare(module, [x], "onnxruntime", kwargs={"scale": 2.0})
         assert ort_run.check.close
         assert torch.allclose(torch.from_numpy(ort_run()), module(x, 2.0)["y"], atol=1e-5)
+
+
+def test_a_differing_output_becomes_a_note_in_the_result():
+    bad = Check(0.5, 2.0, False, "fp32")
+    items = {
+        "separable": backends.Prepared(lambda: None, "compile", "inference", 3.0, bad, 2),
+        "standard": backends.Prepared(lambda: None, "eager", "inference"),
+    }
+    facts = backends.backend_facts(items)
+    assert list(facts) == ["separable"] and facts["separable"]["compile_seconds"] == 3.0
+    env = backends.backend_env(TimingOptions(backend="compile"), [facts])
+    assert env["compile_seconds"] == {"separable": 3.0}
+    assert backends.backend_notes(env) == [
+        "separable: compile output differs from eager by up to 0.5 "
+        "(largest output 2; allowed rtol 0.001, atol 0.0001 x largest)"
+    ]
+
+
+@needs_ort
+def test_measure_reports_compile_seconds_and_checks_of_each_item():
+    from sepprof.commands.compare import compare
+
+    opts = TimingOptions(backend="onnxruntime", rounds=1, min_time=0.001, threads=1)
+    result = compare(None, "standard,separable", trace=False, timing=opts, k=3, cin=4, size=4)
+    env = result.environment
+    assert env["backend"] == "onnxruntime" and env["mode"] == "inference"
+    items = {"standard", "separable", "separable/depthwise", "separable/pointwise"}
+    assert set(env["compile_seconds"]) == items
+    assert all(env["backend_checks"][i]["output_close"] for i in items)
+    assert env["backend_checks"]["separable"]["batchnorms_folded"] == 2

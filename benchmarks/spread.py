@@ -1,0 +1,117 @@
+"""Is a speedup the same from one `sepprof compare` to the next? The goal of issue #13.
+
+    python benchmarks/spread.py                  # 3 invocations each of --repeat 1 and 3
+    python benchmarks/spread.py --runs 5 --repeat 1 3 5 --write reports/spread.md
+    python benchmarks/spread.py --tiny           # a dry run: checks the script, not the goal
+
+Runs the k=3, 256-channel, 56x56 worked example in separate `sepprof compare --json` processes,
+one setting of --repeat after another, and reports for each setting: every run's speedup, its
+within-process 95% interval, whether it was trusted, the threads it used, others' CPU during
+timing and the wall time; then the spread across runs, (max - min) / median (goal <= 5%), and the
+slowest run (goal < 10 s for the default). Run it on a quiet machine: contended runs are
+counted but marked, and a spread measured with any of them says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKED = ["--k", "3", "--cout", "256", "--size", "56"]
+TINY = ["--k", "3", "--cout", "16", "--size", "8", "--rounds", "3", "--min-time", "0.002"]
+LINES: list[str] = []
+
+
+@dataclass(frozen=True)
+class Run:
+    """One `sepprof compare` invocation's speedup on the CPU and its conditions."""
+
+    speedup: float
+    low: float | None
+    high: float | None
+    trusted: bool
+    threads: int
+    others: float | None
+    wall: float
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+    LINES.append(line)
+
+
+def one_run(layer: list[str], repeat: int) -> Run:
+    """Run `sepprof compare --json` once in a new process and read its first comparison."""
+    cmd = [sys.executable, "-m", "sepprof", "compare", *layer, "--repeat", str(repeat), "--json"]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    wall = time.perf_counter() - start
+    doc = json.loads(out)
+    comp, env = doc["comparisons"][0], doc["environment"]
+    return Run(
+        comp["speedup"]["cpu"],
+        comp.get("speedup_low", {}).get("cpu"),
+        comp.get("speedup_high", {}).get("cpu"),
+        comp.get("speedup_trusted", {}).get("cpu", True),
+        env.get("threads", 0),
+        (env.get("other_cpu_cores") or {}).get("during"),
+        wall,
+    )
+
+
+def setting(layer: list[str], repeat: int, runs: int) -> tuple[float, float, bool]:
+    """Every run of one --repeat setting as table rows; returns (spread, slowest, all quiet)."""
+    say(f"### --repeat {repeat}, {runs} separate invocations\n")
+    say("| run | speedup | 95% interval | trusted | threads | others' CPU | wall |")
+    say("| --- | ---: | ---: | --- | ---: | ---: | ---: |")
+    done = []
+    for i in range(1, runs + 1):
+        r = one_run(layer, repeat)
+        done.append(r)
+        interval = f"{r.low:.2f}x–{r.high:.2f}x" if r.low and r.high else "—"
+        others = f"{r.others:.2f}" if r.others is not None else "—"
+        say(
+            f"| {i} | {r.speedup:.2f}x | {interval} | {'yes' if r.trusted else 'no'} | "
+            f"{r.threads} | {others} | {r.wall:.1f} s |"
+        )
+    values = [r.speedup for r in done]
+    spread = (max(values) - min(values)) / statistics.median(values)
+    slowest = max(r.wall for r in done)
+    quiet = all(r.trusted for r in done)
+    say(
+        f"\nSpread (max - min) / median: {spread:.1%} (goal ≤ 5%: "
+        f"{'OK' if spread <= 0.05 else 'OVER'}); slowest {slowest:.1f} s"
+        f"{'' if quiet else '; some runs were untrusted (contended or unstable)'}.\n"
+    )
+    return spread, slowest, quiet
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="invocations per setting")
+    parser.add_argument("--repeat", type=int, nargs="+", default=[1, 3], help="settings to try")
+    parser.add_argument("--tiny", action="store_true", help="a dry run on a tiny layer")
+    parser.add_argument("--write", type=Path, help="also write the tables to this markdown file")
+    args = parser.parse_args()
+    layer = TINY if args.tiny else WORKED
+    say(f"## Cross-process spread of the speedup: compare {' '.join(layer)}\n")
+    results = {repeat: setting(layer, repeat, args.runs) for repeat in args.repeat}
+    passing = [r for r, (spread, _, quiet) in results.items() if spread <= 0.05 and quiet]
+    say(
+        f"Smallest --repeat within the goal: {min(passing)}"
+        if passing
+        else "No setting reached the goal on this machine."
+    )
+    if args.write:
+        args.write.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

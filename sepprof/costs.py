@@ -3,13 +3,22 @@
 Pure functions of ``ops`` objects, no torch. One small rule per op kind, registered in ``RULES``.
 
 Counting rule (also printed by ``--help`` and in reports):
-- MACs: convolutions and fully connected layers only, N*Ho*Wo*Cout*(Cin/g)*k^2 and N*in*out.
-- params: conv and linear weights and biases (the cost model's count); BatchNorm's scale and
-  shift are kept apart as ``norm_params`` (params + norm_params = ``module.parameters()``).
+- MACs (multiply-adds; 1 MAC = 2 FLOPs), one rule per op kind:
+  conv (1-, 2-, 3-D, any kernel, stride, padding, dilation, groups): N*out_positions*Cout*(Cin/g)*k
+  (k = product of kernel sizes); transposed conv from the input side: N*in_positions*Cin*(Cout/g)*k;
+  linear N*in*out per token; matmul, bmm, baddbmm, addmm and einsum contractions: the product of
+  the batch, output and contracted sizes; attention (scaled_dot_product_attention,
+  nn.MultiheadAttention): QK^T + AV = 2*B*H*L*S*d_head, its projections as linear layers.
+- params: every parameter once, where it is first used (tied and shared weights once); BatchNorm's
+  scale and shift are kept apart as ``norm_params`` (params + norm_params = all parameters).
 - elementwise ops, counted separately and never mixed into MACs, per output element unless said:
-  BatchNorm 2 (scale, shift), conv/linear bias 1, ReLU 1, ReLU6 2 (min, max), sigmoid 3
-  (exp, add, divide), SiLU 4 (sigmoid, multiply), hardswish 5, residual add 1, gate multiply 1,
-  max pool k^2-1 comparisons, average pool k^2, global average pool 1 per input element.
+  BatchNorm 2 (scale, shift), LayerNorm/GroupNorm 5 (+2 with affine), conv/linear bias 1, ReLU 1,
+  ReLU6 2 (min, max), sigmoid 3 (exp, add, divide), SiLU 4 (sigmoid, multiply), hardsigmoid 4,
+  hardswish 5, GELU 5, tanh 1, softmax 3 (exp, sum, divide), add/sub/mul/div (residuals,
+  gates, attention scaling and masks) 1, max pool k-1 comparisons, average pool k, mean and
+  global average pool 1 per input element.
+- an op with no rule is not guessed: it is named with its call count, and a row that ran one
+  shows "n/a" (JSON null) instead of a number; totals leave such rows out and say so.
 - bytes: the minimum an op must move: input + output + weights at the dtype's size, no cache
   effects; a stage or variant is the sum of its ops (unfused: intermediates are written and read).
 """
@@ -18,8 +27,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import astuple, dataclass
+from math import prod
 
-from sepprof.ops import Act, Add, BatchNorm, Block, Conv, Linear, Mul, Op, Plan, Pool, Stage
+from sepprof.ops import (
+    Act,
+    Add,
+    BatchNorm,
+    Block,
+    Conv,
+    ConvNd,
+    Linear,
+    Mul,
+    Op,
+    Plan,
+    Pool,
+    Stage,
+)
 from sepprof.units import macs_to_flops
 
 ELEMENTWISE_OPS = {
@@ -32,6 +55,13 @@ ELEMENTWISE_OPS = {
     "hardswish": 5,
     "add": 1,
     "mul": 1,
+    "layernorm": 5,
+    "norm_affine": 2,
+    "hardsigmoid": 4,
+    "gelu": 5,
+    "tanh": 1,
+    "softmax": 3,
+    "mean": 1,
 }
 
 
@@ -72,6 +102,16 @@ def _conv(op: Conv) -> tuple[int, int, int]:
     return out.numel * per_out, weights, bias_ops
 
 
+def _convnd(op: ConvNd) -> tuple[int, int, int]:
+    out = op.out
+    k = prod(op.k)
+    weights = op.cout * (op.inp.c // op.groups) * k + (op.cout if op.bias else 0)
+    bias_ops = out.numel * ELEMENTWISE_OPS["bias"] if op.bias else 0
+    if op.transposed:
+        return op.inp.numel * (op.cout // op.groups) * k, weights, bias_ops
+    return out.numel * (op.inp.c // op.groups) * k, weights, bias_ops
+
+
 def _linear(op: Linear) -> tuple[int, int, int]:
     fin = op.inp.numel
     bias = op.fout if op.bias else 0
@@ -103,6 +143,7 @@ def _mul(op: Mul) -> tuple[int, int, int]:
 
 RULES: dict[type, Callable[..., tuple[int, int, int]]] = {
     Conv: _conv,
+    ConvNd: _convnd,
     Linear: _linear,
     BatchNorm: _batchnorm,
     Act: _act,
@@ -147,6 +188,19 @@ def block_cost(block: Block, batch: int = 1, itemsize: int = 4) -> Cost:
 
 def plan_cost(plan: Plan, batch: int = 1, itemsize: int = 4) -> Cost:
     return total((op for b in plan.blocks for s in b.stages for op in s.ops), batch, itemsize)
+
+
+def matmul_macs(batch: int, m: int, k: int, n: int) -> int:
+    """A (batched) matrix product, ``batch`` times (m x k) @ (k x n): one MAC per term."""
+    return batch * m * k * n
+
+
+def attention_macs(heads: int, length: int, source: int, d_qk: int, d_v: int | None = None) -> int:
+    """Attention over ``heads`` (batch x heads) of ``length`` queries and ``source`` keys:
+    QK^T (L x d @ d x S) plus AV (L x S @ S x d_v) = 2*B*H*L*S*d_head when d_v = d_qk."""
+    return matmul_macs(heads, length, d_qk, source) + matmul_macs(
+        heads, length, source, d_qk if d_v is None else d_v
+    )
 
 
 def separable_theory_ratio(cout: int, k: int) -> float:

@@ -8,6 +8,7 @@ Shapes are per sample (C, H, W); the batch is applied when costs are computed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 from typing import Literal
 
 ActKind = Literal["relu", "relu6", "silu", "sigmoid", "hardswish"]
@@ -63,6 +64,65 @@ class Conv:
         if self.groups == self.inp.c == self.cout:
             return "depthwise"
         return "grouped"
+
+
+@dataclass(frozen=True)
+class Dims:
+    """A per-sample activation of any rank: channels and spatial sizes (none for a vector)."""
+
+    c: int
+    size: tuple[int, ...] = ()
+
+    @property
+    def numel(self) -> int:
+        return self.c * prod(self.size)
+
+    def __str__(self) -> str:
+        return "x".join(str(d) for d in (self.c, *self.size))
+
+
+def transposed_out_size(size: int, k: int, stride: int, pad: int, dilation: int, extra: int) -> int:
+    """Output length of a transposed convolution along one axis (``pad`` = both sides together)."""
+    return (size - 1) * stride - pad + dilation * (k - 1) + extra + 1
+
+
+@dataclass(frozen=True)
+class ConvNd:
+    """A 1-, 2- or 3-D convolution of any geometry: per-axis kernel, stride, dilation and total
+    padding (both sides, so 'same' with an even kernel is exact), groups, transposed or not.
+
+    MACs of a transposed conv are counted from the input side, as fvcore and torch's counter do.
+    """
+
+    inp: Dims
+    cout: int
+    k: tuple[int, ...]
+    stride: tuple[int, ...]
+    pad: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int = 1
+    bias: bool = False
+    transposed: bool = False
+    extra: tuple[int, ...] = ()
+
+    @property
+    def out(self) -> Dims:
+        extra = self.extra or (0,) * len(self.k)
+        axes = zip(self.inp.size, self.k, self.stride, self.pad, self.dilation, extra, strict=True)
+        if self.transposed:
+            sizes = (transposed_out_size(*axis) for axis in axes)
+        else:
+            sizes = ((n + p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d, _ in axes)
+        return Dims(self.cout, tuple(sizes))
+
+    @property
+    def kind(self) -> str:
+        """As ``Conv.kind``, plus ``transposed``."""
+        if self.transposed:
+            return "transposed"
+        if self.groups == 1:
+            return "pointwise" if set(self.k) == {1} else "standard"
+        return "depthwise" if self.groups == self.inp.c == self.cout else "grouped"
 
 
 @dataclass(frozen=True)
@@ -159,7 +219,7 @@ class Mul:
     kind = "mul"
 
 
-Op = Conv | Linear | BatchNorm | Act | Pool | Add | Mul
+Op = Conv | ConvNd | Linear | BatchNorm | Act | Pool | Add | Mul
 
 
 @dataclass(frozen=True)
@@ -189,7 +249,7 @@ class Stage:
         if self.combine == "gate":
             return "squeeze_excite"
         for op in self.ops:
-            if isinstance(op, Conv | Linear):
+            if isinstance(op, Conv | ConvNd | Linear):
                 return op.kind
         return "pool" if any(isinstance(op, Pool) for op in self.ops) else "elementwise"
 

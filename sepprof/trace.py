@@ -1,40 +1,34 @@
-"""Count MACs and elementwise ops by tracing a real module with fvcore, cross-checked by torch.
+"""Count a real module's MACs and elementwise ops in one eager forward pass, module by module.
 
-fvcore's jit handles give per-module counts; sepprof registers its own handles so that MACs
-(conv, linear, matmul) and elementwise ops (BatchNorm, activations, bias, adds, pools) come out
-separately, under the rule in ``costs``. Ops fvcore cannot count are returned by name, never
-dropped. ``torch.utils.flop_counter`` (2 FLOPs per MAC) independently counts the MACs of the
-whole module.
+A ``TorchDispatchMode`` sees every aten op the forward runs and counts it with the rule in
+``handles`` (ops without one are named, never dropped); forward hooks keep the stack of modules
+that are running, so each op is charged to the innermost one. A module's own counts are
+therefore what its ``forward()`` runs itself, and nothing is counted twice at any nesting
+(containers iterated in a parent's forward, children called out of order, shared modules).
+The same pass records every module call's shapes, charges each parameter to the module that
+first uses it, and applies ``torch.utils.flop_counter``'s own formulas as an independent count.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any
 
 import torch
-from fvcore.nn import FlopCountAnalysis
-from fvcore.nn.jit_handles import (
-    bmm_flop_jit,
-    conv_flop_count,
-    einsum_flop_jit,
-    get_shape,
-    matmul_flop_jit,
-)
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
-from sepprof.costs import ELEMENTWISE_OPS
+from sepprof.handles import ELTWISE, HANDLES, IGNORED, MACS
 from sepprof.ops import Block, Plan, module_name, stage_path
 from sepprof.units import flops_to_macs
 from sepprof.variants import build_block, build_plan, random_input
 
-MACS, ELTWISE = "macs", "eltwise"
+__all__ = ["ELTWISE", "HANDLES", "IGNORED", "MACS", "observe", "trace"]
 
 
 @dataclass(frozen=True)
@@ -60,130 +54,108 @@ class Trace:
         return self.modules[""]
 
 
-def _has_tensor(value: Any) -> bool:
-    return value.type().kind() == "TensorType"
+@dataclass(frozen=True)
+class Call:
+    """One call of a module: its first tensor input and output shapes, and the elements of all
+    tensors it took and returned."""
+
+    inp: tuple[int, ...]
+    out: tuple[int, ...]
+    moved: int
 
 
-def _numel(value: Any) -> int:
-    return prod(get_shape(value))
+@dataclass
+class Scope:
+    """A module seen in the pass: its calls, and what its own ``forward()`` ran (children
+    excluded): counts, MACs by op kind, uncounted ops, torch's MACs (None when an op with MACs
+    has no rule there) and the parameters it used first (``norm``: BatchNorm's)."""
+
+    name: str
+    module: nn.Module
+    calls: list[Call] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    uncounted: Counter = field(default_factory=Counter)
+    torch_macs: int | None = 0
+    params: int = 0
+    norm_params: int = 0
+
+    @property
+    def leaf(self) -> bool:
+        return next(self.module.children(), None) is None
 
 
-def _conv(inputs: list, outputs: list) -> Counter:
-    """``aten::_convolution`` (transposed flag at 6) and ``aten::_convolution_mode``
-    (string padding such as 'same', never transposed)."""
-    x, w = get_shape(inputs[0]), get_shape(inputs[1])
-    out = get_shape(outputs[0])
-    transposed = len(inputs) > 7 and bool(inputs[6].toIValue())
-    macs = conv_flop_count(x, w, out, transposed=transposed)
-    bias = prod(out) * ELEMENTWISE_OPS["bias"] if _has_tensor(inputs[2]) else 0
-    return Counter({MACS: macs, ELTWISE: bias})
+@dataclass(frozen=True)
+class Observed:
+    """One forward pass: the modules that ran (in the order their first call finished, children
+    before parents), the output, parameters no op used (by owning module: (params, norm)), and
+    whether ops were counted."""
+
+    scopes: dict[str, Scope]
+    output: Any
+    unused: dict[str, tuple[int, int]]
+    counted: bool
 
 
-def _linear(inputs: list, outputs: list) -> Counter:
-    x, w = get_shape(inputs[0]), get_shape(inputs[1])
-    bias = _numel(outputs[0]) * ELEMENTWISE_OPS["bias"] if _has_tensor(inputs[2]) else 0
-    return Counter({MACS: prod(x) * w[0], ELTWISE: bias})
+def _tensors(value: Any) -> list[torch.Tensor]:
+    return [t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
 
 
-def _addmm(inputs: list, outputs: list) -> Counter:
-    a, b = get_shape(inputs[1]), get_shape(inputs[2])
-    return Counter({MACS: a[0] * a[1] * b[1], ELTWISE: _numel(outputs[0])})
+def _first_shape(tensors: list[torch.Tensor]) -> tuple[int, ...]:
+    return tuple(tensors[0].shape) if tensors else ()
 
 
-def _per_output(kind: str) -> Callable[[list, list], Counter]:
-    def handle(inputs: list, outputs: list) -> Counter:
-        return Counter({ELTWISE: _numel(outputs[0]) * ELEMENTWISE_OPS[kind]})
-
-    return handle
-
-
-def _int_list(value: Any) -> list[int]:
-    """A traced int-list argument, constant or built by ``prim::ListConstruct``."""
-    constant = value.toIValue()
-    if constant is not None:
-        return list(constant)
-    return [v.toIValue() for v in value.node().inputs()]
+def _storage(t: torch.Tensor) -> int | None:
+    try:
+        return t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return None
 
 
-def _pool(fn: str) -> Callable[[list, list], Counter]:
-    def handle(inputs: list, outputs: list) -> Counter:
-        k = _int_list(inputs[1])
-        window = prod(k) if len(k) == 2 else k[0] * k[0]
-        return Counter({ELTWISE: _numel(outputs[0]) * (window - 1 if fn == "max" else window)})
+class _Params:
+    """Parameters not yet used, by storage: charged to the scope of the first op that reads them."""
 
-    return handle
+    def __init__(self, model: nn.Module) -> None:
+        norms = {
+            id(p)
+            for m in model.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            for p in m.parameters(recurse=False)
+        }
+        self.owner: dict[int, str] = {}
+        self.pending: dict[int | None, list[tuple[int, int, str]]] = {}
+        for name, p in model.named_parameters():
+            owner = name.rpartition(".")[0]
+            norm = id(p) in norms
+            entry = (0, p.numel(), owner) if norm else (p.numel(), 0, owner)
+            self.pending.setdefault(_storage(p), []).append(entry)
+        self.pending.pop(None, None)
 
+    def use(self, tensors: list[torch.Tensor], scope: Scope) -> None:
+        for t in tensors:
+            for params, norm, _ in self.pending.pop(_storage(t), ()):
+                scope.params += params
+                scope.norm_params += norm
 
-def _global_pool(inputs: list, outputs: list) -> Counter:
-    return Counter({ELTWISE: _numel(inputs[0])})
-
-
-def _as_macs(handle: Callable) -> Callable[[list, list], Counter]:
-    return lambda inputs, outputs: Counter({MACS: int(handle(inputs, outputs))})
-
-
-HANDLES: dict[str, Callable[[list, list], Counter]] = {
-    "aten::_convolution": _conv,
-    "aten::_convolution_mode": _conv,
-    "aten::linear": _linear,
-    "aten::addmm": _addmm,
-    "aten::mm": _as_macs(matmul_flop_jit),
-    "aten::matmul": _as_macs(matmul_flop_jit),
-    "aten::bmm": _as_macs(bmm_flop_jit),
-    "aten::einsum": _as_macs(einsum_flop_jit),
-    "aten::batch_norm": _per_output("batchnorm"),
-    "aten::relu": _per_output("relu"),
-    "aten::relu_": _per_output("relu"),
-    "aten::hardtanh": _per_output("relu6"),
-    "aten::hardtanh_": _per_output("relu6"),
-    "aten::sigmoid": _per_output("sigmoid"),
-    "aten::sigmoid_": _per_output("sigmoid"),
-    "aten::silu": _per_output("silu"),
-    "aten::silu_": _per_output("silu"),
-    "aten::hardswish": _per_output("hardswish"),
-    "aten::hardswish_": _per_output("hardswish"),
-    "aten::add": _per_output("add"),
-    "aten::add_": _per_output("add"),
-    "aten::mul": _per_output("mul"),
-    "aten::mul_": _per_output("mul"),
-    "aten::max_pool2d": _pool("max"),
-    "aten::avg_pool2d": _pool("avg"),
-    "aten::adaptive_avg_pool2d": _global_pool,
-    "aten::adaptive_max_pool2d": _global_pool,
-}
-
-# Ops that compute nothing worth counting, beyond fvcore's own list of shape and copy ops.
-IGNORED = (
-    "aten::dropout_",
-    "aten::feature_dropout",
-    "aten::alpha_dropout",
-    "aten::identity",
-    "aten::pad",
-)
+    def unused(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        for entries in self.pending.values():
+            for params, norm, owner in entries:
+                was = out.get(owner, (0, 0))
+                out[owner] = (was[0] + params, was[1] + norm)
+        return out
 
 
-def _param_counts(module: nn.Module) -> tuple[int, int]:
-    """(conv/linear weights and biases, BatchNorm scale and shift) held by a module tree."""
-    weights = norm = 0
-    for sub in module.modules():
-        count = sum(p.numel() for p in sub.parameters(recurse=False))
-        if isinstance(sub, nn.modules.batchnorm._BatchNorm):
-            norm += count
-        else:
-            weights += count
-    return weights, norm
+def _torch_macs(func: Any, args: tuple, kwargs: dict, out: Any) -> int | None:
+    rule = flop_registry.get(func._overloadpacket)
+    return None if rule is None else flops_to_macs(rule(*args, **kwargs, out_val=out))
 
 
-class _TorchFlops(TorchDispatchMode):
-    """Sums FLOPs with ``torch.utils.flop_counter``'s own formulas (its ``flop_registry``).
+class _Counting(TorchDispatchMode):
+    """Charges every aten op to the innermost running module (``stack[-1]``)."""
 
-    ``FlopCounterMode`` itself would do the same but imports torch._dynamo on entry (2 s here),
-    so this mode applies the registry directly and opts out of dynamo's wrapping.
-    """
-
-    def __init__(self) -> None:
+    def __init__(self, stack: list[Scope], params: _Params) -> None:
         super().__init__()
-        self.flops = 0
+        self.stack, self.params = stack, params
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -192,43 +164,117 @@ class _TorchFlops(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        rule = flop_registry.get(func._overloadpacket)
-        if rule is not None:
-            self.flops += rule(*args, **kwargs, out_val=out)
+        if self.stack:
+            self._count(self.stack[-1], func, args, kwargs, out)
         return out
 
+    def _count(self, scope: Scope, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        name = func._schema.name
+        self.params.use(_tensors((args, kwargs)), scope)
+        handle = HANDLES.get(name)
+        if handle is None:
+            if name not in IGNORED:
+                scope.uncounted[name] += 1
+            return
+        outputs = list(out) if isinstance(out, tuple | list) else [out]
+        counts = handle([*args, *kwargs.values()], outputs)
+        scope.counts.update(counts)
+        if counts.get(MACS) and scope.torch_macs is not None:
+            theirs = _torch_macs(func, args, kwargs, out)
+            scope.torch_macs = None if theirs is None else scope.torch_macs + theirs
 
-def flop_counter_macs(module: nn.Module, x: torch.Tensor) -> int:
-    """MACs of one forward pass as counted by ``torch.utils.flop_counter`` (FLOPs / 2)."""
-    with torch.no_grad(), _TorchFlops() as counter:
-        module(x)
-    return flops_to_macs(counter.flops)
+
+@contextmanager
+def _hooked(model: nn.Module, scopes: dict[str, Scope], stack: list[Scope]) -> Iterator[None]:
+    """Forward hooks on every module: push on entry, record the call and pop on exit."""
+    names = {m: n for n, m in model.named_modules()}
+    ran: dict[nn.Module, Scope] = {}
+
+    def enter(module: nn.Module, args: Any) -> None:
+        stack.append(ran.get(module) or ran.setdefault(module, Scope(names[module], module)))
+
+    def leave(module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+        scope = stack.pop()
+        ins, outs = _tensors((args, kwargs)), _tensors(output)
+        moved = sum(t.numel() for t in ins + outs)
+        scope.calls.append(Call(_first_shape(ins), _first_shape(outs), moved))
+        scopes.setdefault(scope.name, scope)
+
+    handles = [m.register_forward_pre_hook(enter) for m in names]
+    handles += [m.register_forward_hook(leave, with_kwargs=True) for m in names]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def _slow_attention() -> Iterator[None]:
+    """nn.MultiheadAttention and nn.TransformerEncoderLayer without their fused fast path, so
+    their projections and attention are counted op by op (the same MACs)."""
+    was = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(was)
+
+
+def observe(model: nn.Module, args: tuple, kwargs: dict, *, count: bool = True) -> Observed:
+    """Run ``model(*args, **kwargs)`` once (no autograd) with every module hooked and, when
+    ``count``, every op counted; the caller sets eval mode and turns errors into messages."""
+    scopes: dict[str, Scope] = {}
+    stack: list[Scope] = []
+    params = _Params(model)
+    with _hooked(model, scopes, stack), torch.no_grad(), _slow_attention():
+        if count:
+            with _Counting(stack, params):
+                output = model(*args, **kwargs)
+        else:
+            output = model(*args, **kwargs)
+    return Observed(scopes, output, params.unused() if count else {}, count)
+
+
+def _param_counts(module: nn.Module) -> tuple[int, int]:
+    """(weights and biases, BatchNorm scale and shift) held by a module tree, each once."""
+    norm = sum(
+        p.numel()
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        for p in m.parameters(recurse=False)
+    )
+    return sum(p.numel() for p in module.parameters()) - norm, norm
+
+
+def inclusive(observed: Observed, name: str) -> tuple[Counter, Counter, int]:
+    """Counts, uncounted ops and torch's MACs of ``name`` and every module below it."""
+    prefix = f"{name}." if name else ""
+    counts, uncounted, torch_macs = Counter(), Counter(), 0
+    for path, scope in observed.scopes.items():
+        if path == name or path.startswith(prefix):
+            counts.update(scope.counts)
+            uncounted.update(scope.uncounted)
+            torch_macs += scope.torch_macs or 0
+    return counts, uncounted, torch_macs
 
 
 def trace(module: nn.Module, x: torch.Tensor, names: list[str] | None = None) -> Trace:
     """Trace ``module`` on ``x``; counts for the root ("") and each module path in ``names``."""
-    analysis = FlopCountAnalysis(module, (x,))
-    analysis.set_op_handle(**HANDLES)
-    analysis.set_op_handle(**dict.fromkeys(IGNORED))
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    analysis.tracer_warnings("none")
-    logging.getLogger("fvcore").setLevel(logging.ERROR)
-    with torch.no_grad():
-        by_module = analysis.by_module_and_operator()
+    observed = observe(module, (x,), {})
     submodules = dict(module.named_modules())
     modules = {}
     for name in ["", *(names or [])]:
-        counts = by_module.get(name, Counter())
-        uncounted = dict(analysis.unsupported_ops(name)) if name in by_module else {}
+        counts, uncounted, _ = inclusive(observed, name)
         params = _param_counts(submodules[name]) if name in submodules else (0, 0)
-        modules[name] = TracedCounts(int(counts[MACS]), int(counts[ELTWISE]), *params, uncounted)
-    return Trace(modules, flop_counter_macs(module, x))
+        modules[name] = TracedCounts(counts[MACS], counts[ELTWISE], *params, dict(uncounted))
+    return Trace(modules, inclusive(observed, "")[2])
 
 
 def trace_block(block: Block, batch: int) -> tuple[dict[str, TracedCounts], int]:
-    """fvcore's counts for a block ("" key) and each stage (by stage name), and the block's MACs
-    by ``torch.utils.flop_counter``."""
-    module = build_block(block)
+    """Traced counts for a block ("" key) and each stage (by stage name), and the block's MACs
+    by ``torch.utils.flop_counter``'s formulas."""
+    module = build_block(block).eval()
     names = {module_name(s.name): s.name for s in block.stages}
     traced = trace(module, random_input(batch, block.inp), list(names))
     counts = {names.get(path, path): c for path, c in traced.modules.items()}
@@ -236,9 +282,9 @@ def trace_block(block: Block, batch: int) -> tuple[dict[str, TracedCounts], int]
 
 
 def trace_plan(plan: Plan, batch: int) -> tuple[dict[str, TracedCounts], int]:
-    """fvcore's counts for a whole network ("" key) and each stage (by its module path, see
+    """Traced counts for a whole network ("" key) and each stage (by its module path, see
     ``variants.stage_path``), and the network's MACs by ``torch.utils.flop_counter``."""
-    module = build_plan(plan)
+    module = build_plan(plan).eval()
     paths = [stage_path(b, s, True) for b, s in plan.stages()]
     traced = trace(module, random_input(batch, plan.inp), paths)
     return dict(traced.modules), traced.flop_counter_macs

@@ -161,4 +161,4 @@ def test_save_never_overwrites_without_force(cli, tmp_path):
 def test_input_and_kwargs_only_with_model(cli):
     net = Path(__file__).resolve().parents[1] / "configs" / "networks" / "mobilenet_v1.yaml"
     run = cli("profile", net, "--input", "1,3,32,32", "--analytic")
-    assert run.code == 2 and "apply to --model only" in run.err
+    assert run.code == 2 and "--input: only for --model" in run.err

@@ -14,7 +14,13 @@ from nets import ResNet18Like, VGGLike, mlp
 from torch import nn
 
 from sepprof.errors import UserError
-from sepprof.model import build_model, load_factory, parse_input, parse_kwargs, run_forward
+from sepprof.model import (
+    build_model,
+    load_factory,
+    parse_inputs,
+    parse_kwargs,
+    run_forward,
+)
 from sepprof.model_profile import profile_model
 from sepprof.ops import conv_out_size
 from sepprof.options import TimingOptions
@@ -40,15 +46,57 @@ def one_line_error(excinfo) -> str:
 # --- --input and --kwargs -----------------------------------------------------------------------
 
 
-def test_parse_input():
-    assert parse_input("1,3,224,224") == (1, 3, 224, 224)
-    assert parse_input(" 2, 3, 32, 64 ") == (2, 3, 32, 64)
+def test_parse_inputs_any_rank_repeatable_with_dtypes():
+    one = parse_inputs(["1,3,224,224"], None)
+    assert [tuple(t.shape) for t in one.args] == [(1, 3, 224, 224)] and one.kwargs == {}
+    assert one.args[0].dtype == torch.float32 and one.batch == 1
+    two = parse_inputs([" 2, 3, 32 ", "2,77:int64", "2,77:bool"], None)
+    assert [tuple(t.shape) for t in two.args] == [(2, 3, 32), (2, 77), (2, 77)]
+    assert [t.dtype for t in two.args] == [torch.float32, torch.int64, torch.bool]
+    assert int(two.args[1].abs().sum()) == 0  # token ids valid for any vocabulary
+    assert two.text == "2, 3, 32 2,77:int64 2,77:bool" and two.batch == 2
+    assert tuple(parse_inputs([], None).args[0].shape) == (1, 3, 224, 224)  # the default
+    assert parse_inputs(["8:fp16"], None).args[0].dtype == torch.float16
 
 
-@pytest.mark.parametrize("text", ["1,3,224", "1,3,224,224,1", "a,3,2,2", "1,0,2,2", "1,-3,2,2", ""])
-def test_parse_input_rejects(text):
-    with pytest.raises(UserError, match=r"^--input .*expected N,C,H,W"):
-        parse_input(text)
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,3,2,2", "expected a shape of positive integers"),
+        ("1,0,2,2", "expected a shape of positive integers"),
+        ("1,-3,2,2", "expected a shape of positive integers"),
+        ("", "expected a shape of positive integers"),
+        ("1,3:int65", "unknown dtype 'int65'"),
+    ],
+)
+def test_parse_inputs_rejects(text, message):
+    with pytest.raises(UserError) as info:
+        parse_inputs([text], None)
+    assert one_line_error(info).startswith(f"--input {text}: {message}")
+
+
+def test_inputs_from_a_function(tmp_path):
+    path = tmp_path / "make.py"
+    path.write_text(
+        "import torch\n"
+        "def both():\n    return (torch.zeros(2, 5, dtype=torch.long),), {'scale': torch.ones(1)}\n"
+        "def one():\n    return torch.ones(1, 3, 8, 8)\n"
+        "def named():\n    return {'tokens': torch.zeros(1, 4, dtype=torch.long)}\n"
+        "def bad():\n    return 3\n"
+        "def boom():\n    raise ValueError('no data')\n"
+    )
+    both = parse_inputs([], f"{path}:both")
+    assert tuple(both.args[0].shape) == (2, 5) and set(both.kwargs) == {"scale"}
+    assert tuple(parse_inputs([], f"{path}:one").args[0].shape) == (1, 3, 8, 8)
+    assert set(parse_inputs([], f"{path}:named").kwargs) == {"tokens"}
+    with pytest.raises(UserError, match=rf"^--inputs {path}:bad: returned a int"):
+        parse_inputs([], f"{path}:bad")
+    with pytest.raises(UserError, match=rf"^--inputs {path}:boom: the function raised ValueError"):
+        parse_inputs([], f"{path}:boom")
+    with pytest.raises(UserError, match=rf"^--inputs {path}:nope: .* has no attribute 'nope'"):
+        parse_inputs([], f"{path}:nope")
+    with pytest.raises(UserError, match=r"^--inputs: give --input shapes or --inputs"):
+        parse_inputs(["1,3"], f"{path}:one")
 
 
 def test_parse_kwargs():
@@ -165,7 +213,7 @@ def test_model_instance_is_used_as_it_is(tmp_path, monkeypatch):
 
 def test_input_the_model_rejects():
     with pytest.raises(UserError) as info:
-        run_forward(VGGLike(), torch.randn(1, 1, 32, 32))
+        run_forward(VGGLike(), parse_inputs(["1,1,32,32"], None))
     assert one_line_error(info).startswith(
         "--input 1,1,32,32: the model's forward() raised RuntimeError"
     )
@@ -217,7 +265,7 @@ def test_resnet_rows_match_formulas_and_the_trace(resnet_result):
             continue
         assert row.macs_traced == row.macs_analytic, row.name
         assert row.elementwise_traced == row.elementwise_ops, row.name
-        assert row.params_traced == row.params, row.name
+        assert row.macs_flop_counter == row.macs_analytic, row.name
 
 
 def test_resnet_residual_adds_are_forward_rows(resnet_result):
@@ -282,32 +330,46 @@ class NonSquare(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 8, (1, 7), padding=(0, 3))
-        self.gelu = nn.GELU()
+        self.act = Erf()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.gelu(self.conv(x))
+        return self.act(self.conv(x))
 
 
-def test_unrecognised_modules_come_from_the_trace_and_are_listed():
+class Erf(nn.Module):
+    """An op with no counting rule."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.erf(x)
+
+
+def test_non_square_convs_are_analytic_and_ops_without_a_rule_are_na():
     result = profile_model(NonSquare(), (1, 3, 16, 16))
-    conv, gelu = result.layers
-    assert conv.kind == "other" and conv.macs_analytic == 16 * 16 * 8 * 3 * 7
-    assert conv.macs_traced is None and conv.traced_ok is None  # no analytic count to check
-    assert gelu.kind == "other" and gelu.uncounted_ops == {"aten::gelu": 1}
+    conv, erf = result.layers
+    assert conv.kind == "standard" and conv.macs_analytic == 16 * 16 * 8 * 3 * 7
+    assert conv.traced_ok and conv.detail.startswith("1x7/1x1 pad 0x6")
+    assert erf.macs_analytic is None and erf.elementwise_ops is None  # n/a, never 0
+    assert erf.uncounted_ops == {"aten::erf": 1}
+    assert erf.to_dict()["macs"] is None
     notes = " ".join(result.notes)
-    assert "conv (Conv2d: non-square kernel (1, 7)" in notes and "gelu (GELU" in notes
-    assert result.totals.macs_traced == result.totals.macs_analytic
+    assert "the totals leave them out: act" in notes
+    assert result.totals.macs_analytic == conv.macs_analytic == result.totals.macs_traced
+    assert result.totals.uncounted_ops == {"aten::erf": 1}
 
 
 def test_without_the_trace_nothing_is_guessed():
-    with pytest.raises(UserError, match="no layer that sepprof can count ran"):
-        profile_model(NonSquare(), (1, 3, 16, 16), trace=False)
+    result = profile_model(NonSquare(), (1, 3, 16, 16), trace=False)
+    conv, erf = result.layers
+    assert conv.macs_analytic == 16 * 16 * 8 * 3 * 7 and erf.macs_analytic is None
     model = ResNet18Like(width=4)
     result = profile_model(model, (1, 3, 32, 32), trace=False)
     assert all(r.macs_traced is None for r in result.layers)
     assert not any(r.name.endswith("(forward)") for r in result.layers)
-    assert "ops in forward() code (residual adds, functional calls) are not counted" in " ".join(
-        result.notes
+    assert "ops in forward() code (residual adds, functional calls, attention) are not counted" in (
+        " ".join(result.notes)
+    )
+    assert result.totals.params + result.totals.norm_params == sum(
+        p.numel() for p in model.parameters()
     )
 
 
@@ -411,32 +473,41 @@ class WithSpare(nn.Module):
         return self.conv(x)
 
 
-def test_parameters_that_did_not_run_are_named_and_flagged():
+def test_parameters_that_did_not_run_are_counted_and_named():
     result = profile_model(WithSpare(), (1, 3, 8, 8))
-    assert "modules with parameters that did not run on this input: spare" in result.notes
-    assert result.totals.params == 4 * 3 * 9 + 4
-    assert result.totals.params_traced == result.totals.params + 4 * 4 + 4
-    assert result.totals.traced_ok is False  # shown as ✗ params, next to the note
+    spare = result.layers[-1]
+    assert spare.name == "spare (did not run)" and spare.params == 4 * 4 + 4
+    assert "parameters that no op used on this input (counted, 0 MACs): spare (did not run)" in (
+        result.notes
+    )
+    assert result.totals.params == 4 * 3 * 9 + 4 + 4 * 4 + 4
+    assert result.totals.traced_ok
 
 
 def test_string_padding_is_counted_analytically_and_traced():
-    """padding='same' traces as aten::_convolution_mode, which sepprof's handles count."""
     (row,) = profile_model(nn.Sequential(nn.Conv2d(3, 8, 3, padding="same")), (1, 3, 16, 16)).layers
     assert row.macs_analytic == row.macs_traced == 16 * 16 * 8 * 3 * 9
     assert row.uncounted_ops == {} and row.traced_ok
 
 
-class ReturnsAnInt(nn.Module):
+class RefusesToBeWatched(nn.Module):
+    """A forward that fails under a dispatch mode only: the counting pass fails, a plain one
+    does not."""
+
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3)
 
-    def forward(self, x: torch.Tensor) -> dict:
-        return {"out": self.conv(x), "n": 3}
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+        if _get_current_dispatch_mode() is not None:
+            raise RuntimeError("watched")
+        return self.conv(x)
 
 
-def test_a_model_fvcore_cannot_trace_is_counted_analytically_and_says_so():
-    result = profile_model(ReturnsAnInt(), (1, 3, 8, 8))
+def test_a_model_the_tracer_cannot_run_is_counted_analytically_and_says_so():
+    result = profile_model(RefusesToBeWatched(), (1, 3, 8, 8))
     (row,) = result.layers
     assert row.macs_analytic == 6 * 6 * 4 * 3 * 9 and row.macs_traced is None
-    assert result.notes[0].startswith("tracing failed, so counts are analytic only: RuntimeError")
+    assert result.notes[0] == "tracing failed, so counts are analytic only: RuntimeError: watched"

@@ -9,7 +9,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from sepprof.render.console import count, devices_of, footer, new_table, traced_cell
+from sepprof.render.console import devices_of, footer, traced_cell
+from sepprof.render.fit import new_table
+from sepprof.render.formats import count
 from sepprof.results import Row, Speedup
 from sepprof.units import human
 
@@ -19,14 +21,11 @@ SKIP_WORDS = {
     "grouped": "grouped or depthwise",
     "excluded": "excluded",
     "min_channels": "below --min-channels",
-    "padding_mode": "non-zero padding mode",
-    "non_square": "non-square",
     "transposed": "transposed",
-    "not_conv2d": "not Conv2d",
     "custom_forward": "custom forward",
     "not_called": "did not run",
     "shared": "shared",
-    "input": "not N,C,H,W input",
+    "input": "unbatched input",
 }
 
 
@@ -52,12 +51,12 @@ def _speedup(before: Row, after: Row, device: str) -> Text:
     return Text(f"{s.value:.2f}x ±{s.error:.2f}", style="green" if s.value >= 1 else "red")
 
 
-def layers_table(report: Any, units: str = "macs") -> Table:
+def layers_table(report: Any, units: str = "macs", wide: bool = False) -> Table:
     """One row per converted layer: params and MACs before -> after, traced check, time."""
     unit = "FLOPs" if units == "flops" else "MACs"
     rows = [r for c in report.converted for r in (c.before, c.after)]
     devices = devices_of(rows)
-    table = new_table("Converted layers (before -> after; speedup > 1 is faster)")
+    table = new_table("Converted layers (before -> after; speedup > 1 is faster)", wide)
     table.add_column("#", justify="right")
     table.add_column("layer", no_wrap=True)
     for name in ("conv", "params", unit, "fewer", "traced"):
@@ -84,9 +83,9 @@ def layers_table(report: Any, units: str = "macs") -> Table:
     return table
 
 
-def skipped_table(report: Any) -> Table:
+def skipped_table(report: Any, wide: bool = False) -> Table:
     """Every convolution left as it was, and why."""
-    table = new_table(f"Skipped ({len(report.skipped)})")
+    table = new_table(f"Skipped ({len(report.skipped)})", wide)
     for name in ("layer", "op", "reason"):
         table.add_column(name)
     for s in report.skipped:
@@ -149,21 +148,22 @@ def model_line(report: Any, units: str = "macs") -> Text | None:
     return text
 
 
-def sepify_view(report: Any, units: str = "macs") -> RenderableType:
+def sepify_view(report: Any, units: str = "macs", wide: bool = False) -> RenderableType:
     """Everything ``sepprof sepify`` prints: layers before/after, skipped layers, totals."""
     model = report.model
     options = report.options
     between = " + ".join(p for p in ("BatchNorm" if options.bn else "", options.act or "") if p)
     title = Text(f"sepify {model.get('name', '')}", style="bold")
     title.append(
-        f"  input {','.join(map(str, model.get('input', [])))}: each standard k x k conv -> "
-        f"depthwise k x k{' + ' + between if between else ''} + pointwise 1x1"
+        f"  input {model.get('inputs') or ','.join(map(str, model.get('input', [])))}: each "
+        f"standard conv -> depthwise (same kernel){' + ' + between if between else ''} + "
+        "pointwise 1x1"
     )
     parts: list[RenderableType] = [title]
     if report.converted:
-        parts.append(layers_table(report, units))
+        parts.append(layers_table(report, units, wide))
     if report.skipped:
-        parts.append(skipped_table(report))
+        parts.append(skipped_table(report, wide))
     parts.append(totals_line(report, units))
     whole = model_line(report, units)
     if whole is not None:

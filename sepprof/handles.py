@@ -1,0 +1,244 @@
+"""The op table of the tracer: one small counting rule per aten op kind, fvcore-style.
+
+Each handle takes an op's inputs (positional, then keyword values) and outputs, as PyTorch's
+dispatcher sees them in eager mode, and returns a Counter of MACs and elementwise ops under the
+rule in ``costs`` (whose formulas it calls). ``HANDLES`` can be overridden, like fvcore's
+``_DEFAULT_SUPPORTED_OPS``; ops in ``IGNORED`` move or reshape data and compute nothing. Any
+other op is named as uncounted by the tracer, never counted as 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from math import prod
+from typing import Any
+
+from sepprof.costs import ELEMENTWISE_OPS, attention_macs, matmul_macs
+
+MACS, ELTWISE = "macs", "eltwise"
+Handle = Callable[[list, list], Counter]
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    return tuple(value.shape)
+
+
+def _numel(value: Any) -> int:
+    return prod(_shape(value))
+
+
+def _present(value: Any) -> bool:
+    return value is not None and hasattr(value, "shape")
+
+
+def conv(inputs: list, outputs: list) -> Counter:
+    """``aten::convolution``: input, weight, bias, stride, padding, dilation, transposed, ...
+    MACs per output position (transposed: per input position) times the weight's size."""
+    x, w, out = _shape(inputs[0]), _shape(inputs[1]), _shape(outputs[0])
+    transposed = bool(inputs[6]) if len(inputs) > 6 else False
+    positions = prod(x[2:]) if transposed else prod(out[2:])
+    bias = prod(out) * ELEMENTWISE_OPS["bias"] if _present(inputs[2]) else 0
+    return Counter({MACS: x[0] * positions * prod(w), ELTWISE: bias})
+
+
+def mm(inputs: list, outputs: list) -> Counter:
+    """``aten::mm`` and ``aten::bmm``: (b,) m x k times k x n."""
+    a, b = _shape(inputs[0]), _shape(inputs[1])
+    return Counter({MACS: matmul_macs(prod(a[:-2]), a[-2], a[-1], b[-1])})
+
+
+def addmm(inputs: list, outputs: list) -> Counter:
+    """``aten::addmm`` and ``aten::baddbmm``: a matmul plus an added tensor (a bias)."""
+    a, b = _shape(inputs[1]), _shape(inputs[2])
+    macs = matmul_macs(prod(a[:-2]), a[-2], a[-1], b[-1])
+    return Counter({MACS: macs, ELTWISE: _numel(outputs[0]) * ELEMENTWISE_OPS["bias"]})
+
+
+def sdpa(inputs: list, outputs: list) -> Counter:
+    """The fused ``scaled_dot_product_attention`` kernels: QK^T + AV; per score, softmax, the
+    scaling and a mask (when given) are elementwise."""
+    q, k, v = (_shape(t) for t in inputs[:3])
+    heads, length, source = prod(q[:-2]), q[-2], k[-2]
+    macs = attention_macs(heads, length, source, q[-1], v[-1])
+    masked = any(_present(t) and _shape(t) != () for t in inputs[3:])
+    per_score = ELEMENTWISE_OPS["softmax"] + ELEMENTWISE_OPS["mul"] + int(masked)
+    return Counter({MACS: macs, ELTWISE: heads * length * source * per_score})
+
+
+def native_mha(inputs: list, outputs: list) -> Counter:
+    """``aten::_native_multi_head_attention`` (nn.MultiheadAttention's fast path): the q, k, v
+    and output projections as linear layers, and the attention between them."""
+    query, key = _shape(inputs[0]), _shape(inputs[1])
+    embed, heads = int(inputs[3]), int(inputs[4])
+    batch, length, source = prod(query[:-2]), query[-2], key[-2]
+    projections = matmul_macs(batch, 2 * length + 2 * source, embed, embed)
+    macs = projections + attention_macs(batch * heads, length, source, embed // heads)
+    scores = batch * heads * length * source
+    bias = batch * (2 * length + 2 * source) * embed * ELEMENTWISE_OPS["bias"]
+    per_score = ELEMENTWISE_OPS["softmax"] + ELEMENTWISE_OPS["mul"]
+    return Counter({MACS: macs, ELTWISE: bias + scores * per_score})
+
+
+def per_output(kind: str) -> Handle:
+    """``ELEMENTWISE_OPS[kind]`` ops per element of the first output."""
+
+    def handle(inputs: list, outputs: list) -> Counter:
+        return Counter({ELTWISE: _numel(outputs[0]) * ELEMENTWISE_OPS[kind]})
+
+    return handle
+
+
+def per_input(inputs: list, outputs: list) -> Counter:
+    """Reductions (mean, sum, global pools): one op per input element."""
+    return Counter({ELTWISE: _numel(inputs[0]) * ELEMENTWISE_OPS["mean"]})
+
+
+def batch_norm(inputs: list, outputs: list) -> Counter:
+    return Counter({ELTWISE: _numel(inputs[0]) * ELEMENTWISE_OPS["batchnorm"]})
+
+
+def layer_norm(inputs: list, outputs: list) -> Counter:
+    """``native_layer_norm`` (input, shape, weight, bias, eps) and ``native_group_norm``
+    (input, weight, bias, ...): statistics and normalising, plus scale and shift when affine."""
+    weight = inputs[2] if isinstance(inputs[1], list | tuple) else inputs[1]
+    affine = ELEMENTWISE_OPS["norm_affine"] if _present(weight) else 0
+    return Counter({ELTWISE: _numel(inputs[0]) * (ELEMENTWISE_OPS["layernorm"] + affine)})
+
+
+def pool(fn: str) -> Handle:
+    """Max pooling: k-1 comparisons per output; average pooling: k adds (k = window size)."""
+
+    def handle(inputs: list, outputs: list) -> Counter:
+        dims = len(_shape(outputs[0])) - 2
+        kernel = list(inputs[1])
+        window = prod(kernel) if len(kernel) > 1 else kernel[0] ** max(dims, 1)
+        return Counter({ELTWISE: _numel(outputs[0]) * (window - 1 if fn == "max" else window)})
+
+    return handle
+
+
+def _each(names: str, handle: Handle) -> dict[str, Handle]:
+    return {f"aten::{name}": handle for name in names.split()}
+
+
+def _activations() -> dict[str, Handle]:
+    kinds = {
+        "relu": "relu",
+        "hardtanh": "relu6",
+        "sigmoid": "sigmoid",
+        "silu": "silu",
+        "hardswish": "hardswish",
+        "hardsigmoid": "hardsigmoid",
+        "gelu": "gelu",
+        "tanh": "tanh",
+    }
+    return {
+        f"aten::{op}{tail}": per_output(kind) for op, kind in kinds.items() for tail in ("", "_")
+    }
+
+
+HANDLES: dict[str, Handle] = {
+    **_each("convolution _convolution", conv),
+    **_each("mm bmm", mm),
+    **_each("addmm baddbmm", addmm),
+    **_each(
+        "_scaled_dot_product_flash_attention_for_cpu _scaled_dot_product_flash_attention "
+        "_scaled_dot_product_efficient_attention _scaled_dot_product_cudnn_attention",
+        sdpa,
+    ),
+    "aten::_native_multi_head_attention": native_mha,
+    **_activations(),
+    **_each("add add_ sub sub_ rsub mul mul_ div div_ masked_fill masked_fill_", per_output("add")),
+    **_each("_softmax softmax", per_output("softmax")),
+    **_each("native_batch_norm _native_batch_norm_legit_no_training", batch_norm),
+    **_each("native_layer_norm native_group_norm", layer_norm),
+    **_each("max_pool1d max_pool2d max_pool3d max_pool2d_with_indices", pool("max")),
+    **_each("max_pool3d_with_indices", pool("max")),
+    **_each("avg_pool1d avg_pool2d avg_pool3d", pool("avg")),
+    **_each("mean sum adaptive_max_pool2d _adaptive_avg_pool2d adaptive_avg_pool2d", per_input),
+}
+
+# Ops that only allocate, move, copy or reshape data: no arithmetic to count.
+IGNORED = frozenset(
+    f"aten::{name}"
+    for name in [
+        "view",
+        "_unsafe_view",
+        "reshape",
+        "_reshape_alias",
+        "t",
+        "transpose",
+        "permute",
+        "expand",
+        "expand_as",
+        "unsqueeze",
+        "squeeze",
+        "select",
+        "slice",
+        "split",
+        "split_with_sizes",
+        "chunk",
+        "unbind",
+        "narrow",
+        "cat",
+        "stack",
+        "clone",
+        "contiguous",
+        "copy_",
+        "_to_copy",
+        "to",
+        "detach",
+        "alias",
+        "as_strided",
+        "empty",
+        "empty_like",
+        "empty_strided",
+        "zeros",
+        "zeros_like",
+        "ones",
+        "ones_like",
+        "full",
+        "full_like",
+        "fill_",
+        "zero_",
+        "arange",
+        "lift_fresh",
+        "embedding",
+        "constant_pad_nd",
+        "pad",
+        "reflection_pad1d",
+        "reflection_pad2d",
+        "replication_pad1d",
+        "replication_pad2d",
+        "replication_pad3d",
+        "roll",
+        "flip",
+        "repeat",
+        "new_zeros",
+        "new_empty",
+        "new_ones",
+        "new_full",
+        "index_select",
+        "index",
+        "gather",
+        "pixel_shuffle",
+        "pixel_unshuffle",
+        "channel_shuffle",
+        "native_channel_shuffle",
+        "upsample_nearest1d",
+        "upsample_nearest2d",
+        "upsample_nearest3d",
+        "_local_scalar_dense",
+        "scalar_tensor",
+        "dropout",
+        "feature_dropout",
+        "alpha_dropout",
+        "identity",
+        "unfold",
+        "movedim",
+        "flatten",
+        "unflatten",
+        "split_copy",
+    ]
+)

@@ -1,10 +1,47 @@
-"""How metric values read in every renderer (console, markdown, JUnit)."""
+"""How numbers read in every renderer (console, markdown, JUnit): one function per kind of number,
+so that the unit choice, the spread and the ratio wording are written once."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sepprof.units import human
+from sepprof.results.latency import Latency
+from sepprof.results.ratios import Change
+from sepprof.units import human, macs_to_flops
+
+
+def unit_name(units: str) -> str:
+    """The column name of a count: ``MACs``, or ``FLOPs`` with ``--units flops``."""
+    return "FLOPs" if units == "flops" else "MACs"
+
+
+def count(value: int | None, units: str = "macs") -> str:
+    """A MAC count in the chosen unit with four significant digits; None is ``n/a``."""
+    if value is None:
+        return "n/a"
+    return human(macs_to_flops(value) if units == "flops" else value, 4)
+
+
+def number(value: float | None, digits: int = 3) -> str:
+    """A count (params, bytes, ops) with a K/M/G/T suffix."""
+    return human(value, digits)
+
+
+def spread(lat: Latency) -> str:
+    """The relative IQR of a timing: ``±5%`` (empty for a zero median)."""
+    return "" if lat.spread is None else f"±{100 * lat.spread:.0f}%"
+
+
+def ms(lat: Latency | None) -> str:
+    """``1.23 ±5%``: median milliseconds and the relative IQR of the rounds."""
+    if lat is None:
+        return "—"
+    return f"{lat.median:.3g} {spread(lat)}".rstrip()
+
+
+def share(value: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage: ``3.4%``; ``—`` when unknown."""
+    return "—" if value is None else f"{100 * value:.{digits}f}%"
 
 
 def metric_value(metric: str, value: float | None) -> str:
@@ -33,43 +70,40 @@ def headroom(value: float | None) -> str:
 VERDICT_WORDS = {"pass": "PASS", "fail": "FAIL", "warn": "WARN"}
 
 
-def fewer(ratio: float, noun: str) -> str:
-    """``8.69x fewer MACs`` for a ratio under 1, ``1.36x more MACs`` above it."""
-    if ratio <= 0:
-        return f"no {noun}"
-    return f"{1 / ratio:.2f}x fewer {noun}" if ratio <= 1 else f"{ratio:.2f}x more {noun}"
+def change(c: Change | None, noun: str = "") -> str:
+    """A count ratio in one direction: ``8.69x fewer MACs``, ``1.36x more params``."""
+    if c is None:
+        return "—"
+    words = {
+        "none": f"no {noun}",
+        "same": f"same {noun}",
+    }.get(c.direction, f"{c.factor:.2f}x {c.direction} {noun}")
+    return words.strip()
 
 
-def speed(value: float, error: float) -> str:
-    """``5.40x ± 0.07 faster``, or ``2.17x ± 0.05 slower`` for a speedup under 1."""
-    if value >= 1:
-        return f"{value:.2f}x ± {error:.2f} faster"
-    return f"{1 / value:.2f}x ± {error / value**2:.2f} slower"
+def speed(c: Change | None, doubt: str = "") -> str:
+    """A speedup in one direction: ``5.40x ± 0.07 faster`` or ``2.17x ± 0.05 slower``; with a
+    ``doubt`` (contended, unstable) no verdict: ``no verdict (contended)``."""
+    if doubt:
+        return f"{doubt}: no verdict"
+    if c is None:
+        return "—"
+    error = f" ± {c.error:.2f}" if c.error else ""
+    return f"{c.factor:.2f}x{error}" + ("" if c.direction == "same" else f" {c.direction}")
 
 
-MERGE_HEADER = [
-    "machine",
-    "device",
-    "setup",
-    "dtype",
-    "threads",
-    "variant",
-    "MACs ×fewer",
-    "ms",
-    "speedup",
-]
+def speed_of(comp: Any, device: str) -> str:
+    """A comparison's speed on ``device`` (``—`` when not timed there)."""
+    s = comp.speedup.get(device)
+    return speed(comp.speed_change.get(device), s.doubt if s else "")
+
+
+MERGE_HEADER = ["machine", "device", "setup", "dtype", "threads", "variant", "MACs", "ms", "speed"]
 
 
 def merge_cells(row: Any) -> list[str]:
-    """One merged row (a ``merging.MergedRow``) as the cells of ``MERGE_HEADER``."""
-    timed = (
-        f"{row.median_ms:.3g} ±{100 * row.iqr_ms / row.median_ms:.0f}%" if row.median_ms else "—"
-    )
-    speedup = "—"
-    if row.speedup:
-        speedup = f"{row.speedup:.2f}x" + (
-            f" ± {row.speedup_error:.2f}" if row.speedup_error else ""
-        )
+    """One merged row (a ``results.MergedRow``) as the cells of ``MERGE_HEADER``."""
+    timed = ms(Latency(row.median_ms, row.iqr_ms or 0.0, 0)) if row.median_ms else "—"
     return [
         row.machine,
         row.device,
@@ -77,7 +111,7 @@ def merge_cells(row: Any) -> list[str]:
         row.dtype,
         str(row.threads or "—"),
         row.variant,
-        f"{1 / row.macs_ratio:.2f}x",
+        change(row.macs_change),
         timed,
-        speedup,
+        speed(row.speed_change, "" if row.trusted else "contended or unstable"),
     ]

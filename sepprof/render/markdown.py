@@ -7,15 +7,18 @@ from typing import Any
 from sepprof.render.formats import (
     MERGE_HEADER,
     VERDICT_WORDS,
-    fewer,
+    change,
     headroom,
     merge_cells,
     metric_value,
+    number,
     ratio,
+    share,
     speed,
+    speed_of,
+    spread,
 )
 from sepprof.results import CheckResult, CompareResult, ProfileResult
-from sepprof.units import human
 
 
 def table(header: list[str], rows: list[list[str]], align: str = "") -> str:
@@ -52,7 +55,7 @@ def _ms(row: Any, device: str) -> str:
     if lat is None:
         return "—"
     flag = " (unstable)" if lat.unstable else ""
-    return f"{lat.median:.3g} ±{100 * lat.iqr / lat.median:.0f}%{flag}"
+    return f"{lat.median:.3g} {spread(lat)}{flag}"
 
 
 def traced_mark(row: Any) -> str:
@@ -61,39 +64,8 @@ def traced_mark(row: Any) -> str:
 
 
 def compare_markdown(result: CompareResult) -> str:
-    """The compare tables: counts with ratios vs theory, then latency per device."""
-    comps = {c.variant: c for c in result.comparisons}
-    base = result.variants[0]
-    rows = []
-    for v in result.variants:
-        c = comps.get(v.name)
-        rows.append(
-            [
-                f"**{v.name}**",
-                v.detail,
-                human(v.params, 4),
-                human(v.macs_analytic, 4),
-                traced_mark(v),
-                ratio(c.macs_ratio if c else 1.0),
-                ratio(c.theory_ratio if c else None),
-                f"{base.params / v.params:.2f}x",
-                f"{v.intensity:.3g}",
-            ]
-        )
-        for s in v.stages if len(v.stages) > 1 else ():
-            rows.append(
-                [
-                    f"└ {s.name}",
-                    s.detail,
-                    human(s.params, 4),
-                    human(s.macs_analytic, 4),
-                    traced_mark(s),
-                    f"{s.macs_analytic / v.macs_analytic:.1%} of MACs",
-                    "",
-                    "",
-                    f"{s.intensity:.3g}",
-                ]
-            )
+    """The compare tables: counts with fractions of the baseline and theory, then latency per
+    device."""
     out = table(
         [
             "variant / stage",
@@ -101,44 +73,82 @@ def compare_markdown(result: CompareResult) -> str:
             "params",
             "MACs",
             "traced",
-            "MACs vs standard",
-            "theory",
-            "params ×fewer",
+            "MACs ÷ base",
+            "theory ÷ base",
+            "params vs base",
             "FLOP/B",
         ],
-        rows,
+        _count_rows(result),
         "llrrcrrrr",
     )
     for device in _devices(result.variants):
-        rows = []
-        for v in result.variants:
-            c = comps.get(v.name)
-            s = c.speedup.get(device) if c else None
-            rows.append(
-                [
-                    f"**{v.name}**",
-                    _ms(v, device),
-                    f"{s.value:.2f}x ± {s.error:.2f}" if s else "1.00x",
-                    "",
-                    "",
-                ]
-            )
-            if len(v.stages) > 1:
-                total = sum(st.latency_ms[device].median for st in v.stages)
-                for st in v.stages:
-                    rows.append(
-                        [
-                            f"└ {st.name}",
-                            _ms(st, device),
-                            "",
-                            f"{st.macs_analytic / v.macs_analytic:.1%}",
-                            f"{st.latency_ms[device].median / total:.1%}",
-                        ]
-                    )
         out += f"\nLatency on **{device}** (ms, median ±IQR of rounds):\n\n" + table(
-            ["variant / stage", "ms", "speedup", "share of MACs", "share of time"], rows
+            ["variant / stage", "ms", "speed vs base", "share of MACs", "share of time"],
+            _latency_rows(result, device),
         )
     return out
+
+
+def _count_rows(result: CompareResult) -> list[list[str]]:
+    comps = {c.variant: c for c in result.comparisons}
+    rows = []
+    for v in result.variants:
+        c = comps.get(v.name)
+        rows.append(
+            [
+                f"**{v.name}**",
+                v.detail,
+                number(v.params, 4),
+                number(v.macs_analytic, 4),
+                traced_mark(v),
+                ratio(c.macs_ratio if c else 1.0),
+                ratio(c.theory_ratio if c else None),
+                change(c.params_change, "") if c else "base",
+                f"{v.intensity:.3g}",
+            ]
+        )
+        for s, part in zip(v.stages, v.stage_shares, strict=True) if len(v.stages) > 1 else ():
+            rows.append(
+                [
+                    f"└ {s.name}",
+                    s.detail,
+                    number(s.params, 4),
+                    number(s.macs_analytic, 4),
+                    traced_mark(s),
+                    f"{share(part.macs)} of MACs",
+                    "",
+                    "",
+                    f"{s.intensity:.3g}",
+                ]
+            )
+    return rows
+
+
+def _latency_rows(result: CompareResult, device: str) -> list[list[str]]:
+    comps = {c.variant: c for c in result.comparisons}
+    rows = []
+    for v in result.variants:
+        c = comps.get(v.name)
+        rows.append(
+            [
+                f"**{v.name}**",
+                _ms(v, device),
+                speed_of(c, device) if c else "base",
+                "",
+                "",
+            ]
+        )
+        for st, part in zip(v.stages, v.stage_shares, strict=True) if len(v.stages) > 1 else ():
+            rows.append(
+                [
+                    f"└ {st.name}",
+                    _ms(st, device),
+                    "",
+                    share(part.macs),
+                    share(part.time.get(device)),
+                ]
+            )
+    return rows
 
 
 def _devices(rows: Any) -> list[str]:
@@ -149,45 +159,44 @@ def _devices(rows: Any) -> list[str]:
 
 
 def headline(comp: Any) -> str:
-    """``separable vs standard: 8.69x fewer MACs (theory 8.69x) → 5.2x ± 0.1 faster on cpu``."""
-    text = f"**{comp.variant}** vs {comp.baseline}: {fewer(comp.macs_ratio, 'MACs')}"
-    if comp.theory_ratio:
-        text += f" (theory: {fewer(comp.theory_ratio, '')})".replace(" )", ")")
-    for device, s in comp.speedup.items():
-        text += f" → {speed(s.value, s.error)} on {device}"
+    """``separable vs standard: 8.69x fewer MACs (theory: 8.69x fewer) → 5.2x ± 0.1 faster on
+    cpu``."""
+    text = f"**{comp.variant}** vs {comp.baseline}: {change(comp.macs_change, 'MACs')}"
+    if comp.theory_change:
+        text += f" (theory: {change(comp.theory_change)})"
+    text += f", {change(comp.params_change, 'params')}"
+    for device, c in comp.speed_change.items():
+        doubt = comp.speedup[device].doubt
+        said = f"no speed verdict on {device} ({doubt})" if doubt else f"{speed(c)} on {device}"
+        text += f" → {said}"
     return text
 
 
 def types_markdown(result: ProfileResult) -> str:
     """A network's by-type summary: shares of MACs, params and time."""
     devices = sorted({d for t in result.by_type for d in t.time_ms})
-    macs = sum(t.macs for t in result.by_type) or 1
-    params = sum(t.params for t in result.by_type) or 1
-    times = {d: sum(t.time_ms.get(d, 0) for t in result.by_type) or 1 for d in devices}
     rows = []
-    for t in result.by_type:
+    for t, part in zip(result.by_type, result.type_shares, strict=True):
         row = [
             t.kind,
             str(t.layers),
-            human(t.macs, 4),
-            f"{t.macs / macs:.2%}",
-            human(t.params, 4),
-            f"{t.params / params:.2%}",
+            number(t.macs, 4),
+            share(part.macs, 2),
+            number(t.params, 4),
+            share(part.params, 2),
         ]
-        row += [
-            f"{t.time_ms.get(d, 0):.3g} ({t.time_ms.get(d, 0) / times[d]:.1%})" for d in devices
-        ]
+        row += [f"{t.time_ms.get(d, 0):.3g} ({share(part.time.get(d))})" for d in devices]
         rows.append(row)
     header = ["type", "layers", "MACs", "% MACs", "params", "% params"]
     header += [f"{d} ms (% time)" for d in devices]
     totals = result.totals
     lat = "; ".join(
-        f"whole network {lat.median:.3g} ms ±{100 * lat.iqr / lat.median:.0f}% on {d}"
+        f"whole network {lat.median:.3g} ms {spread(lat)} on {d}"
         for d, lat in totals.latency_ms.items()
     )
     return (
-        table(header, rows) + f"\nTotal: {human(totals.macs_analytic, 4)} MACs, "
-        f"{human(totals.params + totals.norm_params, 4)} params (incl. BatchNorm)"
+        table(header, rows) + f"\nTotal: {number(totals.macs_analytic, 4)} MACs, "
+        f"{number(totals.params + totals.norm_params, 4)} params (incl. BatchNorm)"
         + (f"; {lat}" if lat else "")
         + ".\n"
     )
@@ -201,31 +210,65 @@ def _image(images: dict[str, tuple[str, str]], key: str) -> str:
     return f"![{alt}]({png})\n\n<sub>[SVG]({svg})</sub>\n\n"
 
 
+def _environment(report: Any) -> str:
+    env = report.environment
+    rows = [
+        ["date", report.created],
+        ["sepprof", env.get("sepprof", "")],
+        ["torch", f"{env.get('torch')} (CUDA {env.get('cuda') or 'none'})"],
+        ["fvcore", str(env.get("fvcore"))],
+        ["CPU", env.get("cpu", "")],
+        ["threads", str(env.get("threads"))],
+        ["GPU", env.get("gpu") or "none"],
+        ["dtype", env.get("dtype", "fp32")],
+        ["memory format", str(env.get("memory_format"))],
+        ["allocator", str(env.get("allocator"))],
+        ["devices timed", ", ".join(report.calibrations)],
+    ]
+    return table(["", ""], rows, "ll")
+
+
+def conditions(report: Any) -> str:
+    """Whether the machine was busy and how many timings were unstable, said up front."""
+    load = report.busy_cores
+    cores = f"up to {load:.1f} cores" if load is not None else "an unknown share of the cores"
+    stability = (
+        f"{report.unstable} of {len(report.latencies())} timings were unstable (their rounds "
+        f"split in two); {report.untrusted} of {len(report.speedups())} speedups carry no "
+        "verdict (contended or unstable)"
+    )
+    if report.busy:
+        return (
+            f"**The machine was busy**: other processes used {cores} while sepprof timed; "
+            f"{stability}. Read the latencies and speedups with care.\n\n"
+        )
+    return f"Machine load during timing: other processes used {cores}; {stability}.\n\n"
+
+
+def _roofline(report: Any, images: dict[str, tuple[str, str]]) -> list[str]:
+    parts = ["\n## Roofline\n\n"]
+    for device, cal in report.calibrations.items():
+        if cal is None:
+            parts.append(f"No calibration for {device}.\n\n")
+            continue
+        parts.append(
+            f"{device}: peak {cal.peak_flops / 1e9:.1f} GFLOP/s ({cal.peak_source}), "
+            f"DRAM bandwidth {cal.dram_bandwidth / 1e9:.1f} GB/s, ridge {cal.ridge:.1f} "
+            "FLOP/byte. The roof assumes DRAM bandwidth; batch-1 activations often fit in "
+            "cache, so points can sit above the memory slope.\n\n"
+            + _image(images, f"roofline-{device}")
+        )
+    return parts
+
+
 def report_markdown(report: Any, images: dict[str, tuple[str, str]]) -> str:
     """The whole report page."""
-    env = report.environment
     devices = list(report.calibrations)
-    gpu = env.get("gpu") or "none"
     parts = [
-        f"# sepprof report: {env.get('cpu', '')}\n\n",
-        table(
-            ["", ""],
-            [
-                ["date", report.created],
-                ["sepprof", env.get("sepprof", "")],
-                ["torch", f"{env.get('torch')} (CUDA {env.get('cuda') or 'none'})"],
-                ["fvcore", str(env.get("fvcore"))],
-                ["CPU", env.get("cpu", "")],
-                ["threads", str(env.get("threads"))],
-                ["GPU", gpu],
-                ["dtype", env.get("dtype", "fp32")],
-                ["memory format", str(env.get("memory_format"))],
-                ["allocator", str(env.get("allocator"))],
-                ["devices timed", ", ".join(devices)],
-            ],
-            "ll",
-        ),
-        f"\nReproduce with:\n\n```\n{report.command}\n```\n\n",
+        f"# sepprof report: {report.environment.get('cpu', '')}\n\n",
+        _environment(report),
+        "\n" + conditions(report),
+        f"Reproduce with:\n\n```\n{report.command}\n```\n\n",
         "## Claims checked on this machine\n\n",
         table(
             ["claim", "measured here", "verdict", "rule"],
@@ -240,25 +283,12 @@ def report_markdown(report: Any, images: dict[str, tuple[str, str]]) -> str:
     for device in devices:
         parts.append(f"### Where the time goes, {device}\n\n" + _image(images, f"shares-{device}"))
     parts.append("## Sweep: MAC reduction vs measured speedup\n\n")
-    for device in devices:
-        parts.append(_image(images, f"sweep-{device}"))
+    parts += [_image(images, f"sweep-{device}") for device in devices]
     parts.append(_sweep_table(report.sweep, devices))
-    parts.append("\n## Roofline\n\n")
-    for device, cal in report.calibrations.items():
-        if cal is None:
-            parts.append(f"No calibration for {device}.\n\n")
-            continue
-        parts.append(
-            f"{device}: peak {cal.peak_flops / 1e9:.1f} GFLOP/s ({cal.peak_source}), "
-            f"DRAM bandwidth {cal.dram_bandwidth / 1e9:.1f} GB/s, ridge "
-            f"{cal.peak_flops / cal.dram_bandwidth:.1f} FLOP/byte. The roof assumes "
-            "DRAM bandwidth; batch-1 activations often fit in cache, so points can "
-            "sit above the memory slope.\n\n" + _image(images, f"roofline-{device}")
-        )
+    parts += _roofline(report, images)
     for i, net in enumerate(report.networks):
         parts.append(f"## {net.network['name']} by layer type\n\n{types_markdown(net)}\n")
-        for device in devices:
-            parts.append(_image(images, f"types-{i}-{device}"))
+        parts += [_image(images, f"types-{i}-{device}") for device in devices]
     for result in report.layers:
         name = result.spec.get("name") or "layer"
         parts.append(f"## Layer {name}\n\n{compare_markdown(result)}\n")
@@ -267,21 +297,16 @@ def report_markdown(report: Any, images: dict[str, tuple[str, str]]) -> str:
 
 
 def _sweep_table(sweep: Any, devices: list[str]) -> str:
+    """Every sweep point: MAC reduction in theory and counted, and speed per device."""
     rows = []
     for p in sweep.points:
         for c in p.comparisons:
-            row = [
-                str(p.spec["k"]),
-                str(p.spec["cout"]),
-                str(p.spec["size"]),
-                c.variant,
-                f"{1 / c.theory_ratio:.2f}x" if c.theory_ratio else "—",
-                f"{1 / c.macs_ratio:.2f}x",
-            ]
-            row += [f"{c.speedup[d].value:.2f}x" if d in c.speedup else "—" for d in devices]
+            row = [str(p.spec["k"]), str(p.spec["cout"]), str(p.spec["size"]), c.variant]
+            row += [change(c.theory_change), change(c.macs_change)]
+            row += [speed_of(c, d) for d in devices]
             rows.append(row)
-    header = ["k", "Cin=Cout", "size", "variant", "theory ×", "MACs ×"]
-    header += [f"speedup {d}" for d in devices]
+    header = ["k", "Cin=Cout", "size", "variant", "theory MACs", "counted MACs"]
+    header += [f"speed on {d}" for d in devices]
     return table(header, rows)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sepprof.results.ratios import Change
 from sepprof.results.rows import Row
 from sepprof.results.schemas import PROFILE_SCHEMA
+from sepprof.results.shares import Part, Shares, fraction, shares_of
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,9 @@ class TypeShare:
     params: int
     elementwise_ops: int
     time_ms: dict[str, float] = field(default_factory=dict)
+
+    def part(self) -> Part:
+        return self.macs, self.params, dict(self.time_ms)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,16 +64,70 @@ class ProfileResult:
     notes: tuple[str, ...] = ()
     schema: str = PROFILE_SCHEMA
 
+    @property
+    def layer_shares(self) -> tuple[Shares, ...]:
+        """Each layer's share of the network's MACs, params and summed layer times."""
+        return shares_of([r.part() for r in self.layers])
+
+    @property
+    def type_shares(self) -> tuple[Shares, ...]:
+        """Each layer type's share of MACs, params and time (MobileNets' Table 2)."""
+        return shares_of([t.part() for t in self.by_type])
+
+    @property
+    def reference_deviation(self) -> dict[str, float]:
+        """How far the counted totals sit from the published figures (0.01 = 1% above); the
+        params include BatchNorm's, as published tables do."""
+        ref = self.network.get("reference") or {}
+        counted = {
+            "macs": self.totals.macs_analytic,
+            "params": self.totals.params + self.totals.norm_params,
+        }
+        return {k: v / ref[k] - 1 for k, v in counted.items() if ref.get(k)}
+
+    @property
+    def as_change(self) -> dict[str, Any] | None:
+        """After ``--as``, the rewritten network against the network as written: MACs, params
+        and, per device timed, time."""
+        now, was = self.totals, self.before
+        if was is None:
+            return None
+        times = {
+            d: Change.of_times(lat.median, was.latency_ms[d].median)
+            for d, lat in now.latency_ms.items()
+            if d in was.latency_ms and lat.median
+        }
+        return {
+            "macs": Change.of_count(fraction(now.macs_analytic, was.macs_analytic) or 0.0),
+            "params": Change.of_count(fraction(now.params, was.params) or 0.0),
+            "time": times,
+        }
+
     def to_dict(self) -> dict[str, Any]:
+        change = self.as_change
         return {
             "schema": self.schema,
             "sepprof_version": self.environment.get("sepprof", ""),
             "environment": self.environment,
             "network": self.network,
-            "layers": [r.to_dict() for r in self.layers],
-            "by_type": [t.to_dict() for t in self.by_type],
+            "layers": [
+                {**r.to_dict(), "share": s.to_dict()}
+                for r, s in zip(self.layers, self.layer_shares, strict=True)
+            ],
+            "by_type": [
+                {**t.to_dict(), "share": s.to_dict()}
+                for t, s in zip(self.by_type, self.type_shares, strict=True)
+            ],
             "totals": self.totals.to_dict(),
             "before": self.before.to_dict() if self.before else None,
+            "reference_deviation": self.reference_deviation,
+            "as_change": None
+            if change is None
+            else {
+                "macs": change["macs"].to_dict(),
+                "params": change["params"].to_dict(),
+                "time": {d: c.to_dict() for d, c in change["time"].items()},
+            },
             "notes": list(self.notes),
         }
 

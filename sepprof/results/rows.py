@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sepprof.results.latency import Latency
+from sepprof.results.shares import Part, Shares, shares_of
 from sepprof.units import macs_to_flops
 
 
@@ -21,6 +22,10 @@ class Roof:
         return {"attainable_ms": self.attainable_ms, "percent": self.percent, "bound": self.bound}
 
 
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 @dataclass(frozen=True)
 class Row:
     """Costs and measurements of a stage, a variant or a network layer."""
@@ -29,8 +34,8 @@ class Row:
     kind: str
     params: int
     norm_params: int
-    macs_analytic: int
-    elementwise_ops: int
+    macs_analytic: int | None  # None: "n/a", a row that ran an op with no counting rule
+    elementwise_ops: int | None
     bytes: int
     shape: str = ""
     detail: str = ""
@@ -44,19 +49,19 @@ class Row:
     stages: tuple[Row, ...] = ()
 
     @property
-    def flops(self) -> int:
-        return macs_to_flops(self.macs_analytic)
+    def flops(self) -> int | None:
+        return None if self.macs_analytic is None else macs_to_flops(self.macs_analytic)
 
     @property
     def intensity(self) -> float:
         """Arithmetic intensity: FLOPs (2 x MACs) per byte moved."""
-        return self.flops / self.bytes if self.bytes else 0.0
+        return self.flops / self.bytes if self.bytes and self.flops is not None else 0.0
 
     def achieved(self, device: str) -> tuple[float, float] | None:
         """(GFLOP/s, GB/s) reached on ``device``: FLOPs (2 x MACs) and the minimum bytes over
         the median time; None when not timed there."""
         lat = self.latency_ms.get(device)
-        if lat is None or not lat.median:
+        if lat is None or not lat.median or self.flops is None:
             return None
         seconds = lat.median / 1e3
         return self.flops / seconds / 1e9, self.bytes / seconds / 1e9
@@ -65,11 +70,20 @@ class Row:
     def traced_ok(self) -> bool | None:
         """None without a trace; else do fvcore (and torch's counter, where run) agree with
         the analytic MACs?"""
-        if self.macs_traced is None:
+        if self.macs_traced is None or self.macs_analytic is None:
             return None
         torch_ok = self.macs_flop_counter in (None, self.macs_analytic)
         params_ok = self.params_traced in (None, self.params)
         return self.macs_traced == self.macs_analytic and torch_ok and params_ok
+
+    def part(self) -> Part:
+        """This row as a part of a whole: MACs, params and median time per device."""
+        return self.macs_analytic, self.params, {d: v.median for d, v in self.latency_ms.items()}
+
+    @property
+    def stage_shares(self) -> tuple[Shares, ...]:
+        """Each stage's share of the stages' MACs, params and time (per device)."""
+        return shares_of([s.part() for s in self.stages])
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -99,7 +113,10 @@ class Row:
             },
         }
         if self.stages:
-            d["stages"] = [s.to_dict() for s in self.stages]
+            d["stages"] = [
+                {**s.to_dict(), "share": share.to_dict()}
+                for s, share in zip(self.stages, self.stage_shares, strict=True)
+            ]
         return d
 
     @classmethod
@@ -109,8 +126,8 @@ class Row:
             kind=d.get("kind", ""),
             params=int(d["params"]),
             norm_params=int(d.get("params_batchnorm", 0)),
-            macs_analytic=int(d.get("macs_analytic", d.get("macs", 0))),
-            elementwise_ops=int(d.get("elementwise_ops", 0)),
+            macs_analytic=_int_or_none(d.get("macs_analytic", d.get("macs", 0))),
+            elementwise_ops=_int_or_none(d.get("elementwise_ops", 0)),
             bytes=int(d.get("bytes", 0)),
             shape=d.get("output_shape", ""),
             detail=d.get("op", ""),

@@ -1,0 +1,37 @@
+"""What ``sepprof check`` prints: one row per budget metric, then how many failed."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from sepprof.render.fit import new_table
+from sepprof.render.formats import VERDICT_WORDS, headroom, metric_value
+from sepprof.results import CheckResult
+
+STYLES = {"pass": "green", "fail": "bold red", "warn": "yellow"}
+
+
+def check_view(result: CheckResult, wide: bool = False) -> RenderableType:
+    """The budget table: budget, metric, limit, actual, headroom, verdict, note."""
+    table = new_table(f"Budgets in {result.budget_file}", wide)
+    table.add_column("budget")
+    table.add_column("metric", no_wrap=True)
+    for name in ("limit", "actual", "headroom"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("note")
+    for v in result.verdicts:
+        table.add_row(
+            v.budget,
+            v.metric,
+            metric_value(v.metric, v.limit),
+            metric_value(v.metric, v.actual),
+            headroom(v.headroom),
+            Text(VERDICT_WORDS[v.status], style=STYLES[v.status]),
+            v.note,
+        )
+    summary = Text(f"{len(result.verdicts)} checks: ", style="bold")
+    summary.append(f"{result.failed} failed", style="bold red" if result.failed else "green")
+    summary.append(f", {result.warned} warnings" if result.warned else "")
+    return Group(table, summary)

@@ -1,0 +1,36 @@
+"""What ``sepprof merge`` prints: each layer's variants on every machine and device."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from sepprof.render.fit import new_table
+from sepprof.render.formats import MERGE_HEADER, merge_cells
+from sepprof.results import MergeResult
+
+NUMERIC = {"threads", "MACs", "ms", "speed"}
+OPTIONAL = {"setup": 2, "dtype": 1, "threads": 3}
+
+
+def merge_view(result: MergeResult, wide: bool = False) -> RenderableType:
+    """One table per layer: machine, device, setup, variant, MACs, time and speed."""
+    parts: list[RenderableType] = []
+    for spec, rows in result.layers:
+        table = new_table(
+            f"k={spec['k']} cin={spec['cin']} cout={spec['cout']} "
+            f"size={spec['size']} stride={spec['stride']} batch={spec['batch']}",
+            wide,
+        )
+        for name in MERGE_HEADER:
+            table.add_column(
+                name,
+                justify="right" if name in NUMERIC else "left",
+                no_wrap=name != "machine",
+                priority=OPTIONAL.get(name, 0),
+            )
+        for r in rows:
+            table.add_row(*merge_cells(r))
+        parts.append(table)
+    parts.append(Text(f"merged from: {', '.join(result.sources)}", style="dim"))
+    return Group(*parts)

@@ -1,7 +1,13 @@
 """sepprof: what depthwise-separable convolutions really save, counted, traced and timed.
 
-The library API mirrors the commands; names are imported lazily so that ``import sepprof``
-(and ``sepprof --help``) never imports torch.
+The library API mirrors the commands (``sepprof.compare``, ``sepprof.profile``, ...), and every
+result is a frozen dataclass with ``to_dict()`` (the JSON contract). Names are imported lazily,
+so ``import sepprof`` (and ``sepprof --help``) never imports torch.
+
+>>> import sepprof
+>>> r = sepprof.compare(k=3, cin=256, cout=256, variants=["standard", "separable"], trace=False)
+>>> r.comparisons[0].macs_ratio == 1 / 256 + 1 / 9
+True
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {
+_FUNCTIONS = {
     "compare": "sepprof.commands.compare",
+    "compare_file": "sepprof.commands.compare",
     "profile": "sepprof.commands.profile",
     "profile_model": "sepprof.model_profile",
     "sepify": "sepprof.commands.sepify",
@@ -25,12 +32,38 @@ _API = {
     "calibrate": "sepprof.commands.calibrate",
     "load_network": "sepprof.network",
     "load_layers": "sepprof.spec",
-    "LayerSpec": "sepprof.spec",
+    "load_budgets": "sepprof.budgets",
+    "build_model": "sepprof.model",
+    "parse_inputs": "sepprof.model",
     "parse_variants": "sepprof.spec",
-    "TimingOptions": "sepprof.options",
-    "Grid": "sepprof.commands.sweep",
-    "Options": "sepprof.network",
 }
+_SPECS = {
+    "LayerSpec": "sepprof.spec",
+    "VariantSpec": "sepprof.spec",
+    "Options": "sepprof.network",
+    "Network": "sepprof.network",
+    "Grid": "sepprof.commands.sweep",
+    "TimingOptions": "sepprof.options",
+    "ModelInputs": "sepprof.model",
+}
+_RESULTS = {
+    name: "sepprof.results"
+    for name in (
+        "CompareResult",
+        "CompareSet",
+        "Comparison",
+        "ProfileResult",
+        "SweepResult",
+        "CheckResult",
+        "Verdict",
+        "MergeResult",
+        "Row",
+        "Latency",
+        "Speedup",
+    )
+}
+_RESULTS |= {"Report": "sepprof.results.report", "SepifyReport": "sepprof.results.sepify"}
+_API = {**_FUNCTIONS, **_SPECS, **_RESULTS}
 
 __all__ = ["__version__", *_API]
 
@@ -39,3 +72,7 @@ def __getattr__(name: str) -> Any:
     if name in _API:
         return getattr(import_module(_API[name]), name)
     raise AttributeError(f"module 'sepprof' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

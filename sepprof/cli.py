@@ -27,6 +27,8 @@ _display_type = typer.core.TyperOption.display_type_rich
 typer.core.TyperOption.display_type_rich = lambda self, ctx: (  # type: ignore[method-assign]
     None if self.is_flag else _display_type(self, ctx)
 )
+# Arguments are shown by their metavar (``BUDGETS.yaml``): no "<path>" beside it.
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
 
 RULE_HELP = (
     "Counting rule: MACs are conv/linear multiply-adds (1 MAC = 2 FLOPs); BatchNorm (2/element), "
@@ -312,7 +314,9 @@ def sweep(
 @app.command(epilog=_epilog("sepprof report --quick", "sepprof report --out reports/me --force"))
 @shared(*REPORT_TIMING, repeat=REPEAT3, device=ALL_DEVICES)
 def report(
-    out: Path | None = opt(None, "--out", "DIR", "Folder (default: reports/cpu-<CPU model>)."),
+    out: Path | None = opt(
+        None, "--out", "DIR", "Folder (default: reports/cpu-MODEL, MODEL = this CPU's)."
+    ),
     config: list[Path] = opt(
         [], "--config", "FILE.yaml", "Networks or layers to add (repeatable)."
     ),

@@ -1,14 +1,73 @@
-"""``import sepprof``: the public names (moved here from test_units.py, issue #18)."""
+"""The Python API: every public name resolves, the natural calls work, and the public
+functions' docstring examples run as written."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+import sepprof
+from sepprof.errors import UserError
+from sepprof.spec import LayerSpec
+
+WORKED = 1 / 256 + 1 / 9  # 1/Cout + 1/k² at k=3, 256 channels (DESIGN.md's worked example)
 
 
-def test_public_api_names_are_functions_not_modules():
-    """Every name of ``import sepprof`` resolves to the function, even after the module that
-    holds it has been imported (module names differ from function names on purpose)."""
-    import importlib
+def test_every_public_name_resolves_and_dir_lists_it():
+    assert set(dir(sepprof)) == set(sepprof.__all__)
+    for name in sepprof.__all__:
+        assert getattr(sepprof, name) is not None, name
+    for name in ("LayerSpec", "parse_variants", "TimingOptions", "CompareResult", "Row"):
+        assert name in sepprof.__all__
 
-    import sepprof
 
-    for name, module in sepprof._API.items():
-        importlib.import_module(module)
-        assert callable(getattr(sepprof, name)), name
-        assert not isinstance(getattr(sepprof, name), type(sepprof)), name
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: sepprof.compare(k=3, cin=256, cout=256, variants=["standard", "separable"]),
+        lambda: sepprof.compare({"k": 3, "cout": 256}, "standard,separable"),
+        lambda: sepprof.compare(LayerSpec(k=3, cout=256), ["standard", "separable"]),
+    ],
+    ids=["keywords", "dict", "LayerSpec"],
+)
+def test_compare_takes_keywords_a_dict_or_a_layer_spec(call):
+    result = call()
+    (comp,) = result.comparisons
+    assert comp.macs_ratio == pytest.approx(WORKED, rel=1e-12)
+    assert result.variants[0].params == 256 * 256 * 9  # Cout·Cin·k², the standard conv
+    assert result.variants[0].macs_traced == 56 * 56 * 256 * 256 * 9  # traced by default
+
+
+def test_api_refuses_what_the_cli_refuses_with_the_same_words(cli):
+    with pytest.raises(UserError) as api:
+        sepprof.compare(k=3, cout=256, variants="standard,seperable", trace=False)
+    run = cli("compare", "--variants", "standard,seperable", "--analytic")
+    assert run.code == 2 and str(api.value) in run.err
+    with pytest.raises(UserError, match="LayerSpec or layer fields, not both"):
+        sepprof.compare(LayerSpec(), cout=8)
+
+
+def test_timing_options_refuse_nonsense_like_the_flags():
+    with pytest.raises(UserError, match="--rounds"):
+        sepprof.TimingOptions(rounds=0)
+    with pytest.raises(UserError, match="--min-time"):
+        sepprof.TimingOptions(min_time=float("nan"))
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "sepprof",
+        "sepprof.commands.compare",
+        "sepprof.commands.profile",
+        "sepprof.commands.sweep",
+        "sepprof.commands.check",
+        "sepprof.commands.merge",
+    ],
+)
+def test_docstring_examples_run(module, monkeypatch):
+    monkeypatch.chdir(importlib.import_module("sepprof").__file__.rsplit("/sepprof/", 1)[0])
+    failed, tried = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert tried > 0 and failed == 0

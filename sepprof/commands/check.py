@@ -24,7 +24,7 @@ from sepprof.guards import blocks_bytes
 from sepprof.network import Options, is_network, load_network
 from sepprof.ops import Block, Plan
 from sepprof.pipeline import Progress, Target, Traced, block_target, measure
-from sepprof.results import CheckResult, Latency, Row, Speedup
+from sepprof.results import CheckResult, Latency, Row
 from sepprof.spec import load_layers, parse_variants
 
 Metrics = tuple[dict[str, float], dict[str, str]]
@@ -52,7 +52,12 @@ def check(
 ) -> CheckResult:
     """Judge every budget of a budget file. ``timing`` is a ``TimingOptions`` template whose
     devices are replaced by each budget's. When ``updating`` the baseline, a missing baseline
-    file (or budget in it) is not a regression."""
+    file (or budget in it) is not a regression.
+
+    >>> r = check("configs/budgets/reference.yaml")
+    >>> r.passed, exit_code(r)
+    (True, 0)
+    """
     loaded = load_budgets(path)
     for i, (budget, config) in enumerate(zip(loaded.budgets, loaded.configs, strict=True)):
         if budget.max_regression is not None and baseline is None:
@@ -284,9 +289,11 @@ def _metrics(budget: Budget, row: Row, standard: Row | None) -> Metrics:
 
 
 def _sum(parts: list[Latency]) -> Latency:
-    """Latency of layers run one after the other: medians and IQRs added, rounds added."""
-    rounds = [sum(r) for r in zip(*(p.rounds for p in parts), strict=True)]
-    return Latency.from_rounds(rounds, sum(p.runs for p in parts))
+    """Latency of layers run one after the other: rounds added round by round (still paired
+    with the standard rewrite's), contention carried over."""
+    from sepprof.results.latency import in_sequence
+
+    return in_sequence(parts)
 
 
 def _uncounted(metrics: dict[str, float], notes: dict[str, str], ops: dict[str, int]) -> None:
@@ -301,16 +308,10 @@ def _timed(
     measured: Latency,
     standard: Latency | None,
 ) -> None:
-    """Latency (with how noisy it was) and, when the standard rewrite was timed, speedup."""
-    noise = f"±{100 * measured.iqr / measured.median:.0f}% IQR over {len(measured.rounds)} rounds"
-    if measured.unstable:
-        noise += ", unstable rounds"
-    metrics[f"latency_ms.{device}"] = measured.median
-    notes[f"latency_ms.{device}"] = noise
-    if standard is None:
-        return
-    speedup = Speedup.of(standard, measured)
-    metrics[f"speedup.{device}"] = speedup.value
-    notes[f"speedup.{device}"] = (
-        f"standard {standard.median:.3g} ms / {measured.median:.3g} ms, ±{speedup.error:.2f}"
-    )
+    """Latency (with how noisy it was) and, when the standard rewrite was timed, speedup; an
+    untrusted one noted under ``untrusted.<metric>`` (``judge`` calls it inconclusive)."""
+    from sepprof.results.latency import budget_metrics
+
+    timed, why = budget_metrics(device, measured, standard)
+    metrics.update(timed)
+    notes.update(why)

@@ -50,7 +50,14 @@ def setup(env: dict[str, Any]) -> str:
 
 
 def merge(paths: list[str | Path]) -> MergeResult:
-    """Line up the variants of every layer across the given results files."""
+    """Line up the variants of every layer across the given results files (``compare --json``
+    output, ``compare --config --json`` output or a report's report.json), one row per machine,
+    device and variant.
+
+    >>> r = merge(["reports/cpu-setups/contiguous.json", "reports/cpu-setups/threads1.json"])
+    >>> len(r.sources)
+    2
+    """
     if len(paths) < 1:
         raise UserError("merge: give at least one results file")
     distinct_inputs(paths)  # the same file twice would count its machine twice

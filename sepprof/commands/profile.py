@@ -4,13 +4,14 @@ layer type (spec -> plan -> trace/time -> result)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from sepprof.costs import plan_cost
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.guards import blocks_bytes, estimate_bytes
-from sepprof.network import Network, Options
+from sepprof.network import Network, Options, load_network
 from sepprof.ops import Block, Plan, Stage, stage_path
 from sepprof.pipeline import Progress, Target, Traced, measure, stage_row
 from sepprof.results import ProfileResult, Row, TypeShare
@@ -37,7 +38,7 @@ def label(block: Block, stage: Stage) -> str:
 
 
 def profile(
-    network: Network,
+    network: Network | str | Path,
     options: Options = Options(),
     *,
     batch: int = 1,
@@ -45,8 +46,16 @@ def profile(
     timing: Any = None,
     progress: Progress | None = None,
 ) -> ProfileResult:
-    """Profile ``network`` under ``options`` (multipliers, ``--as`` rewrite): analytic rows,
-    traced counts (``trace``) and latency per layer and for the whole network (``timing``)."""
+    """Profile a network (a ``Network`` or the path of its YAML file) under ``options``
+    (multipliers, ``--as`` rewrite): analytic rows, traced counts (``trace``) and latency per
+    layer and for the whole network (``timing``, a ``TimingOptions``).
+
+    >>> r = profile("configs/networks/mobilenet_v1.yaml", trace=False)
+    >>> r.totals.macs_analytic, r.totals.params + r.totals.norm_params
+    (568740352, 4231976)
+    """
+    if not isinstance(network, Network):
+        network = load_network(network)
     if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 65536:
         raise UserError(f"--batch: must be a whole number from 1 to 65536 (got {batch!r})")
     plan = network.plan(options)

@@ -236,3 +236,23 @@ def test_unwritable_step_summary_is_a_warning(cli, tmp_path, monkeypatch):
     run = cli("check", budgets(tmp_path, PASSING), "--baseline", base, "--update-baseline")
     assert run.code == 0
     assert "warning: GITHUB_STEP_SUMMARY" in run.err and base.is_file()
+
+
+def test_readme_ci_step_passes_on_a_first_run_then_keeps_a_baseline(cli, tmp_path):
+    """The README's Actions step, as written: no baseline yet is a note (exit 0); on main it is
+    created, and the next run compares with it."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    step = re.search(r"sepprof check (configs/budgets/\S+) --junit (\S+) --baseline (\S+)", readme)
+    assert step, "the README's CI snippet"
+    budget_file = Path(__file__).resolve().parents[1] / step.group(1)
+    junit, baseline = tmp_path / step.group(2), tmp_path / step.group(3)
+    first = cli("check", budget_file, "--junit", junit, "--baseline", baseline)
+    assert first.code == 0, first.err
+    assert f"baseline {baseline} not found" in first.err and junit.is_file()
+    main = cli("check", budget_file, "--junit", junit, "--baseline", baseline, "--update-baseline")
+    assert main.code == 0 and baseline.is_file()
+    pr = cli("check", budget_file, "--baseline", baseline, "--json")
+    assert pr.code == 0 and pr.json()["baseline"] == str(baseline) and not pr.json()["messages"]

@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SKIP = (".git", "mutants", "__pycache__", ".hypothesis", ".pytest_cache", ".ruff_cache", "*.egg-info")
+SKIP = (
+    ".git",
+    "mutants",
+    "__pycache__",
+    ".hypothesis",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.egg-info",
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Target:
     path: str
     tests: tuple[str, ...]
     functions: tuple[str, ...] = ()
+    select: str = ""  # a pytest -k expression that leaves out slow tests
 
     @property
     def dotted(self) -> str:
@@ -46,6 +55,7 @@ class Target:
         return [f"{self.dotted}.x{'ǁ' if 'ǁ' in f else '_'}{f}__mutmut_*" for f in self.functions]
 
 
+FAST = "not network_counts"  # leave out tracing whole networks (tens of seconds a mutant)
 TARGETS = {
     "claims": Target("sepprof/claims.py", ("tests/test_claims.py",)),
     "units": Target("sepprof/units.py", ("tests/test_units.py",)),
@@ -53,23 +63,20 @@ TARGETS = {
         "sepprof/roofline.py", ("tests/test_roofline.py", "tests/test_mutants_roofline.py")
     ),
     "costs": Target(
-        "sepprof/costs.py", ("tests/test_costs.py", "tests/test_costs_independent.py")
+        "sepprof/costs.py", ("tests/test_costs.py", "tests/test_costs_independent.py"), (), FAST
     ),
-    "trace": Target(
-        "sepprof/trace.py", ("tests/test_trace.py", "tests/test_costs_independent.py")
-    ),
+    "handles": Target("sepprof/handles.py", ("tests/test_costs_independent.py",), (), FAST),
     "latency": Target(
-        "sepprof/results/latency.py", ("tests/test_timing.py", "tests/test_mutants_latency.py")
+        "sepprof/results/latency.py",
+        ("tests/test_mutants_latency.py", "tests/test_timing.py", "tests/test_mutants_budgets.py"),
     ),
     "timing": Target(
-        "sepprof/timing.py",
-        ("tests/test_mutants_latency.py",),
-        ("timed_round", "measure"),
+        "sepprof/timing.py", ("tests/test_mutants_latency.py",), ("timed_round", "measure")
     ),
     "budgets": Target(
         "sepprof/budgets.py",
         ("tests/test_mutants_budgets.py",),
-        ("_judge", "_failed", "judge", "regressions"),
+        ("_judge", "_failed", "judge", "_trust", "regressions"),
     ),
 }
 
@@ -79,7 +86,7 @@ def prepare(name: str, target: Target, work: Path) -> None:
     if work.exists():
         shutil.rmtree(work)
     shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(*SKIP))
-    tests = "\n    ".join(target.tests)
+    tests = "\n    ".join([*target.tests, *(["-k", target.select] if target.select else [])])
     (work / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths = sepprof\n"
@@ -144,7 +151,8 @@ def main() -> None:
     if args.list:
         for name, t in TARGETS.items():
             only = f" (functions: {', '.join(t.functions)})" if t.functions else ""
-            print(f"{name}: {t.path}{only} <- {' '.join(t.tests)}")
+            select = f" -k '{t.select}'" if t.select else ""
+            print(f"{name}: {t.path}{only} <- {' '.join(t.tests)}{select}")
         return
     unknown = set(args.modules) - set(TARGETS)
     if unknown:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sepprof.costs import op_cost
-from sepprof.ops import BatchNorm, Block, Conv, ConvNd, Linear, Op, Plan, Stage
+from sepprof.ops import BatchNorm, Block, Conv, ConvNd, Linear, Op, Plan, Stage, stage_path
 
 MAC_OPS = (Conv, ConvNd, Linear)
 TRAINABLE = (Conv, ConvNd, Linear, BatchNorm)
@@ -111,3 +111,21 @@ def plan_backward(plan: Plan, batch: int = 1) -> BackwardCost:
     for _, stage, stage_grad, block_grad in plan_stage_needs(plan):
         total = total + stage_backward(stage, batch, stage_grad, block_grad)
     return total
+
+
+def block_rows(block: Block, batch: int = 1) -> dict[str, BackwardCost]:
+    """Backward MACs of a ``compare`` variant ("") and of each stage (by stage name), as the
+    timed items run them (every stage's input needs a gradient: a layer inside a network)."""
+    rows = {"": block_backward(block, batch)}
+    for stage, _, _ in stage_needs(block):
+        rows[stage.name] = stage_backward(stage, batch)
+    return rows
+
+
+def plan_rows(plan: Plan, batch: int = 1) -> dict[str, BackwardCost]:
+    """Backward MACs of a network ("") and of each stage (by its module path, as
+    ``ops.stage_path`` names it), the image needing no gradient."""
+    rows = {"": plan_backward(plan, batch)}
+    for block, stage, grad, block_grad in plan_stage_needs(plan):
+        rows[stage_path(block, stage, True)] = stage_backward(stage, batch, grad, block_grad)
+    return rows

@@ -131,3 +131,17 @@ def test_training_step_gradients_are_fresh_each_call():
     first = step()[1][0].clone()
     second = step()[1][0]
     assert torch.allclose(first, second)  # not accumulated into 2x
+
+
+def test_rows_per_stage_sum_to_the_whole_and_name_stages_as_timed():
+    from sepprof.backward import block_rows, plan_rows
+
+    rows = plan_rows(_tiny_net(), 1)
+    assert list(rows) == ["", "stem.pool", "body.conv", "body.dw", "head.fc"]
+    assert rows["body.conv"].macs == 8 * 4 * 4 * 3 * 9  # grad-weight only
+    assert rows["head.fc"].macs == 2 * 8 * 4 * 4 * 5
+    assert sum(r.macs for k, r in rows.items() if k) == rows[""].macs
+    sep = block_rows(_blocks()["separable"], N)
+    assert sep["depthwise"].macs == 2 * FORWARD["separable"][0]
+    assert sep["pointwise"].macs == 2 * FORWARD["separable"][1]
+    assert sep[""].macs == sep["depthwise"].macs + sep["pointwise"].macs

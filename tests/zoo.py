@@ -339,10 +339,7 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.norm1(x)
-        if self.direct:
-            y = self.attn.proj(self.attn.attend(self.attn.qkv(y)))
-        else:
-            y = self.attn(y)
+        y = self.attn.proj(self.attn.attend(self.attn.qkv(y))) if self.direct else self.attn(y)
         x = x + y
         return x + self.mlp(self.norm2(x))
 

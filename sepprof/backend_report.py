@@ -24,7 +24,8 @@ KERNELS_CLAIM = "Specialised kernels (compiled or exported graphs) change the se
 KERNELS_RULE = (
     "the verdict is 'separable is faster' (speedup interval above 1) or 'slower' (below 1); "
     "holds when some backend or mode gives the opposite verdict to eager inference, does not "
-    "hold when all give the same, inconclusive when an interval crosses 1"
+    "hold when all give the same, inconclusive when an interval crosses 1 or a speedup was "
+    "contended or unstable"
 )
 
 
@@ -72,10 +73,12 @@ def backend_matrix(
     network: Any = None,
     *,
     setups: tuple[tuple[str, str], ...] = SETUPS,
+    layer: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> BackendMatrix:
-    """Time the worked example (standard vs separable, k=3, 256 channels) and ``network``
-    (a ``network.Network``, optional) on each setup available on ``timing``'s first device."""
+    """Time the worked example (standard vs separable, k=3, 256 channels, or ``layer``'s
+    fields) and ``network`` (a ``network.Network``, optional) on each setup available on
+    ``timing``'s first device."""
     from sepprof.commands.compare import compare
     from sepprof.commands.profile import profile
 
@@ -88,7 +91,13 @@ def backend_matrix(
             continue
         opts = replace(timing, backend=backend, mode=mode, devices=(device,))
         result = compare(
-            None, "standard,separable", trace=False, timing=opts, stages=False, progress=progress
+            None,
+            "standard,separable",
+            trace=False,
+            timing=opts,
+            stages=False,
+            progress=progress,
+            **(layer or {}),
         )
         runs.append(layer_run(result, backend, mode, device))
         if network is not None:
@@ -98,8 +107,8 @@ def backend_matrix(
 
 
 def _verdict(run: BackendRun) -> str | None:
-    """'faster', 'slower' or None (interval crosses 1, or not timed)."""
-    if run.speedup is None:
+    """'faster', 'slower' or None (interval crosses 1, contended or unstable, not timed)."""
+    if run.speedup is None or not run.speedup.trusted:
         return None
     span = interval(run.speedup)
     if span.low > 1:

@@ -243,3 +243,16 @@ def test_measure_reports_compile_seconds_and_checks_of_each_item():
     assert set(env["compile_seconds"]) == items
     assert all(env["backend_checks"][i]["output_close"] for i in items)
     assert env["backend_checks"]["separable"]["batchnorms_folded"] == 2
+
+
+def test_kernels_claim_gives_no_verdict_on_a_contended_speedup():
+    from dataclasses import replace
+
+    from sepprof.backend_report import kernels_claim
+    from sepprof.claims import INCONCLUSIVE
+    from sepprof.results.backends import BackendMatrix
+
+    eager = _run("eager", "inference", 3.0, 3.4)
+    train = _run("eager", "train", 0.6, 0.8)
+    train = replace(train, speedup=replace(train.speedup, trusted=False, reason="contended: x"))
+    assert kernels_claim(BackendMatrix((eager, train))).verdict == INCONCLUSIVE

@@ -159,3 +159,25 @@ def test_contended_speedup_gives_no_verdict():
     text = to_text(compare_view(replace(result, comparisons=(doubted,))), 120)
     assert "contended: no verdict" in text and "no speed verdict on cpu (contended)" in text
     assert "faster" not in text
+
+
+@pytest.mark.parametrize("module", ["markdown", "junit"])
+def test_markdown_and_junit_import_only_results_and_formats(module):
+    """Renderers format results; they never reach into budgets or any other domain module."""
+    import ast
+
+    source = (Path(__file__).parents[1] / "sepprof" / "render" / f"{module}.py").read_text()
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sepprof")
+    }
+    imported |= {
+        alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name.startswith("sepprof")
+    }
+    allowed = {"sepprof.render.formats", "sepprof.results"}
+    assert {m for m in imported if not m.startswith("sepprof.results")} <= allowed, imported

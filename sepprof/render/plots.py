@@ -3,6 +3,7 @@ PNG and SVG side by side, returning the PNG's file name and its alt text."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,11 @@ STAGE_COLORS = {
 
 
 def _pyplot() -> Any:
+    """pyplot on the Agg backend, its config and font cache kept in sepprof's cache folder
+    (not ~/.config/matplotlib or ~/.cache/matplotlib) unless MPLCONFIGDIR is set."""
+    from sepprof.calibration import cache_dir
+
+    os.environ.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,15 +47,18 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, folder: Path, stem: str) -> str:
+    """PNG and SVG, cropped to include legends placed outside the axes."""
     fig.tight_layout()
-    fig.savefig(folder / f"{stem}.png")
-    fig.savefig(folder / f"{stem}.svg", metadata={"Date": None})
+    fig.savefig(folder / f"{stem}.png", bbox_inches="tight")
+    fig.savefig(folder / f"{stem}.svg", metadata={"Date": None}, bbox_inches="tight")
     _pyplot().close(fig)
     return f"{stem}.png"
 
 
 def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple[str, str]:
     """MAC reduction (theory curve 1/(1/Cout + 1/k²)) and measured speedup against Cout."""
+    from sepprof.costs import separable_theory_ratio
+
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     by_k: dict[int, list[tuple[int, Any]]] = {}
@@ -64,22 +73,33 @@ def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple
         xs = [lo * (hi / lo) ** (i / 60) for i in range(61)] if hi > lo else [lo]
         ax.plot(
             xs,
-            [1 / (1 / x + 1 / k**2) for x in xs],
+            [1 / separable_theory_ratio(x, k) for x in xs],
             color=color,
             lw=1.2,
             label=f"k={k}: theory 1/(1/Cout + 1/k²)",
         )
         timed = [(c, comp.speedup[device]) for c, comp in items if device in comp.speedup]
-        if timed:
+        trusted = [(c, s) for c, s in timed if s.trusted]
+        if trusted:
             ax.errorbar(
-                [c for c, _ in timed],
-                [s.value for _, s in timed],
-                yerr=[s.error for _, s in timed],
+                [c for c, _ in trusted],
+                [s.value for _, s in trusted],
+                yerr=[s.error for _, s in trusted],
                 fmt="o",
                 color=color,
                 ms=5,
                 capsize=2,
                 label=f"k={k}: measured speedup ({device})",
+            )
+        doubted = [(c, s) for c, s in timed if not s.trusted]
+        if doubted:
+            ax.scatter(
+                [c for c, _ in doubted],
+                [s.value for _, s in doubted],
+                facecolors="none",
+                edgecolors=color,
+                s=30,
+                label=f"k={k}: speedup without a verdict (contended or unstable)",
             )
     ax.axhline(1, color="#7f7f7f", lw=0.8, ls=":")
     ax.set_xscale("log", base=2)
@@ -88,13 +108,18 @@ def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple
     ax.set_xlabel("output channels (Cout = Cin)")
     ax.set_ylabel("× vs standard convolution")
     ax.set_title(f"MAC reduction (lines) vs measured speedup (dots), {device}")
-    ax.legend(fontsize=7, loc="lower right")
+    _legend_outside(ax)
     alt = (
         f"Log-log chart against output channels: for each kernel size, the theoretical MAC "
         f"reduction of a separable convolution as a line and the speedup measured on "
         f"{device} as dots with error bars."
     )
     return _save(fig, folder, f"sweep-{device}"), alt
+
+
+def _legend_outside(ax: Any, **kwargs: Any) -> None:
+    """A legend right of the axes, where it cannot cover a point."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, **kwargs)
 
 
 def _plain_ticks(ax: Any) -> None:
@@ -110,52 +135,12 @@ def roofline_chart(
     rows: list[tuple[str, Row]], calibration: Any, device: str, folder: Path
 ) -> tuple[str, str]:
     """Log-log roofline from the calibration, with each measured row as a point; labelled rows
-    are drawn large, unlabelled ones (a network's layers) small."""
+    are drawn large and numbered, unlabelled ones (a network's layers) small; colour = type."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    peak = calibration.peak_flops / 1e9
-    points = [(label, row) for label, row in rows if device in row.latency_ms and row.bytes]
-    xs = [r.intensity for _, r in points] or [1.0]
-    lo, hi = min(min(xs) / 2, 0.1), max(max(xs) * 2, 1000)
-    grid = [lo * (hi / lo) ** (i / 100) for i in range(101)]
-    ax.plot(
-        grid,
-        [min(peak, x * calibration.dram_bandwidth / 1e9) for x in grid],
-        color="k",
-        lw=1.5,
-        label=f"roof: {peak:.0f} GFLOP/s, DRAM {calibration.dram_bandwidth / 1e9:.0f} GB/s",
-    )
-    if calibration.cache_bandwidth:
-        ax.plot(
-            grid,
-            [min(peak, x * calibration.cache_bandwidth / 1e9) for x in grid],
-            color="k",
-            lw=1,
-            ls="--",
-            label=f"cache {calibration.cache_bandwidth / 1e9:.0f} GB/s",
-        )
-    key = []
-    for label, row in points:
-        rate = row.achieved(device)[0]
-        color = STAGE_COLORS.get(row.kind, "#17becf")
-        if label:
-            key.append(label)
-            ax.scatter(
-                row.intensity, rate, color=color, s=36, zorder=4, edgecolors="k", linewidths=0.6
-            )
-            ax.annotate(
-                str(len(key)),
-                (row.intensity, rate),
-                fontsize=6,
-                zorder=5,
-                xytext=OFFSETS[(len(key) - 1) % 4],
-                textcoords="offset points",
-            )
-        else:
-            ax.scatter(row.intensity, rate, color=color, s=12, zorder=3, alpha=0.6)
-    for kind, color in STAGE_COLORS.items():
-        if any(r.kind == kind for _, r in points):
-            ax.scatter([], [], color=color, s=22, label=kind)
+    points = [(label, r) for label, r in rows if device in r.latency_ms and r.intensity > 0]
+    _roofs(ax, calibration, [r.intensity for _, r in points])
+    key = _roofline_points(ax, points, device)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP/byte, minimum bytes)")
@@ -163,17 +148,15 @@ def roofline_chart(
     ax.set_title(f"Roofline, {device} ({calibration.device_name}, {calibration.dtype})")
     if key:
         ax.text(
-            0.02,
-            0.97,
+            1.05,
+            0.0,
             "\n".join(f"{n} {label}" for n, label in enumerate(key, 1)),
             transform=ax.transAxes,
             fontsize=6,
-            va="top",
+            va="bottom",
             bbox={"facecolor": "white", "edgecolor": "#cccccc", "alpha": 0.9},
         )
-    ax.scatter([], [], color="w", edgecolors="k", s=36, label="worked example (numbered)")
-    ax.scatter([], [], color="#7f7f7f", s=12, alpha=0.6, label="network layers")
-    ax.legend(fontsize=7, loc="lower right")
+    _legend_outside(ax, handles=_roofline_legend(ax, points), handler_map=_tuple_handler())
     alt = (
         f"Log-log roofline for {device}: the measured peak and DRAM bandwidth as a roof, "
         f"and each timed stage as a dot at its arithmetic intensity and achieved GFLOP/s; "
@@ -182,25 +165,118 @@ def roofline_chart(
     return _save(fig, folder, f"roofline-{device}"), alt
 
 
+def _roofs(ax: Any, calibration: Any, intensities: list[float]) -> None:
+    """The DRAM roof (solid) and, dashed in another colour on top so that it shows where the
+    two coincide, the cache roof; both drawn by ``Roofline.attainable`` (via ``curve``)."""
+    from sepprof.roofline import Roofline
+
+    xs = intensities or [1.0]
+    lo, hi = min(min(xs) / 2, 0.1), max(max(xs) * 2, 1000)
+    dram = calibration.roofline()
+    grid, flops = dram.curve(lo, hi)
+    ax.plot(
+        grid,
+        [f / 1e9 for f in flops],
+        color="k",
+        lw=2.2,
+        zorder=2,
+        label=f"roof: {dram.peak_flops / 1e9:.0f} GFLOP/s, DRAM {dram.bandwidth / 1e9:.0f} GB/s",
+    )
+    if calibration.cache_bandwidth:
+        cache = Roofline(calibration.peak_flops, calibration.cache_bandwidth, "cache")
+        grid, flops = cache.curve(lo, hi)
+        ax.plot(
+            grid,
+            [f / 1e9 for f in flops],
+            color="#ff7f0e",
+            lw=1.2,
+            ls=(0, (4, 3)),
+            zorder=3,
+            label=f"roof with cache bandwidth {cache.bandwidth / 1e9:.0f} GB/s",
+        )
+
+
+def _roofline_points(ax: Any, points: list[tuple[str, Row]], device: str) -> list[str]:
+    """Draw every point; return the labels of the numbered (large) ones, in order."""
+    key: list[str] = []
+    for label, row in points:
+        rate = row.achieved(device)[0]
+        color = STAGE_COLORS.get(row.kind, "#17becf")
+        if not label:
+            ax.scatter(row.intensity, rate, color=color, s=12, zorder=4, alpha=0.7)
+            continue
+        key.append(label)
+        ax.scatter(row.intensity, rate, color=color, s=36, zorder=5, edgecolors="k", lw=0.6)
+        ax.annotate(
+            str(len(key)),
+            (row.intensity, rate),
+            fontsize=6,
+            zorder=6,
+            xytext=OFFSETS[(len(key) - 1) % 4],
+            textcoords="offset points",
+        )
+    return key
+
+
+def _roofline_legend(ax: Any, points: list[tuple[str, Row]]) -> list[Any]:
+    """Roof lines, one dot per layer type present, and what the dot sizes mean: the
+    network-layers entry shows small dots in the colours of the types drawn."""
+    handles, _ = ax.get_legend_handles_labels()
+    kinds = [k for k in STAGE_COLORS if any(r.kind == k for _, r in points)]
+    for kind in kinds:
+        handles.append(ax.scatter([], [], color=STAGE_COLORS[kind], s=22, label=kind))
+    if any(label for label, _ in points):
+        handles.append(
+            ax.scatter([], [], color="w", edgecolors="k", s=36, label="worked example (numbered)")
+        )
+    small = [r.kind for label, r in points if not label]
+    if small:
+        dots = tuple(
+            ax.scatter([], [], color=STAGE_COLORS.get(k, "#17becf"), s=12, alpha=0.7)
+            for k in dict.fromkeys(small)
+        )
+        handles.append(_Labelled(dots, "network layers (small, colour = type)"))
+    return handles
+
+
+class _Labelled(tuple):
+    """A tuple of legend handles drawn side by side under one label."""
+
+    def __new__(cls, handles: tuple[Any, ...], label: str) -> _Labelled:
+        made = super().__new__(cls, handles)
+        made.label = label
+        return made
+
+    def get_label(self) -> str:
+        return self.label
+
+
+def _tuple_handler() -> dict[Any, Any]:
+    from matplotlib.legend_handler import HandlerTuple
+
+    return {_Labelled: HandlerTuple(ndivide=None, pad=0.1)}
+
+
 def share_chart(result: CompareResult, device: str, folder: Path) -> tuple[str, str]:
     """Share of MACs vs share of time of each stage, per multi-stage variant."""
     plt = _pyplot()
     variants = [v for v in result.variants if len(v.stages) > 1]
-    fig, axes = plt.subplots(
-        1, max(len(variants), 1), figsize=(3.3 * max(len(variants), 1), 3.4), squeeze=False
-    )
+    n = max(len(variants), 1)
+    fig, axes = plt.subplots(1, n, figsize=(3.3 * n, 3.4), squeeze=False, sharey=True)
     for ax, variant in zip(axes[0], variants, strict=False):
-        total = sum(s.latency_ms[device].median for s in variant.stages)
-        names = [s.name for s in variant.stages]
-        mac = [100 * s.macs_analytic / variant.macs_analytic for s in variant.stages]
-        tim = [100 * s.latency_ms[device].median / total for s in variant.stages]
-        idx = range(len(names))
+        shares = variant.stage_shares
+        idx = range(len(shares))
+        mac = [100 * (s.macs or 0) for s in shares]
+        tim = [100 * s.time.get(device, 0) for s in shares]
         ax.bar([i - 0.2 for i in idx], mac, 0.4, label="% of MACs", color="#1f77b4")
         ax.bar([i + 0.2 for i in idx], tim, 0.4, label=f"% of time ({device})", color="#d62728")
-        ax.set_xticks(list(idx), names, rotation=20, fontsize=8)
+        ax.set_xticks(list(idx), [s.name for s in variant.stages], rotation=20, fontsize=8)
         ax.set_ylim(0, 100)
         ax.set_title(variant.name)
-        ax.legend(fontsize=7)
+        ax.set_xlabel("stage")
+    axes[0][0].set_ylabel("% of the variant's MACs / time")
+    if variants:
+        _legend_outside(axes[0][-1])
     alt = (
         f"Bar charts, one per multi-stage variant: each stage's share of the variant's MACs "
         f"next to its share of the time measured on {device}."
@@ -211,37 +287,26 @@ def share_chart(result: CompareResult, device: str, folder: Path) -> tuple[str, 
 def type_chart(result: ProfileResult, device: str, folder: Path, stem: str) -> tuple[str, str]:
     """A network's share of MACs, params and time by layer type."""
     plt = _pyplot()
-    kinds = [t for t in result.by_type if t.macs or t.params or t.time_ms.get(device)]
+    kept = [
+        (t, share)
+        for t, share in zip(result.by_type, result.type_shares, strict=True)
+        if t.macs or t.params or t.time_ms.get(device)
+    ]
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    macs = sum(t.macs for t in kinds) or 1
-    params = sum(t.params for t in kinds) or 1
-    time = sum(t.time_ms.get(device, 0) for t in kinds) or 1
-    idx = range(len(kinds))
-    ax.bar(
-        [i - 0.27 for i in idx],
-        [100 * t.macs / macs for t in kinds],
-        0.27,
-        label="% of MACs",
-        color="#1f77b4",
-    )
-    ax.bar(
-        list(idx),
-        [100 * t.params / params for t in kinds],
-        0.27,
-        label="% of params",
-        color="#2ca02c",
-    )
-    ax.bar(
-        [i + 0.27 for i in idx],
-        [100 * t.time_ms.get(device, 0) / time for t in kinds],
-        0.27,
-        label=f"% of time ({device})",
-        color="#d62728",
-    )
-    ax.set_xticks(list(idx), [t.kind for t in kinds], rotation=15, fontsize=8)
-    ax.set_ylabel("%")
+    idx = list(range(len(kept)))
+    bars = [
+        ("% of MACs", "#1f77b4", [s.macs for _, s in kept]),
+        ("% of params", "#2ca02c", [s.params for _, s in kept]),
+        (f"% of time ({device})", "#d62728", [s.time.get(device) for _, s in kept]),
+    ]
+    for offset, (label, color, values) in zip((-0.27, 0, 0.27), bars, strict=True):
+        heights = [100 * (v or 0) for v in values]
+        ax.bar([i + offset for i in idx], heights, 0.27, label=label, color=color)
+    ax.set_xticks(idx, [t.kind for t, _ in kept], rotation=15, fontsize=8)
+    ax.set_xlabel("layer type")
+    ax.set_ylabel("% of the network")
     ax.set_title(f"{result.network['name']}: share by layer type")
-    ax.legend(fontsize=7)
+    _legend_outside(ax)
     alt = (
         f"Grouped bars for {result.network['name']}: each layer type's share of MACs, of "
         f"parameters and of the time measured on {device}."

@@ -339,3 +339,47 @@ def test_every_claim_names_itself_and_states_its_rule():
     assert [c.rule for c in bare[1:]] == [c.rule for c in claims[1:]]
     assert [c.claim for c in bare[1:]] == [c.claim.removesuffix(" (cpu)") for c in claims[1:]]
     assert bare[1].measured == "the main layer is not k=3, 256 channels with separable"
+
+
+def test_every_path_keeps_the_claims_wording_and_rule():
+    """Whatever the data, a claim is reported under its own name with its own rule."""
+    timed = result({"cpu": s(5.0, 0.1), "cuda": s(2.5, 0.1)}, {"cpu": s(3.0, 0.1)})
+    cases = [
+        (
+            gpu_gap,
+            timed,
+            [
+                result({"cuda": s(2.5, 0.1)}, sep_ratio=0.5),
+                result({"cuda": doubtful(2.5)}),
+                result(),
+            ],
+        ),
+        (
+            cpu_tracks,
+            timed,
+            [
+                result({"cpu": s(5.0, 0.1)}),
+                result({"cpu": doubtful(5.0), "cuda": s(2.5, 0.1)}),
+                result(),
+            ],
+        ),
+        (grouped_between, timed, [result(), replace(result(), comparisons=())]),
+    ]
+    for check, good, others in cases:
+        expected = check(good)
+        for other in others:
+            claim = check(other)
+            assert (claim.claim, claim.rule) == (expected.claim, expected.rule), check.__name__
+    assert cost_ratio([]).claim == "Separable costs 1/Cout + 1/k² of a standard convolution"
+
+
+def test_reasons_for_no_verdict_are_all_listed():
+    claim = cpu_tracks(result({"cpu": doubtful(5.0, "contended: a"), "cuda": doubtful(2.5, "b")}))
+    assert claim.measured == "no verdict: cpu: contended: a; cuda: b"
+
+
+def test_grouped_between_judges_devices_after_an_untrusted_one():
+    sep = {"cpu": s(5.0, 0.1), "cuda": s(5.0, 0.1)}
+    claim = grouped_between(result(sep, {"cpu": doubtful(3.0), "cuda": s(6.0, 0.1)}))
+    assert claim.verdict == FAILS
+    assert claim.measured.startswith("grouped:4: 4.0x fewer MACs, no verdict on cpu: contended")

@@ -99,6 +99,12 @@ def test_nothing_to_convert_exits_0(cli, tmp_path):
             "the factory raised TypeError",
         ),
         (["--model", "nocolon"], "--model nocolon: expected package.module:factory"),
+        (["--model", "EX:resnet18_like", "--input", "1,3,8,8:int99"], "unknown dtype 'int99'"),
+        (["--model", "EX:resnet18_like", "--inputs", "EX:nope"], "--inputs EX:nope: "),
+        (
+            ["--model", "EX:resnet18_like", "--input", "1,3,8,8", "--inputs", "EX:vgg_like"],
+            "--inputs: give --input shapes or --inputs FILE.py:function, not both",
+        ),
     ],
 )
 def test_model_errors_exit_2_in_one_line(cli, args, message):
@@ -106,7 +112,8 @@ def test_model_errors_exit_2_in_one_line(cli, args, message):
     for command in ("profile", "sepify"):
         run = cli(command, *args, "--no-time")
         assert run.code == 2, (command, run.err)
-        assert message in run.err and len(run.err.strip().splitlines()) == 1
+        assert message.replace("EX", str(EXAMPLES)) in run.err, run.err
+        assert len(run.err.strip().splitlines()) == 1
         assert "Traceback" not in run.err
 
 
@@ -162,3 +169,40 @@ def test_input_and_kwargs_only_with_model(cli):
     net = Path(__file__).resolve().parents[1] / "configs" / "networks" / "mobilenet_v1.yaml"
     run = cli("profile", net, "--input", "1,3,32,32", "--analytic")
     assert run.code == 2 and "--input: only for --model" in run.err
+
+
+ZOO = Path(__file__).resolve().parent / "zoo.py"
+
+
+def test_profile_the_issues_module_list_model(cli):
+    """Two convs in an nn.ModuleList iterated in forward(): 50,688 MACs, not twice that."""
+    run = cli(
+        "profile", "--model", f"{ZOO}:ModuleListNet", "--input", "1,3,8,8", "--no-time", "--json"
+    )
+    assert run.code == 0, run.err
+    assert run.json()["totals"]["macs"] == 50_688
+
+
+def test_profile_token_and_several_inputs(cli, tmp_path):
+    run = cli("profile", "--model", f"{ZOO}:TiedLM", "--input", "2,7:int64", "--no-time", "--json")
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert doc["totals"]["macs"] == 2 * 7 * (16 * 16 + 16 * 50)
+    assert doc["network"]["inputs"] == "2,7:int64" and doc["network"]["input_shapes"] == [[2, 7]]
+    make = tmp_path / "make.py"
+    make.write_text(
+        "import torch\n"
+        "def make_inputs():\n"
+        "    return (torch.zeros(1, 5, dtype=torch.long),), {'scale': torch.ones(1)}\n"
+    )
+    run = cli("profile", "--model", f"{ZOO}:TiedLM", "--inputs", f"{make}:make_inputs", "--no-time")
+    assert run.code == 0, run.err
+    assert "make_inputs" in run.out
+
+
+def test_conv1d_model_with_a_rank_3_input(cli):
+    run = cli("sepify", "--model", f"{ZOO}:Conv1dNet", "--input", "2,4,33", "--no-time", "--json")
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert [c["name"] for c in doc["converted"]] == ["conv1"]
+    assert doc["skipped"][0]["name"] == "conv2" and doc["skipped"][0]["code"] == "grouped"

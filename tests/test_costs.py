@@ -131,3 +131,63 @@ def test_separable_ratio_is_one_over_cout_plus_one_over_k2(cout, cin, k, size, s
     assert sep.macs / std.macs == pytest.approx(1 / cout + 1 / k**2, rel=1e-12)
     assert std.params == cout * cin * k * k
     assert sep.params == cin * k * k + cin * cout
+
+
+# --- convolutions of any rank and geometry, matmuls, attention ------------------------------------
+
+
+@given(
+    dims=st.integers(1, 3),
+    cin=st.integers(1, 4),
+    mult=st.integers(1, 3),
+    k=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    pad=st.integers(0, 2),
+    dilation=st.integers(1, 2),
+    size=st.integers(6, 9),
+    transposed=st.booleans(),
+    depthwise=st.booleans(),
+)
+def test_convnd_matches_pytorchs_shapes_and_the_formula(
+    dims, cin, mult, k, stride, pad, dilation, size, transposed, depthwise
+):
+    """ConvNd's output shape against PyTorch's own, and MACs against the formula written here
+    (regular: per output position; transposed: per input position)."""
+    import torch
+    from torch import nn
+
+    from sepprof.ops import ConvNd, Dims
+
+    groups, cout = (cin, cin * mult) if depthwise else (1, mult)
+    kind = [nn.Conv1d, nn.Conv2d, nn.Conv3d][dims - 1]
+    if transposed:
+        kind = [nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d][dims - 1]
+    module = kind(cin, cout, k, stride, pad, dilation=dilation, groups=groups)
+    out = module(torch.zeros(1, cin, *(size,) * dims)).shape
+    geometry = ((k,) * dims, (stride,) * dims, (2 * pad,) * dims, (dilation,) * dims)
+    op = ConvNd(Dims(cin, (size,) * dims), cout, *geometry, groups, True, transposed)
+    assert (op.out.c, *op.out.size) == tuple(out[1:])
+    positions = size**dims if transposed else op.out.numel // cout
+    per = cin * (cout // groups) if transposed else cout * (cin // groups)
+    cost = op_cost(op)
+    assert cost.macs == positions * per * k**dims
+    assert cost.params == sum(p.numel() for p in module.parameters())
+    assert cost.eltwise == op.out.numel  # the bias
+
+
+def test_conv_and_convnd_agree_on_square_2d():
+    from sepprof.ops import ConvNd, Dims
+
+    square = Conv(Shape(8, 14, 14), 16, 3, 2, 1, 1, 1, True)
+    general = ConvNd(Dims(8, (14, 14)), 16, (3, 3), (2, 2), (2, 2), (1, 1), 1, True)
+    assert op_cost(square) == op_cost(general)
+    assert general.kind == square.kind == "standard"
+
+
+def test_matmul_and_attention_rules():
+    from sepprof.costs import attention_macs, matmul_macs
+
+    assert matmul_macs(4, 5, 6, 7) == 4 * 5 * 6 * 7
+    b, h, length, s, d = 2, 3, 5, 7, 8
+    assert attention_macs(b * h, length, s, d) == 2 * b * h * length * s * d  # QK^T + AV
+    assert attention_macs(b * h, length, s, d, 4) == b * h * length * s * (d + 4)

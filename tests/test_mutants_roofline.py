@@ -42,6 +42,7 @@ def test_roof_time_counts_each_op_on_its_own_bound():
     tie = Cost(macs=100, bytes=4)  # 2 s either way: counted once
     assert roof_time([memory_op], roof) == (4.0, "memory")
     assert roof_time([compute_op], roof) == (10.0, "compute")
+    assert roof_time([compute_op, compute_op], roof) == (20.0, "compute")
     assert roof_time([memory_op, compute_op], roof) == (14.0, "compute")
     assert roof_time([memory_op, memory_op, compute_op], roof) == (18.0, "compute")
     assert roof_time([memory_op, memory_op, memory_op, compute_op], roof) == (22.0, "memory")

@@ -95,12 +95,14 @@ def block_items(
 def plan_items(
     plans: dict[str, Plan], batch: int, device: str, opts: TimingOptions, stages_of: str
 ) -> Items:
-    """Whole networks (keyed by their label) and each stage of ``plans[stages_of]`` (keyed by
-    its module path); in train mode the image needs no gradient, nor does a stage before the
-    first parameter (``backward.plan_stage_needs``)."""
+    """Whole networks (keyed by their label, first, so the networks a speedup compares are timed
+    back to back) and each stage of ``plans[stages_of]`` (keyed by its module path); in train
+    mode the image needs no gradient, nor does a stage before the first parameter
+    (``backward.plan_stage_needs``)."""
     from sepprof.backward import plan_stage_needs
 
     items: Items = {}
+    stages: Items = {}
     for label, plan in plans.items():
         module = _on(build_plan(plan), device, opts)
         x = random_input(batch, plan.inp, device, opts.dtype, opts.memory_format)
@@ -110,8 +112,8 @@ def plan_items(
         for block, stage, grad, _ in plan_stage_needs(plan):
             path = stage_path(block, stage, True)
             sub = module.get_submodule(path)
-            items[path] = _stage_item(sub, stage, block, batch, device, opts, grad)
-    return items
+            stages[path] = _stage_item(sub, stage, block, batch, device, opts, grad)
+    return {**items, **stages}
 
 
 def paired_order(items: Items) -> Items:

@@ -210,3 +210,19 @@ def test_repeat_pools_rounds_from_fresh_worker_processes(tmp_path):
     assert len(t.latency["cpu"]["probe"].rounds) == 4
     assert ticks == ["timing on cpu, process 1 of 2"] * 2 + ["timing on cpu, process 2 of 2"] * 2
     assert t.env["repeat"] == 2
+
+
+def test_networks_come_before_their_stages_so_compared_networks_are_adjacent():
+    from pathlib import Path
+
+    from sepprof.measure import paired_order, plan_items
+    from sepprof.network import Options, load_network
+    from sepprof.options import TimingOptions
+
+    net = load_network(Path(__file__).resolve().parents[1] / "configs/networks/mobilenet_v1.yaml")
+    plans = {
+        "as written": net.plan(Options(0.25, 32)),
+        "as standard": net.plan(Options(0.25, 32, "standard")),
+    }
+    keys = list(paired_order(plan_items(plans, 1, "cpu", TimingOptions(), "as written")))
+    assert keys[:2] == ["as written", "as standard"] and len(keys) > 2

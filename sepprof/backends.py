@@ -229,17 +229,30 @@ def _with_kwargs(module: Any, kwargs: dict[str, Any]) -> Any:
     return WithKwargs()
 
 
+def _first_step(module: Any, params: list[Any], xs: list[Any]) -> Any:
+    """One eager training step (the reference output), refusing what training cannot run."""
+    try:
+        return train_step(module, params, xs)
+    except ValueError as exc:
+        if "more than 1 value per channel" not in str(exc):
+            raise
+        raise UserError(
+            "--mode train: BatchNorm in training mode needs more than one value per channel "
+            "(batch x height x width > 1 at every BatchNorm); use a larger --batch or "
+            "input size"
+        ) from None
+
+
 def _prepare_train(
     module: Any, inputs: Sequence[Any], backend: str, dtype: str, input_grad: bool
 ) -> Prepared:
     xs = train_inputs(inputs, input_grad)
     params = [p for p in module.parameters() if p.requires_grad]
+    want = _first_step(module, params, xs)
     if backend == "eager":
         return Prepared(lambda: train_step(module, params, xs), backend, "train")
     import torch
 
-    torch.manual_seed(0)
-    want = train_step(module, params, xs)
     compiled = torch.compile(module, dynamic=False)
     start = time.perf_counter()
     got = train_step(compiled, params, xs)

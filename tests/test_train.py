@@ -145,3 +145,11 @@ def test_rows_per_stage_sum_to_the_whole_and_name_stages_as_timed():
     assert sep["depthwise"].macs == 2 * FORWARD["separable"][0]
     assert sep["pointwise"].macs == 2 * FORWARD["separable"][1]
     assert sep[""].macs == sep["depthwise"].macs + sep["pointwise"].macs
+
+
+def test_training_a_batchnorm_on_one_value_per_channel_exits_2_with_the_fix():
+    from sepprof.errors import UserError
+
+    module = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 1), torch.nn.BatchNorm2d(2))
+    with pytest.raises(UserError, match="use a larger --batch or input size"):
+        prepare(module, [torch.ones(1, 2, 1, 1)], "eager", "train")

@@ -76,11 +76,21 @@ def others_between(a: Sample | None, b: Sample | None) -> float | None:
     return max(0.0, (b.busy - a.busy) - (b.own - a.own)) / (b.at - a.at)
 
 
-def others_cpu(window: float = 0.2) -> float | None:
-    """Cores other processes kept busy over a short ``window`` of seconds from now."""
+_last: tuple[float, float | None] | None = None  # (when, cores) of the latest reading
+
+
+def others_cpu(window: float = 0.2, reuse: float = 0.0) -> float | None:
+    """Cores other processes kept busy over a short ``window`` of seconds from now, or the
+    latest reading when it ended under ``reuse`` seconds ago (a sweep's timings follow each
+    other: the last one's "after" is the next one's "before")."""
+    global _last
+    if _last is not None and time.monotonic() - _last[0] < reuse:
+        return _last[1]
     first = sample()
     time.sleep(window)
-    return others_between(first, sample())
+    cores = others_between(first, sample())
+    _last = (time.monotonic(), cores)
+    return cores
 
 
 def free_cores(others: float | None, cores: int | None = None) -> int:

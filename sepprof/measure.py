@@ -171,7 +171,7 @@ def time_all(
     for device in devices:
         check_device(device, opts.dtype)
         check_memory(f"timing on {device}", needed, device, hint)
-    threads = choose_threads(opts.threads, others_cpu())
+    threads = choose_threads(opts.threads, others_cpu(reuse=1.0))
     allocator = tune_allocator() if opts.allocator == "tuned" else "system (untouched)"
     if opts.repeat > 1:
         from sepprof.repeats import run_workers
@@ -179,7 +179,7 @@ def time_all(
         runs = run_workers(make_items, opts, devices, threads.used, progress)
     else:
         runs = [time_devices(make_items, opts, devices, threads.used, progress)]
-    after = others_cpu()
+    after = others_cpu(0.1)
     timings = Timings()
     if threads.used < threads.cores or threads.oversubscribed:
         timings.notes.append(f"threads: {threads.note}")

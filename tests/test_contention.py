@@ -44,7 +44,12 @@ def test_others_cpu_reads_the_counters_twice(monkeypatch):
     samples = iter([Sample(0.0, 0.0, 0.0), Sample(0.3, 0.1, 0.2)])
     monkeypatch.setattr(contention, "sample", lambda: next(samples))
     monkeypatch.setattr(contention.time, "sleep", lambda s: None)
+    monkeypatch.setattr(contention, "_last", None)
     assert contention.others_cpu(0.2) == pytest.approx(1.0)
+    # a sweep's next timing reuses a reading under a second old instead of waiting again
+    assert contention.others_cpu(0.2, reuse=1.0) == pytest.approx(1.0)
+    with pytest.raises(StopIteration):  # an older one is read afresh
+        contention.others_cpu(0.2, reuse=0.0)
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ def recorded(monkeypatch):
     calls = []
 
     def setup(before, during):
-        monkeypatch.setattr(m, "others_cpu", lambda window=0.2: before)
+        monkeypatch.setattr(m, "others_cpu", lambda window=0.2, reuse=0.0: before)
         monkeypatch.setattr(m, "Meter", lambda: FakeMeter(during))
 
     def fake_measure(items, *, device, n_threads, rounds, min_time, on_round=None):

@@ -26,7 +26,7 @@ def one(b: Budget, metrics: dict, notes: dict | None = None, **kw):
 )
 def test_an_upper_limit_passes_up_to_and_at_the_limit(actual, status, headroom):
     v = one(budget(max_macs=100), {"macs": actual})
-    assert (v.metric, v.limit, v.actual, v.status) == ("macs", 100, actual, status)
+    assert (v.metric, v.status) == ("macs", status)
     assert v.headroom == pytest.approx(headroom)
     assert one(budget(max_params=100), {"params": actual}).status == status
 

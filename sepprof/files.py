@@ -33,6 +33,11 @@ def kind_of(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
+def too_large(limit: int) -> str:
+    """The message for an input over the size cap."""
+    return f"larger than the {limit >> 20} MiB limit on input files"
+
+
 def _stat_input(path: Path, where: str) -> os.stat_result:
     """The stat of an input that must be an existing regular file (symlinks followed)."""
     try:
@@ -63,13 +68,13 @@ def read_input(path: str | Path, flag: str | None = None, limit: int = MAX_INPUT
         if not stat.S_ISREG(st.st_mode):
             raise UserError(f"{where}: is not a regular file (it is {kind_of(st.st_mode)})")
         if st.st_size > limit:
-            raise UserError(f"{where}: larger than the {limit >> 20} MiB limit on input files")
+            raise UserError(f"{where}: {too_large(limit)}")
         try:
             data = f.read(limit + 1)
         except OSError as exc:
             raise UserError(f"{where}: cannot read: {exc.strerror}") from None
     if len(data) > limit:
-        raise UserError(f"{where}: larger than the {limit >> 20} MiB limit on input files")
+        raise UserError(f"{where}: {too_large(limit)}")
     return data
 
 
@@ -83,9 +88,12 @@ def read_input_text(path: str | Path, flag: str | None = None) -> str:
 
 
 def check_input_file(path: str | Path, flag: str | None = None) -> Path:
-    """Refuse, before any work, an input that is missing or not a regular file."""
+    """Refuse, before any work, an input that is missing, not a regular file, or over the cap
+    (for files read by others, e.g. a model's Python file that importlib reads)."""
     path = Path(path)
-    _stat_input(path, _where(path, flag))
+    where = _where(path, flag)
+    if _stat_input(path, where).st_size > MAX_INPUT_BYTES:
+        raise UserError(f"{where}: {too_large(MAX_INPUT_BYTES)}")
     return path
 
 

@@ -86,7 +86,15 @@ def worker(work: Path, out: Path, seconds_left: float) -> int:
     from sepprof.timing import tune_allocator
 
     start_timing_clock(seconds_left)
-    make_items, opts, devices, n_threads = pickle.loads(work.read_bytes())
+    try:
+        make_items, opts, devices, n_threads = pickle.loads(work.read_bytes())
+    except Exception as exc:  # e.g. a model class defined in a file the worker cannot import
+        print(
+            f"--repeat: a worker process cannot load this work ({exc}); use --repeat 1",
+            file=sys.stderr,
+            flush=True,
+        )
+        return FAILED
     if opts.allocator == "tuned":
         tune_allocator()
 

@@ -226,3 +226,16 @@ def test_networks_come_before_their_stages_so_compared_networks_are_adjacent():
     }
     keys = list(paired_order(plan_items(plans, 1, "cpu", TimingOptions(), "as written")))
     assert keys[:2] == ["as written", "as standard"] and len(keys) > 2
+
+
+def test_work_a_worker_cannot_load_is_a_user_error(tmp_path):
+    """Work that pickles here but cannot be rebuilt in the worker (its module is not importable
+    there) ends in one line naming --repeat, not a traceback."""
+    from sepprof.options import TimingOptions
+    from sepprof.repeats import _run_one
+
+    work = tmp_path / "work.pickle"
+    work.write_bytes(b"cno_such_module\nfactory\n.")  # pickle: the global no_such_module.factory
+    opts = TimingOptions(repeat=2, rounds=1, min_time=0.001, threads=1)
+    with pytest.raises(UserError, match="^--repeat: a worker process cannot load this work"):
+        _run_one(work, tmp_path / "out.pickle", opts, "process 1 of 2", None)

@@ -9,6 +9,7 @@ anything a command can time in-process can be timed in a worker.
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -56,7 +57,9 @@ def _run_one(
     cmd = [sys.executable, "-m", "sepprof.repeats", str(work), str(out), str(timing_left())]
     ticks: dict[str, Callable[[], None]] = {}
     lines: list[str] = []
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_worker_env()
+    )
     try:
         for line in proc.stderr or ():
             if line.startswith(TICK):
@@ -78,6 +81,14 @@ def _run_one(
         tail = " | ".join(lines[-3:])
         raise RuntimeError(f"timing worker ({label}) exited with code {code}: {tail}")
     return pickle.loads(out.read_bytes())
+
+
+def _worker_env() -> dict[str, str]:
+    """This environment, with the folder sepprof was imported from first on the path (so the
+    worker finds the same sepprof even when it is not installed)."""
+    root = str(Path(__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, path) if p)}
 
 
 def worker(work: Path, out: Path, seconds_left: float) -> int:

@@ -54,6 +54,10 @@ LATENCY_COLUMNS = [
 ]
 
 
+def plural(n: object, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def add_columns(table: FitTable, columns: list[tuple[str, str, int]], unit: str = "") -> None:
     """Columns from ``(header, justify, priority)``; numbers never wrap."""
     for header, justify, priority in columns:
@@ -111,7 +115,7 @@ def compare_latency(result: CompareResult, device: str, wide: bool = False) -> F
     env = result.environment
     lat = result.variants[0].latency_ms.get(device)
     table = new_table(
-        f"Latency on {device} ({env.get('dtype')}, {env.get('threads')} threads, "
+        f"Latency on {device} ({env.get('dtype')}, {plural(env.get('threads'), 'thread')}, "
         f"{env.get('memory_format')}): ms = median ± IQR of {len(lat.rounds) if lat else 0} "
         "rounds",
         wide,

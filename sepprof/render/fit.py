@@ -63,16 +63,16 @@ class FitTable(Table):
 
     def _fitted(self, console: Console, options: ConsoleOptions) -> tuple[Table | None, list[str]]:
         """This table without as few optional columns as make it fit; None if nothing does."""
-        order = sorted(
-            (i for i, p in enumerate(self.priorities) if p > 0),
-            key=lambda i: (-self.priorities[i], -i),
+        optional = [i for i, p in enumerate(self.priorities) if p > 0]
+        blank = [i for i in optional if is_blank(self.columns[i])]
+        order = blank + sorted(
+            (i for i in optional if i not in blank), key=lambda i: (-self.priorities[i], -i)
         )
-        dropped: list[int] = []
         for n in range(len(order) + 1):
             dropped = order[:n]
             table = self.without(dropped)
             if needed_width(table, console, options) <= options.max_width:
-                names = [header_text(self.columns[i]) for i in sorted(dropped)]
+                names = [header_text(self.columns[i]) for i in sorted(dropped) if i not in blank]
                 return table, names
         return None, []
 
@@ -103,6 +103,11 @@ def needed_width(table: Table, console: Console, options: ConsoleOptions) -> int
         m = table._measure_column(console, wide, column)
         total += m.maximum if column.no_wrap else m.minimum
     return total
+
+
+def is_blank(column: Column) -> bool:
+    """True when no cell of the column holds anything but a dash (nothing lost leaving it out)."""
+    return all(cell_text(c).plain.strip() in ("", "—") for c in column.cells)
 
 
 def header_text(column: Column) -> str:

@@ -45,6 +45,25 @@ from sepprof.ops import (
 )
 from sepprof.units import macs_to_flops
 
+# The counting rule in one line for --help, and in a paragraph for every result's footer.
+RULE_HELP = (
+    "Counting rule: MACs are multiply-adds (1 MAC = 2 FLOPs) of convs, linear layers, matmuls "
+    "and attention (QK^T + AV); BatchNorm (2/element), bias (1), activations (ReLU 1, ReLU6 2, "
+    "sigmoid 3, SiLU 4, hardswish 5, GELU 5), softmax (3), norms, residual adds (1) and pools "
+    "are elementwise ops, counted apart and never mixed into MACs; an op with no rule is n/a, "
+    "never 0."
+)
+COUNTING_RULE = (
+    "MACs = multiply-adds (1 MAC = 2 FLOPs) of convolutions (any rank; transposed ones from the "
+    "input side), linear layers, matmuls and attention (QK^T + AV = 2*B*H*L*S*d_head). "
+    "Elementwise ops are counted apart, per element: BatchNorm 2, LayerNorm/GroupNorm 5 (+2 "
+    "affine), bias 1, ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, hardsigmoid 4, hardswish 5, GELU 5, "
+    "tanh 1, softmax 3, add/sub/mul/div 1, pools per window, means 1 per input. Params = every "
+    "parameter once, where first used (BatchNorm's scale and shift listed apart). An op with no "
+    "rule is n/a, named, never 0. Bytes = input + output + weights per op, summed over ops "
+    "(unfused)."
+)
+
 ELEMENTWISE_OPS = {
     "batchnorm": 2,
     "bias": 1,

@@ -3,6 +3,7 @@
     python benchmarks/spread.py                  # 3 invocations each of --repeat 1 and 3
     python benchmarks/spread.py --runs 5 --repeat 1 3 5 --write reports/spread.md
     python benchmarks/spread.py --tiny           # a dry run: checks the script, not the goal
+    python benchmarks/spread.py --hog            # the same under a one-core CPU hog
 
 Runs the k=3, 256-channel, 56x56 worked example in separate `sepprof compare --json` processes,
 one setting of --repeat after another, and reports for each setting: every run's speedup, its
@@ -10,6 +11,10 @@ within-process 95% interval, whether it was trusted, the threads it used, others
 timing and the wall time; then the spread across runs, (max - min) / median (goal <= 5%), and the
 slowest run (goal < 10 s for the default). Run it on a quiet machine: contended runs are
 counted but marked, and a spread measured with any of them says so.
+
+``--hog`` checks the other goal of #13: with one core kept busy by another process, a default
+compare either gives, at the thread count it chose, a speedup within 15% of a quiet run at that
+thread count, or withholds the verdict; never a confident wrong one.
 """
 
 from __future__ import annotations
@@ -93,15 +98,48 @@ def setting(layer: list[str], repeat: int, runs: int) -> tuple[float, float, boo
     return spread, slowest, quiet
 
 
+def under_hog(layer: list[str], runs: int) -> None:
+    """Default compares while a busy loop holds one core, against quiet runs at the threads
+    they chose: each must be within 15% of the quiet median or untrusted."""
+    say("### Under a one-core CPU hog\n")
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.0)
+        loaded = [one_run(layer, 1) for _ in range(runs)]
+    finally:
+        hog.kill()
+        hog.wait()
+    time.sleep(1.0)
+    threads = loaded[0].threads
+    quiet = statistics.median(
+        one_run([*layer, "--threads", str(threads)], 1).speedup for _ in range(runs)
+    )
+    say(f"Quiet median at {threads} thread(s): {quiet:.2f}x\n")
+    say("| run | speedup | trusted | threads | others' CPU | off the quiet median | verdict |")
+    say("| --- | ---: | --- | ---: | ---: | ---: | --- |")
+    for i, r in enumerate(loaded, 1):
+        off = abs(r.speedup / quiet - 1)
+        ok = not r.trusted or off <= 0.15
+        others = f"{r.others:.2f}" if r.others is not None else "—"
+        say(
+            f"| {i} | {r.speedup:.2f}x | {'yes' if r.trusted else 'no'} | {r.threads} | "
+            f"{others} | {off:.1%} | {'OK' if ok else 'CONFIDENT AND WRONG'} |"
+        )
+    say()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="invocations per setting")
     parser.add_argument("--repeat", type=int, nargs="+", default=[1, 3], help="settings to try")
     parser.add_argument("--tiny", action="store_true", help="a dry run on a tiny layer")
+    parser.add_argument("--hog", action="store_true", help="also run under a one-core CPU hog")
     parser.add_argument("--write", type=Path, help="also write the tables to this markdown file")
     args = parser.parse_args()
     layer = TINY if args.tiny else WORKED
     say(f"## Cross-process spread of the speedup: compare {' '.join(layer)}\n")
+    if args.hog:
+        under_hog(layer, args.runs)
     results = {repeat: setting(layer, repeat, args.runs) for repeat in args.repeat}
     passing = [r for r, (spread, _, quiet) in results.items() if spread <= 0.05 and quiet]
     say(

@@ -147,7 +147,7 @@ def _eager_inference(module: Any, inputs: Sequence[Any]) -> Callable[[], Any]:
     import torch
 
     def run() -> Any:
-        with torch.no_grad():
+        with torch.inference_mode():
             return module(*inputs)
 
     return run
@@ -270,8 +270,9 @@ def timed_item(
     kwargs: dict[str, Any] | None = None,
 ) -> Prepared:
     """What ``measure`` times for ``module(*inputs)`` under ``opts`` (a ``TimingOptions``):
-    ``prepare`` with the options' backend, mode, dtype and threads. Eager inference runs
-    without autograd, like every other backend's inference."""
+    ``prepare`` with the options' backend, mode and dtype, called with torch's thread count
+    already set to the timing's (inductor builds it into its kernels; ORT sessions take it).
+    Eager inference runs without autograd, like every other backend's inference."""
     return prepare(
         module,
         inputs,
@@ -279,7 +280,6 @@ def timed_item(
         getattr(opts, "mode", "inference"),
         device,
         dtype=opts.dtype,
-        threads=opts.thread_count(),
         input_grad=input_grad,
         kwargs=kwargs,
     )

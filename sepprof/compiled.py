@@ -33,7 +33,9 @@ def compile_inference(
     compiled = torch.compile(module, dynamic=False)
 
     def run() -> Any:
-        with torch.no_grad():
+        # always in inference mode, as the timer calls it: a call outside it would recompile
+        # (the inputs' dispatch keys differ), and without freezing
+        with torch.inference_mode():
             return compiled(*inputs)
 
     start = time.perf_counter()

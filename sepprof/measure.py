@@ -28,6 +28,7 @@ from sepprof.timing import (
     measure,
     tune_allocator,
 )
+from sepprof.timing import threads as torch_threads
 from sepprof.variants import (
     DTYPES,
     build_block,
@@ -142,7 +143,8 @@ def time_devices(
     """Time every item on each device in this process, metering others' CPU use meanwhile."""
     runs = {}
     for device in devices:
-        items = paired_order(make_items(device))
+        with torch_threads(n_threads):  # compiled kernels and ORT sessions keep this count
+            items = paired_order(make_items(device))
         tick = progress(f"timing {len(items)} items on {device}", opts.rounds) if progress else None
         meter = Meter().start()
         latency = measure(

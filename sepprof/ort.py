@@ -58,7 +58,7 @@ def _options(threads: int | None, optimized: Path) -> Any:
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only (the optimised-model dump warns otherwise)
-    options.intra_op_num_threads = threads or 0
+    options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.optimized_model_filepath = str(optimized)
     return options

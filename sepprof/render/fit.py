@@ -73,7 +73,7 @@ class FitTable(Table):
             table = self.without(dropped)
             if needed_width(table, console, options) <= options.max_width:
                 names = [header_text(self.columns[i]) for i in sorted(dropped) if i not in blank]
-                return table, names
+                return squeezed(table, console, options), names
         return None, []
 
     def without(self, indexes: Iterable[int]) -> Table:
@@ -103,6 +103,25 @@ def needed_width(table: Table, console: Console, options: ConsoleOptions) -> int
         m = table._measure_column(console, wide, column)
         total += m.maximum if column.no_wrap else m.minimum
     return total
+
+
+def squeezed(table: Table, console: Console, options: ConsoleOptions) -> Table:
+    """The table with its wrapping columns given fixed widths that fit ``options.max_width``:
+    each at least its longest word, the space left filled smallest need first (Rich's own
+    squeeze can cut a word below its length)."""
+    wide = options.update_width(UNBOUNDED)
+    sizes = {i: table._measure_column(console, wide, c) for i, c in enumerate(table.columns)}
+    if sum(m.maximum for m in sizes.values()) + table._extra_width <= options.max_width:
+        return table
+    free = options.max_width - needed_width(table, console, options)
+    wrapping = [i for i, c in enumerate(table.columns) if not c.no_wrap]
+    wrapping.sort(key=lambda i: sizes[i].maximum - sizes[i].minimum)
+    for n, i in enumerate(wrapping):
+        extra = min(sizes[i].maximum - sizes[i].minimum, free // (len(wrapping) - n))
+        free -= extra
+        column = table.columns[i]
+        column.width = sizes[i].minimum + extra - table._get_padding_width(i)
+    return table
 
 
 def is_blank(column: Column) -> bool:

@@ -10,7 +10,8 @@ from sepprof.render.formats import MERGE_HEADER, merge_cells
 from sepprof.results import MergeResult
 
 NUMERIC = {"threads", "MACs", "ms", "speed"}
-OPTIONAL = {"setup": 2, "dtype": 1, "threads": 3}
+OPTIONAL = {"device": 1, "dtype": 2, "setup": 3, "threads": 4}
+WRAPS = {"machine", "speed"}  # words may go to a second line; numbers never split
 
 
 def merge_view(result: MergeResult, wide: bool = False) -> RenderableType:
@@ -26,7 +27,7 @@ def merge_view(result: MergeResult, wide: bool = False) -> RenderableType:
             table.add_column(
                 name,
                 justify="right" if name in NUMERIC else "left",
-                no_wrap=name != "machine",
+                no_wrap=name not in WRAPS,
                 priority=OPTIONAL.get(name, 0),
             )
         for r in rows:

@@ -1,19 +1,23 @@
-"""Process-level repeats, as pyperf does: the same rounds in several fresh worker processes.
+"""Process-level repeats, as pyperf does: the same rounds in several worker processes.
 
 Medians of sub-millisecond ops moved up to 90% between processes on the development machine
 (memory layout, allocator state, which kernels were picked), which no number of rounds inside one
-process averages out. ``--repeat N`` runs the measurement in N fresh Python processes one after
-the other and pools their rounds. The work is sent as a cloudpickle of the item factory, so
-anything a command can time in-process can be timed in a worker.
+process averages out. ``--repeat N`` runs each measurement in N worker processes, one after the
+other, and pools their rounds. The workers are started once per command (importing torch takes
+seconds) and serve all of its measurements, so a report's many timings share them; they end
+with the command. The work is sent as a cloudpickle of the item factory, so anything a command
+can time in-process can be timed in a worker.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import subprocess
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,70 @@ from sepprof.options import TimingOptions, start_timing_clock, timing_left
 from sepprof.pipeline import Progress
 
 TICK = "sepprof-worker-tick "  # a stderr line a worker writes after each round
-FAILED = 2  # a worker's exit code for a UserError (its message is the last stderr line)
+DONE = "sepprof-worker-done "  # a stderr line a worker writes after each job, with its status
+FAILED = 2  # a job's status for a UserError (its message is the line before DONE)
+CRASHED = 3  # a job's status for anything else (a traceback precedes DONE)
+
+
+class Worker:
+    """One worker process: it reads jobs (``work out seconds``) from stdin, one per line."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sepprof.repeats"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_worker_env(),
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def run(self, work: Path, out: Path, on_tick: Callable[[str], None]) -> tuple[int, list[str]]:
+        """Send one job and wait for it: its status and the other lines the worker wrote."""
+        assert self.proc.stdin is not None and self.proc.stderr is not None
+        self.proc.stdin.write(f"{work}\t{out}\t{timing_left()}\n")
+        self.proc.stdin.flush()
+        lines: list[str] = []
+        for line in self.proc.stderr:
+            if line.startswith(DONE):
+                return int(line[len(DONE) :]), lines
+            if line.startswith(TICK):
+                on_tick(line[len(TICK) :].strip())
+            else:
+                lines.append(line.rstrip("\n"))
+        return CRASHED, [*lines, f"worker exited with code {self.proc.wait()}"]
+
+    def close(self) -> None:
+        """End the worker: EOF on its stdin, then a kill if it has not gone within 5 s."""
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+
+
+_pool: list[Worker] = []
+
+
+def workers(n: int) -> list[Worker]:
+    """``n`` live workers, started on first use (and again if one died)."""
+    _pool[:] = [w for w in _pool if w.alive()]
+    if not _pool:
+        atexit.register(close_workers)
+    while len(_pool) < n:
+        _pool.append(Worker())
+    return _pool[:n]
+
+
+def close_workers() -> None:
+    """End every worker (at exit, or when a caller wants fresh processes)."""
+    while _pool:
+        _pool.pop().close()
 
 
 def run_workers(
@@ -33,7 +100,7 @@ def run_workers(
     n_threads: int,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Each worker's ``measure.time_devices`` result, for ``opts.repeat`` fresh processes."""
+    """Each worker's ``measure.time_devices`` result, for ``opts.repeat`` worker processes."""
     import cloudpickle
 
     try:
@@ -44,42 +111,36 @@ def run_workers(
     with tempfile.TemporaryDirectory(prefix="sepprof-repeat-") as tmp:
         work = Path(tmp) / "work.pickle"
         work.write_bytes(payload)
-        for index in range(opts.repeat):
+        for index, worker in enumerate(workers(opts.repeat)):
             label = f"process {index + 1} of {opts.repeat}"
-            results.append(_run_one(work, Path(tmp) / f"{index}.pickle", opts, label, progress))
+            out = Path(tmp) / f"{index}.pickle"
+            results.append(_run_one(worker, work, out, opts, label, progress))
     return results
 
 
 def _run_one(
-    work: Path, out: Path, opts: TimingOptions, label: str, progress: Progress | None
+    worker: Worker,
+    work: Path,
+    out: Path,
+    opts: TimingOptions,
+    label: str,
+    progress: Progress | None,
 ) -> dict[str, Any]:
-    """Start one worker, forward its ticks to ``progress``, and read back what it measured."""
-    cmd = [sys.executable, "-m", "sepprof.repeats", str(work), str(out), str(timing_left())]
+    """Run the job on one worker, forward its ticks to ``progress``, read what it measured."""
     ticks: dict[str, Callable[[], None]] = {}
-    lines: list[str] = []
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_worker_env()
-    )
-    try:
-        for line in proc.stderr or ():
-            if line.startswith(TICK):
-                device = line[len(TICK) :].strip()
-                if progress and device not in ticks:
-                    ticks[device] = progress(f"timing on {device}, {label}", opts.rounds)
-                if device in ticks:
-                    ticks[device]()
-            else:
-                lines.append(line.rstrip("\n"))
-        code = proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if code == FAILED:
+
+    def on_tick(device: str) -> None:
+        if progress and device not in ticks:
+            ticks[device] = progress(f"timing on {device}, {label}", opts.rounds)
+        if device in ticks:
+            ticks[device]()
+
+    status, lines = worker.run(work, out, on_tick)
+    if status == FAILED:
         raise UserError(lines[-1] if lines else f"--repeat: worker ({label}) failed")
-    if code != 0:
-        tail = " | ".join(lines[-3:])
-        raise RuntimeError(f"timing worker ({label}) exited with code {code}: {tail}")
+    if status != 0:
+        worker.close()
+        raise RuntimeError(f"timing worker ({label}) failed: {' | '.join(lines[-3:])}")
     return pickle.loads(out.read_bytes())
 
 
@@ -91,8 +152,8 @@ def _worker_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, path) if p)}
 
 
-def worker(work: Path, out: Path, seconds_left: float) -> int:
-    """Run in a fresh process: time what ``work`` holds, write the result to ``out``."""
+def job(work: Path, out: Path, seconds_left: float) -> int:
+    """In a worker: time what ``work`` holds and write the result to ``out``; the status."""
     from sepprof.measure import time_devices
     from sepprof.timing import tune_allocator
 
@@ -103,7 +164,6 @@ def worker(work: Path, out: Path, seconds_left: float) -> int:
         print(
             f"--repeat: a worker process cannot load this work ({exc}); use --repeat 1",
             file=sys.stderr,
-            flush=True,
         )
         return FAILED
     if opts.allocator == "tuned":
@@ -116,11 +176,23 @@ def worker(work: Path, out: Path, seconds_left: float) -> int:
     try:
         result = time_devices(make_items, opts, devices, n_threads, progress)
     except UserError as exc:
-        print(exc, file=sys.stderr, flush=True)
+        print(exc, file=sys.stderr)
         return FAILED
     out.write_bytes(pickle.dumps(result))
     return 0
 
 
+def serve() -> None:
+    """A worker's loop: one job per stdin line until EOF, each answered by a DONE line."""
+    for line in sys.stdin:
+        work, out, seconds = line.rstrip("\n").split("\t")
+        try:
+            status = job(Path(work), Path(out), float(seconds))
+        except Exception:
+            traceback.print_exc()
+            status = CRASHED
+        print(f"{DONE}{status}", file=sys.stderr, flush=True)
+
+
 if __name__ == "__main__":
-    sys.exit(worker(Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])))
+    serve()

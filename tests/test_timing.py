@@ -182,8 +182,9 @@ def test_cli_refuses_nonsense_timing_flags_with_exit_2(cli, flag, value):
     assert run.code == 2 and flag in run.err and "Traceback" not in run.err
 
 
-def test_repeat_pools_rounds_from_fresh_worker_processes(tmp_path):
-    """--repeat 2: the rounds of two new processes (not this one), pooled in order."""
+def test_repeat_pools_rounds_from_worker_processes(tmp_path):
+    """--repeat 2: the rounds of two other processes (not this one), pooled in order; the same
+    two serve the next measurement of the command (no second start-up)."""
     import os
     import sys
 
@@ -210,6 +211,8 @@ def test_repeat_pools_rounds_from_fresh_worker_processes(tmp_path):
     assert len(t.latency["cpu"]["probe"].rounds) == 4
     assert ticks == ["timing on cpu, process 1 of 2"] * 2 + ["timing on cpu, process 2 of 2"] * 2
     assert t.env["repeat"] == 2
+    time_all(make_items, opts)
+    assert set(log.read_text().split()) == pids
 
 
 def test_networks_come_before_their_stages_so_compared_networks_are_adjacent():
@@ -230,12 +233,14 @@ def test_networks_come_before_their_stages_so_compared_networks_are_adjacent():
 
 def test_work_a_worker_cannot_load_is_a_user_error(tmp_path):
     """Work that pickles here but cannot be rebuilt in the worker (its module is not importable
-    there) ends in one line naming --repeat, not a traceback."""
+    there) ends in one line naming --repeat, not a traceback; the worker serves on."""
     from sepprof.options import TimingOptions
-    from sepprof.repeats import _run_one
+    from sepprof.repeats import _run_one, workers
 
     work = tmp_path / "work.pickle"
     work.write_bytes(b"cno_such_module\nfactory\n.")  # pickle: the global no_such_module.factory
-    opts = TimingOptions(repeat=2, rounds=1, min_time=0.001, threads=1)
+    opts = TimingOptions(repeat=1, rounds=1, min_time=0.001, threads=1)
+    worker = workers(1)[0]
     with pytest.raises(UserError, match="^--repeat: a worker process cannot load this work"):
-        _run_one(work, tmp_path / "out.pickle", opts, "process 1 of 2", None)
+        _run_one(worker, work, tmp_path / "out.pickle", opts, "process 1 of 1", None)
+    assert worker.alive()

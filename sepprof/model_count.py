@@ -165,7 +165,10 @@ def build_rows(observed: Observed, itemsize: int) -> _Rows:
             _leaf(scope, itemsize, observed.counted, out)
         elif not scope.leaf and _works(scope):
             name = f"{scope.name or 'model'} (forward)"
-            out.rows.append(traced_row(scope, itemsize, name, FORWARD_OPS))
+            row = traced_row(scope, itemsize, name, FORWARD_OPS)
+            if not observed.counted:  # parameters only: its ops need the trace
+                row = replace(row, kind=OTHER, macs_analytic=None, elementwise_ops=None)
+            out.rows.append(row)
     for owner, (params, norm) in observed.unused.items():
         ran = owner in observed.scopes
         label = f"{owner or 'model'} ({'parameters unused' if ran else 'did not run'})"

@@ -100,6 +100,15 @@ def _tensors(value: Any) -> list[torch.Tensor]:
     return [t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
 
 
+def _direct_tensors(args: tuple, kwargs: dict) -> Iterator[torch.Tensor]:
+    """The tensors an op takes, directly or in a list (weights are never nested deeper)."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, torch.Tensor):
+            yield value
+        elif isinstance(value, list | tuple):
+            yield from (v for v in value if isinstance(v, torch.Tensor))
+
+
 def _first_shape(tensors: list[torch.Tensor]) -> tuple[int, ...]:
     return tuple(tensors[0].shape) if tensors else ()
 
@@ -130,8 +139,10 @@ class _Params:
             self.pending.setdefault(_storage(p), []).append(entry)
         self.pending.pop(None, None)
 
-    def use(self, tensors: list[torch.Tensor], scope: Scope) -> None:
-        for t in tensors:
+    def use(self, args: tuple, kwargs: dict, scope: Scope) -> None:
+        if not self.pending:
+            return
+        for t in _direct_tensors(args, kwargs):
             for params, norm, _ in self.pending.pop(_storage(t), ()):
                 scope.params += params
                 scope.norm_params += norm
@@ -170,7 +181,7 @@ class _Counting(TorchDispatchMode):
 
     def _count(self, scope: Scope, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
         name = func._schema.name
-        self.params.use(_tensors((args, kwargs)), scope)
+        self.params.use(args, kwargs, scope)
         handle = HANDLES.get(name)
         if handle is None:
             if name not in IGNORED:

@@ -293,3 +293,13 @@ def test_an_op_without_a_rule_is_na_named_and_left_out_of_the_totals():
     assert any("leave them out: model (forward)" in n for n in result.notes)
     text = to_text(profile_view(result))
     assert "n/a" in text and "aten::cumsum ×1" in text
+
+
+def test_without_the_trace_attention_is_na_and_every_parameter_still_counted():
+    model = zoo.ViT(dim=48, heads=4)
+    result = profile_model(model, ModelInputs.of(torch.randn(1, 3, 32, 32)), trace=False)
+    attn = next(r for r in result.layers if r.name == "layers.0.self_attention (forward)")
+    assert attn.macs_analytic is None and attn.params == 4 * 48 * 48 + 4 * 48
+    t = result.totals
+    assert t.params + t.norm_params == all_params(model)
+    assert t.macs_analytic == sum(r.macs_analytic or 0 for r in result.layers)

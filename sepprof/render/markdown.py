@@ -245,6 +245,14 @@ def conditions(report: Any) -> str:
     return f"Machine load during timing: other processes used {cores}; {stability}.\n\n"
 
 
+def _layer(spec: dict[str, Any]) -> str:
+    """``k=3, Cin=256, Cout=256, 56x56, batch 1``."""
+    return (
+        f"k={spec['k']}, Cin={spec['cin']}, Cout={spec['cout']}, {spec['size']}x{spec['size']}, "
+        f"batch {spec['batch']}"
+    )
+
+
 def _roofline(report: Any, images: dict[str, tuple[str, str]]) -> list[str]:
     parts = ["\n## Roofline\n\n"]
     for device, cal in report.calibrations.items():
@@ -275,7 +283,7 @@ def report_markdown(report: Any, images: dict[str, tuple[str, str]]) -> str:
             [[c.claim, c.measured, f"**{c.verdict}**", c.rule] for c in report.claims],
             "llcl",
         ),
-        f"\n## The worked example: k=3, Cin=Cout=256, 56x56, batch 1\n\n"
+        f"\n## The worked example: {_layer(report.main.spec)}\n\n"
         f"{compare_markdown(report.main)}\n",
         "".join(f"- {headline(c)}\n" for c in report.main.comparisons),
         "\n",

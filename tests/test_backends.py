@@ -150,6 +150,12 @@ def test_compile_matches_eager_in_inference_THE_ONE_COMPILE_TEST():
     assert prepared.batchnorms_folded == 1
     assert prepared.compile_seconds > 0
     assert torch.allclose(prepared(), module(x).detach(), rtol=1e-4, atol=1e-5)
+    from torch._dynamo.utils import counters
+
+    graphs = counters["stats"]["unique_graphs"]
+    with torch.inference_mode():  # as the timer calls it: no recompilation (unfrozen)
+        prepared()
+    assert counters["stats"]["unique_graphs"] == graphs
 
 
 def _run(backend: str, mode: str, low: float, high: float, subject: str = "worked example"):

@@ -158,3 +158,10 @@ def test_quiet_report_says_so():
     assert (
         "Machine load during timing: other processes used up to 0.1 cores; 0 of 12 timings" in text
     )
+
+
+def test_realised_interval_scales_the_speedup_interval():
+    comp = CompareResult.from_dict(load("compare_timed")).comparisons[0]
+    s = comp.speedup["cpu"]
+    low, high = comp.to_dict()["realised_interval"]["cpu"]
+    assert (low, high) == pytest.approx((s.low * comp.macs_ratio, s.high * comp.macs_ratio))

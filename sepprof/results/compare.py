@@ -51,6 +51,16 @@ class Comparison:
         (1.0 = the time fell as much as the MACs)."""
         return {d: s.value * self.macs_ratio for d, s in self.speedup.items()}
 
+    @property
+    def realised_interval(self) -> dict[str, list[float] | None]:
+        """The 95% interval of ``realised`` per device (the speedup's interval x MAC ratio)."""
+        return {
+            d: None
+            if s.low is None or s.high is None
+            else [s.low * self.macs_ratio, s.high * self.macs_ratio]
+            for d, s in self.speedup.items()
+        }
+
     def to_dict(self) -> dict[str, Any]:
         theory = self.theory_change
         return {
@@ -72,6 +82,7 @@ class Comparison:
             "theory_change": theory.to_dict() if theory else None,
             "speed_change": {k: v.to_dict() for k, v in self.speed_change.items()},
             "realised": self.realised,
+            "realised_interval": self.realised_interval,
         }
 
     @classmethod

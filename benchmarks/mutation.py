@@ -8,6 +8,7 @@ Slow (minutes per module), so not in CI. Each module runs in its own copy of the
     python benchmarks/mutation.py claims roofline      # some of them
     python benchmarks/mutation.py claims --show        # also print each surviving mutant's diff
     python benchmarks/mutation.py --list               # the modules and their test files
+    python benchmarks/mutation.py --planted            # the bugs issue #18 planted by hand
 
 Scores and surviving mutants are recorded in reports/mutation.md.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
 import re
 import shutil
 import subprocess
@@ -65,7 +67,12 @@ TARGETS = {
     "costs": Target(
         "sepprof/costs.py", ("tests/test_costs.py", "tests/test_costs_independent.py"), (), FAST
     ),
-    "handles": Target("sepprof/handles.py", ("tests/test_costs_independent.py",), (), FAST),
+    "handles": Target(
+        "sepprof/handles.py",
+        ("tests/test_costs_independent.py", "tests/test_trace.py", "tests/test_zoo.py"),
+        (),
+        f"{FAST} and not resnet50",
+    ),
     "latency": Target(
         "sepprof/results/latency.py",
         ("tests/test_mutants_latency.py", "tests/test_timing.py", "tests/test_mutants_budgets.py"),
@@ -79,6 +86,86 @@ TARGETS = {
         ("_judge", "_failed", "judge", "_trust", "regressions"),
     ),
 }
+
+
+@dataclass(frozen=True)
+class Planted:
+    """A bug planted by hand (mutmut has no such operator): one exact edit, the tests to run."""
+
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+LATENCY_TESTS = ("tests/test_mutants_latency.py",)
+PLANTED = (
+    Planted(
+        "latency = mean of round medians",
+        "sepprof/results/latency.py",
+        "cls(statistics.median(ordered),",
+        "cls(statistics.mean(ordered),",
+        LATENCY_TESTS,
+    ),
+    Planted(
+        "round = mean of its blocks",
+        "sepprof/timing.py",
+        "medians[name].append(statistics.median(times) * 1e3)",
+        "medians[name].append(statistics.mean(times) * 1e3)",
+        LATENCY_TESTS,
+    ),
+    Planted(
+        "roof curve without min(peak, ...)",
+        "sepprof/roofline.py",
+        "return xs, [self.attainable(x) for x in xs]",
+        "return xs, [x * self.bandwidth for x in xs]",
+        ("tests/test_mutants_roofline.py",),
+    ),
+    Planted(
+        "chart draws bandwidth x intensity, not its roof",
+        "sepprof/render/plots.py",
+        '        [f / 1e9 for f in flops],\n        color="k",',
+        '        [x * dram.bandwidth / 1e9 for x in grid],\n        color="k",',
+        ("tests/test_mutants_roofline.py",),
+    ),
+    Planted(
+        "BatchNorm counted as 1 op per element",
+        "sepprof/costs.py",
+        '"batchnorm": 2,',
+        '"batchnorm": 1,',
+        ("tests/test_costs_independent.py", "-k", FAST),
+    ),
+)
+
+
+def run_planted(bug: Planted, work: Path) -> str:
+    """Run a planted bug's tests on a copy of the tree, then with the bug applied: "killed"
+    when they pass without it and fail with it."""
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(*SKIP))
+    source = work / bug.path
+    text = source.read_text(encoding="utf-8")
+    if text.count(bug.old) != 1:
+        return "patch no longer applies (code changed): update PLANTED"
+    if _pytest(bug.tests, work) != 0:
+        return "tests fail without the bug: fix them first"
+    source.write_text(text.replace(bug.old, bug.new), encoding="utf-8")
+    code = _pytest(bug.tests, work)
+    return "killed" if code == 1 else f"SURVIVED (pytest exit {code})"
+
+
+def _pytest(tests: tuple[str, ...], work: Path) -> int:
+    """Exit status of pytest on ``tests`` in ``work``, importing that copy's sepprof."""
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly"]
+    return subprocess.run(
+        [*command, "-p", "no:cacheprovider", *tests],
+        cwd=work,
+        env={**os.environ, "PYTHONPATH": str(work)},
+        capture_output=True,
+        check=False,
+    ).returncode
 
 
 def prepare(name: str, target: Target, work: Path) -> None:
@@ -145,6 +232,7 @@ def main() -> None:
     parser.add_argument("modules", nargs="*", help=f"some of {', '.join(TARGETS)} (default: all)")
     parser.add_argument("--show", action="store_true", help="print surviving mutants' diffs")
     parser.add_argument("--list", action="store_true", help="list modules and test files")
+    parser.add_argument("--planted", action="store_true", help="run the hand-planted bugs")
     parser.add_argument("--children", type=int, default=1, help="parallel mutant workers")
     parser.add_argument("--work", type=Path, default=Path("/tmp/sepprof-mutation"))
     args = parser.parse_args()
@@ -153,6 +241,12 @@ def main() -> None:
             only = f" (functions: {', '.join(t.functions)})" if t.functions else ""
             select = f" -k '{t.select}'" if t.select else ""
             print(f"{name}: {t.path}{only} <- {' '.join(t.tests)}{select}")
+        return
+    if args.planted:
+        print("| planted bug | file | result |\n| --- | --- | --- |")
+        for i, bug in enumerate(PLANTED):
+            result = run_planted(bug, args.work / f"planted-{i}")
+            print(f"| {bug.name} | {bug.path} | {result} |", flush=True)
         return
     unknown = set(args.modules) - set(TARGETS)
     if unknown:

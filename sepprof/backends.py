@@ -88,8 +88,8 @@ def check_backend(backend: str, mode: str, device: str = "cpu") -> None:
 
 def find_compiler() -> str | None:
     """The C++ compiler inductor would use on CPU: $CXX, else c++, g++ or clang++ on PATH."""
-    if os.environ.get("CXX"):
-        return shutil.which(os.environ["CXX"])
+    if os.environ.get("CXX", "").strip():
+        return shutil.which(os.environ["CXX"].split()[0])
     return next((p for c in ("c++", "g++", "clang++") if (p := shutil.which(c))), None)
 
 
@@ -253,9 +253,12 @@ def _prepare_train(
         return Prepared(lambda: train_step(module, params, xs), backend, "train")
     import torch
 
+    from sepprof.compiled import compile_failure
+
     compiled = torch.compile(module, dynamic=False)
     start = time.perf_counter()
-    got = train_step(compiled, params, xs)
+    with compile_failure():
+        got = train_step(compiled, params, xs)
     seconds = time.perf_counter() - start
     check = compare_outputs(got, want, dtype)
     return Prepared(lambda: train_step(compiled, params, xs), backend, "train", seconds, check)

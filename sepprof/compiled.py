@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 import torch._inductor.config as inductor_config
 from torch import nn
+
+from sepprof.errors import UserError
+
+
+@contextmanager
+def compile_failure() -> Iterator[None]:
+    """A failed compilation (no Python headers, an unsupported op) as exit 2 with the reason."""
+    from torch._dynamo.exc import BackendCompilerFailed
+
+    try:
+        yield
+    except BackendCompilerFailed as exc:
+        inner = getattr(exc, "inner_exception", None) or exc
+        lines = str(inner).strip().splitlines()
+        reason = f"{type(inner).__name__}: {lines[0] if lines else ''}"
+        raise UserError(
+            f"--backend compile: inductor could not compile this module ({reason}); "
+            "use --backend eager"
+        ) from None
 
 
 def foldable_batchnorms(module: nn.Module) -> int:
@@ -39,6 +59,6 @@ def compile_inference(
             return compiled(*inputs)
 
     start = time.perf_counter()
-    with inductor_config.patch(freezing=True):
+    with inductor_config.patch(freezing=True), compile_failure():
         run()
     return run, time.perf_counter() - start, foldable_batchnorms(module)

@@ -262,3 +262,17 @@ def test_kernels_claim_gives_no_verdict_on_a_contended_speedup():
     train = _run("eager", "train", 0.6, 0.8)
     train = replace(train, speedup=replace(train.speedup, trusted=False, reason="contended: x"))
     assert kernels_claim(BackendMatrix((eager, train))).verdict == INCONCLUSIVE
+
+
+def test_a_failed_compilation_exits_2_with_the_compilers_reason():
+    from torch._dynamo.exc import BackendCompilerFailed
+
+    from sepprof.compiled import compile_failure
+
+    inner = RuntimeError("fatal error: Python.h: No such file or directory\ncompilation terminated")
+    with pytest.raises(UserError) as err, compile_failure():
+        raise BackendCompilerFailed(lambda: None, inner, None)
+    assert str(err.value) == (
+        "--backend compile: inductor could not compile this module (RuntimeError: fatal error: "
+        "Python.h: No such file or directory); use --backend eager"
+    )

@@ -159,6 +159,13 @@ HANDLES: dict[str, Handle] = {
     **_each("mean sum adaptive_max_pool2d _adaptive_avg_pool2d adaptive_avg_pool2d", per_input),
 }
 
+# Which kind of work an op's MACs are, for a row counted by the trace alone.
+MAC_KINDS = {
+    name: "attention" if handle in (sdpa, native_mha) else "conv" if handle is conv else "matmul"
+    for name, handle in HANDLES.items()
+    if handle in (conv, mm, addmm, sdpa, native_mha)
+}
+
 # Ops that only allocate, move, copy or reshape data: no arithmetic to count.
 IGNORED = frozenset(
     f"aten::{name}"

@@ -101,12 +101,22 @@ def analytic_row(scope: Scope, ops: list[Recognised], itemsize: int, traced: boo
     return _traced(row, scope) if traced else row
 
 
+def _kind(scope: Scope) -> str:
+    """elementwise (no MACs), attention (nn.MultiheadAttention, or an attention kernel ran),
+    matmul (only matrix products), else other."""
+    if not scope.counts[MACS]:
+        return ELEMENTWISE
+    if isinstance(scope.module, nn.MultiheadAttention) or scope.mac_kinds["attention"]:
+        return "attention"
+    return "matmul" if scope.mac_kinds["matmul"] == scope.counts[MACS] else OTHER
+
+
 def traced_row(scope: Scope, itemsize: int, name: str, detail: str) -> Row:
     """A module outside the analytic model (or a forward remainder), counted by the trace; n/a
     when it ran an op with no counting rule."""
     unknown = bool(scope.uncounted)
     macs, eltwise = scope.counts[MACS], scope.counts[ELTWISE]
-    kind = OTHER if macs or unknown else ELEMENTWISE
+    kind = _kind(scope) if not unknown else OTHER
     leaf = detail != FORWARD_OPS
     weights = (scope.params + scope.norm_params) * len(scope.calls)
     moved = (sum(c.moved for c in scope.calls) + weights) * itemsize if leaf else 0

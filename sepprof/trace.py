@@ -23,7 +23,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
-from sepprof.handles import ELTWISE, HANDLES, IGNORED, MACS
+from sepprof.handles import ELTWISE, HANDLES, IGNORED, MAC_KINDS, MACS
 from sepprof.ops import Block, Plan, module_name, stage_path
 from sepprof.units import flops_to_macs
 from sepprof.variants import build_block, build_plan, random_input
@@ -67,13 +67,15 @@ class Call:
 @dataclass
 class Scope:
     """A module seen in the pass: its calls, and what its own ``forward()`` ran (children
-    excluded): counts, MACs by op kind, uncounted ops, torch's MACs (None when an op with MACs
-    has no rule there) and the parameters it used first (``norm``: BatchNorm's)."""
+    excluded): counts, MACs by kind of op (conv, matmul, attention), uncounted ops, torch's
+    MACs (None when an op with MACs has no rule there) and the parameters it used first
+    (``norm``: BatchNorm's)."""
 
     name: str
     module: nn.Module
     calls: list[Call] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+    mac_kinds: Counter = field(default_factory=Counter)
     uncounted: Counter = field(default_factory=Counter)
     torch_macs: int | None = 0
     params: int = 0
@@ -190,6 +192,8 @@ class _Counting(TorchDispatchMode):
         outputs = list(out) if isinstance(out, tuple | list) else [out]
         counts = handle([*args, *kwargs.values()], outputs)
         scope.counts.update(counts)
+        if counts.get(MACS):
+            scope.mac_kinds[MAC_KINDS.get(name, "other")] += counts[MACS]
         if counts.get(MACS) and scope.torch_macs is not None:
             theirs = _torch_macs(func, args, kwargs, out)
             scope.torch_macs = None if theirs is None else scope.torch_macs + theirs

@@ -188,6 +188,7 @@ def test_vit_with_multihead_attention(heads, need_weights):
     assert result.totals.params + result.totals.norm_params == all_params(model)
     attn = next(r for r in result.layers if r.name == "layers.0.self_attention (forward)")
     assert attn.params == 4 * 48 * 48 + 4 * 48  # in_proj and out_proj, counted once, here
+    assert attn.kind == "attention"
     assert any("fast path turned off" in n for n in result.notes)
     assert torch.backends.mha.get_fastpath_enabled()  # given back as it was
     check_sums(result)

@@ -70,20 +70,21 @@ def add_columns(table: FitTable, columns: list[tuple[str, str, int]], unit: str 
 def compare_counts(result: CompareResult, units: str = "macs", wide: bool = False) -> FitTable:
     """Counts table: params, MACs, traced check, fractions of the baseline and theory, bytes."""
     unit = unit_name(units)
-    traced = ", checked by tracing" if traced_any(result.variants) else ""
+    checked = ", checked by tracing" if traced_any(result.variants) else ""
     table = new_table(
-        f"Counts (analytic{traced}); ÷ base = fraction of the first variant's {unit}; stage rows "
+        f"Counts (analytic{checked}); ÷ base = fraction of the first variant's {unit}; stage rows "
         f"give their share of the variant's {unit} in ( )",
         wide,
     )
-    add_columns(table, COUNT_COLUMNS, unit)
+    shown = traced_any(result.variants)
+    add_columns(table, [c for c in COUNT_COLUMNS if shown or c[0] != "traced"], unit)
     comps = {c.variant: c for c in result.comparisons}
     for row in result.variants:
         comp = comps.get(row.name)
         table.add_row(
             Text(row.name, style="bold"),
             row.detail,
-            *_count_cells(row, units),
+            *_count_cells(row, units, shown),
             ratio(comp.macs_ratio if comp else 1.0),
             ratio(comp.theory_ratio if comp else None),
             *_size_cells(row),
@@ -94,7 +95,7 @@ def compare_counts(result: CompareResult, units: str = "macs", wide: bool = Fals
             table.add_row(
                 Text(f"  └ {stage.name}", style="dim"),
                 stage.detail,
-                *_count_cells(stage, units),
+                *_count_cells(stage, units, shown),
                 f"({share(part.macs)})",
                 "",
                 *_size_cells(stage),
@@ -102,8 +103,9 @@ def compare_counts(result: CompareResult, units: str = "macs", wide: bool = Fals
     return table
 
 
-def _count_cells(row: Row, units: str) -> list[str | Text]:
-    return [number(row.params, 4), count(row.macs_analytic, units), traced_cell(row, units)]
+def _count_cells(row: Row, units: str, traced: bool) -> list[str | Text]:
+    cells: list[str | Text] = [number(row.params, 4), count(row.macs_analytic, units)]
+    return [*cells, traced_cell(row, units)] if traced else cells
 
 
 def _size_cells(row: Row) -> list[str]:

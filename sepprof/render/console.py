@@ -17,19 +17,13 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.text import Text
 
+from sepprof.costs import COUNTING_RULE
 from sepprof.render.fit import FitTable, new_table
 from sepprof.render.formats import count, number, spread
 from sepprof.results import Latency, Row
 
 __all__ = ["FitTable", "count", "new_table"]
 
-COUNTING_RULE = (
-    "MACs = multiply-adds of conv and linear layers (1 MAC = 2 FLOPs). Elementwise ops are "
-    "counted apart, per element: BatchNorm 2, bias 1, ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, "
-    "hardswish 5, add 1, gate mul 1, pools per window. Params = conv/linear weights and biases "
-    "(BatchNorm's scale and shift listed apart). Bytes = input + output + weights per op, "
-    "summed over ops (unfused)."
-)
 
 _VIEWS = {
     "compare_view": "sepprof.render.compare",
@@ -47,11 +41,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'sepprof.render.console' has no attribute {name!r}")
 
 
+class _Uncropped(Console):
+    """A console that never crops a line at the terminal's width: tables fit it by themselves,
+    and ``--wide`` asks for lines longer than the terminal (the terminal wraps them)."""
+
+    def print(self, *objects: Any, crop: bool = False, **kwargs: Any) -> None:
+        super().print(*objects, crop=crop, **kwargs)
+
+
 def console(stderr: bool = False) -> Console:
     """A console that follows NO_COLOR and the terminal, and is wide enough when piped."""
     stream = sys.stderr if stderr else sys.stdout
     wide = None if stream.isatty() or os.environ.get("COLUMNS") else 160
-    return Console(file=stream, width=wide, highlight=False)
+    return _Uncropped(file=stream, width=wide, highlight=False)
 
 
 def to_text(renderable: RenderableType, width: int = 160) -> str:

@@ -9,8 +9,9 @@ never folds (BatchNorm uses the batch's statistics). Torch-free: rules on ``ops`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sepprof.costs import ELEMENTWISE_OPS
 from sepprof.ops import BatchNorm, Block, Conv, ConvNd, Op, Plan, Stage
@@ -85,11 +86,29 @@ def elementwise_note(backend: str, mode: str, folding: Folding, measured: int | 
     )
 
 
-def blocks_note(
-    blocks: Iterable[Block], batch: int, backend: str, mode: str, measured: int | None = None
-) -> str | None:
-    """``elementwise_note`` for a ``compare`` run's variants taken together."""
+def _measured(env: dict[str, Any], names: Iterable[str]) -> int | None:
+    """BatchNorms ONNX Runtime's optimised graphs showed folded, summed over the items
+    ``names`` (None for other backends, or when an item was not inspected)."""
+    if env.get("backend") != "onnxruntime":
+        return None
+    checks = env.get("backend_checks", {})
+    found = [checks.get(n, {}).get("batchnorms_folded") for n in names]
+    return None if None in found else sum(found)
+
+
+def blocks_note(blocks: Sequence[Block], batch: int, env: dict[str, Any]) -> str | None:
+    """The elementwise note for a ``compare`` run's variants, from its environment block
+    (``backend``, ``mode`` and, for ONNX Runtime, the folds its graphs showed)."""
     total = Folding(0, 0)
     for block in blocks:
         total = total + block_folding(block, batch)
+    measured = _measured(env, [b.name for b in blocks])
+    backend, mode = env.get("backend", "eager"), env.get("mode", "inference")
     return elementwise_note(backend, mode, total, measured)
+
+
+def plan_note(plan: Plan, label: str, batch: int, env: dict[str, Any]) -> str | None:
+    """The elementwise note for a network timed as item ``label``."""
+    measured = _measured(env, [label])
+    backend, mode = env.get("backend", "eager"), env.get("mode", "inference")
+    return elementwise_note(backend, mode, plan_folding(plan, batch), measured)

@@ -276,3 +276,19 @@ def test_a_failed_compilation_exits_2_with_the_compilers_reason():
         "--backend compile: inductor could not compile this module (RuntimeError: fatal error: "
         "Python.h: No such file or directory); use --backend eager"
     )
+
+
+def test_folding_note_reads_the_run_and_trusts_only_what_ort_showed():
+    from sepprof.folding import blocks_note
+
+    blocks = [_block("standard"), _block("separable")]  # 1 + 2 BatchNorms after convs
+    removed = 1 * 36 * 12 * 1 + (8 * 36 + 12 * 36) * 1  # batch 1, 6x6, BN 2 ops -> bias 1
+    checks = {"standard": {"batchnorms_folded": 1}, "separable": {"batchnorms_folded": 2}}
+    ort = {"backend": "onnxruntime", "mode": "inference", "backend_checks": checks}
+    note = blocks_note(blocks, 1, ort)
+    assert note.startswith("onnxruntime: 3 BatchNorm(s) folded into the conv before them (3 of 3 ")
+    assert f"{removed:,} of those ops do not run" in note
+    compiled = blocks_note(blocks, 1, {"backend": "compile", "mode": "inference"})
+    assert "(inductor's freezing folds them)" in compiled
+    assert blocks_note(blocks, 1, {"backend": "compile", "mode": "train"}) is None
+    assert blocks_note(blocks, 1, {}) is None

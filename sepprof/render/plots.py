@@ -57,8 +57,6 @@ def _save(fig: Any, folder: Path, stem: str) -> str:
 
 def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple[str, str]:
     """MAC reduction (theory curve 1/(1/Cout + 1/k²)) and measured speedup against Cout."""
-    from sepprof.costs import separable_theory_ratio
-
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     by_k: dict[int, list[tuple[int, Any]]] = {}
@@ -68,39 +66,9 @@ def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple
             by_k.setdefault(p.spec["k"], []).append((p.spec["cout"], comp))
     for color, (k, items) in zip(COLORS, sorted(by_k.items()), strict=False):
         items.sort(key=lambda item: item[0])
-        couts = [c for c, _ in items]
-        lo, hi = min(couts), max(couts)
-        xs = [lo * (hi / lo) ** (i / 60) for i in range(61)] if hi > lo else [lo]
-        ax.plot(
-            xs,
-            [1 / separable_theory_ratio(x, k) for x in xs],
-            color=color,
-            lw=1.2,
-            label=f"k={k}: theory 1/(1/Cout + 1/k²)",
-        )
+        _theory_line(ax, k, [c for c, _ in items], color)
         timed = [(c, comp.speedup[device]) for c, comp in items if device in comp.speedup]
-        trusted = [(c, s) for c, s in timed if s.trusted]
-        if trusted:
-            ax.errorbar(
-                [c for c, _ in trusted],
-                [s.value for _, s in trusted],
-                yerr=[s.error for _, s in trusted],
-                fmt="o",
-                color=color,
-                ms=5,
-                capsize=2,
-                label=f"k={k}: measured speedup ({device})",
-            )
-        doubted = [(c, s) for c, s in timed if not s.trusted]
-        if doubted:
-            ax.scatter(
-                [c for c, _ in doubted],
-                [s.value for _, s in doubted],
-                facecolors="none",
-                edgecolors=color,
-                s=30,
-                label=f"k={k}: speedup without a verdict (contended or unstable)",
-            )
+        _speedups(ax, k, timed, color, device)
     ax.axhline(1, color="#7f7f7f", lw=0.8, ls=":")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
@@ -115,6 +83,42 @@ def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple
         f"{device} as dots with error bars."
     )
     return _save(fig, folder, f"sweep-{device}"), alt
+
+
+def _theory_line(ax: Any, k: int, couts: list[int], color: str) -> None:
+    """The textbook MAC reduction 1 / (1/Cout + 1/k²), from the product's one formula."""
+    from sepprof.costs import separable_theory_ratio
+
+    lo, hi = min(couts), max(couts)
+    xs = [lo * (hi / lo) ** (i / 60) for i in range(61)] if hi > lo else [lo]
+    ys = [1 / separable_theory_ratio(x, k) for x in xs]
+    ax.plot(xs, ys, color=color, lw=1.2, label=f"k={k}: theory 1/(1/Cout + 1/k²)")
+
+
+def _speedups(ax: Any, k: int, timed: list[tuple[int, Any]], color: str, device: str) -> None:
+    """Trusted speedups as dots with their interval; the others hollow, marked as no verdict."""
+    trusted = [(c, s) for c, s in timed if s.trusted]
+    if trusted:
+        ax.errorbar(
+            [c for c, _ in trusted],
+            [s.value for _, s in trusted],
+            yerr=[s.error for _, s in trusted],
+            fmt="o",
+            color=color,
+            ms=5,
+            capsize=2,
+            label=f"k={k}: measured speedup ({device})",
+        )
+    doubted = [(c, s) for c, s in timed if not s.trusted]
+    if doubted:
+        ax.scatter(
+            [c for c, _ in doubted],
+            [s.value for _, s in doubted],
+            facecolors="none",
+            edgecolors=color,
+            s=30,
+            label=f"k={k}: speedup without a verdict (contended or unstable)",
+        )
 
 
 def _legend_outside(ax: Any, **kwargs: Any) -> None:

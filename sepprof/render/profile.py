@@ -32,19 +32,7 @@ def profile_layers(result: ProfileResult, units: str = "macs", wide: bool = Fals
     if devices:
         title += "; ms: median ± IQR of rounds"
     table = new_table(title, wide)
-    table.add_column("#", justify="right", no_wrap=True, priority=6)
-    table.add_column("layer", no_wrap=True)
-    table.add_column("type", no_wrap=True, priority=3)
-    table.add_column("op", priority=5)
-    table.add_column("output", no_wrap=True, priority=4)
-    table.add_column("params", justify="right", no_wrap=True, priority=0)
-    table.add_column(unit, justify="right", no_wrap=True)
-    table.add_column(f"% {unit}", justify="right", no_wrap=True)
-    table.add_column("bytes", justify="right", no_wrap=True, priority=2)
-    table.add_column("FLOP/B", justify="right", no_wrap=True, priority=1)
-    for device in devices:
-        table.add_column(f"{device} ms", justify="right", no_wrap=True)
-        table.add_column("% time", justify="right", no_wrap=True)
+    _layer_columns(table, unit, devices)
     for i, (row, part) in enumerate(zip(result.layers, result.layer_shares, strict=True), 1):
         macs = Text(count(row.macs_analytic, units))
         if row.traced_ok is not None:
@@ -66,6 +54,23 @@ def profile_layers(result: ProfileResult, units: str = "macs", wide: bool = Fals
             cells += [ms(row.latency_ms.get(device)), share(part.time.get(device), 2)]
         table.add_row(*cells)
     return table
+
+
+def _layer_columns(table: FitTable, unit: str, devices: list[str]) -> None:
+    """The layer table's columns; ``#``, op, output, type, bytes and FLOP/B are optional."""
+    table.add_column("#", justify="right", no_wrap=True, priority=6)
+    table.add_column("layer", no_wrap=True)
+    table.add_column("type", no_wrap=True, priority=3)
+    table.add_column("op", priority=5)
+    table.add_column("output", no_wrap=True, priority=4)
+    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column(unit, justify="right", no_wrap=True)
+    table.add_column(f"% {unit}", justify="right", no_wrap=True)
+    table.add_column("bytes", justify="right", no_wrap=True, priority=2)
+    table.add_column("FLOP/B", justify="right", no_wrap=True, priority=1)
+    for device in devices:
+        table.add_column(f"{device} ms", justify="right", no_wrap=True)
+        table.add_column("% time", justify="right", no_wrap=True)
 
 
 def profile_types(result: ProfileResult, units: str = "macs", wide: bool = False) -> FitTable:
@@ -151,9 +156,11 @@ def before_after(result: ProfileResult) -> Text | None:
 def network_title(result: ProfileResult) -> Text:
     net, env = result.network, result.environment
     title = Text(f"{net['name']}", style="bold")
-    c, h, w = net["input"]
+    shape = "x".join(str(d) for d in net["input"])  # per sample, any rank (--model)
+    if len(net.get("input_shapes", [None])) != 1:
+        shape = net.get("inputs", shape)  # several inputs, or keyword ones: as the user gave them
     title.append(
-        f"  input {c}x{h}x{w}, batch {env.get('batch', 1)}, {env.get('dtype')}, "
+        f"  input {shape}, batch {env.get('batch', 1)}, {env.get('dtype')}, "
         f"width x{net.get('width_mult', 1):g}"
     )
     if net.get("as"):

@@ -30,7 +30,7 @@ ActName = Literal["relu", "relu6", "silu", "none"]
 def _plain_text(value: str) -> str:
     """Refuse text that would act on a terminal (ESC sequences, bidi overrides, newlines)."""
     if value != printable(value):
-        raise ValueError(f"must be printable text on one line (got {printable(value)!r})")
+        raise ValueError(f"must be printable text on one line (got '{printable(value)}')")
     return value
 
 
@@ -403,3 +403,14 @@ def _check_unique_names(layers: list[LayerSpec], doc: YamlDoc) -> None:
                 key=f"layers[{i}].name",
                 line=doc.line_of(("layers", i, "name") if isinstance(doc.data, dict) else (i,)),
             )
+
+
+def check_untimed_dtype(dtype: str) -> None:
+    """Refuse ``--dtype`` other than fp32 without timing: untimed runs count and size bytes in
+    fp32, so an fp16 header over fp32 bytes would be a lie (issue #15)."""
+    if dtype != "fp32":
+        raise SpecError(
+            f"{dtype} applies to timing only; with --no-time or --analytic counts and bytes "
+            "are fp32 (drop --dtype, or time the run)",
+            key="--dtype",
+        )

@@ -3,11 +3,17 @@ stderr, or on stdout when stderr is empty; for a row that exits 0, a line of its
 the exit code. The table is the specification;
 "…" in it stands for text that varies by machine.
 
-Files a command names are created first, in an empty folder, from FILES below.
+Files a command names are created first, in an empty folder, from FILES below, with the
+special files of ``special_files`` (FIFOs, a folder, a sparse 17 MiB file and, as root, devices
+made with mknod: rows whose input says "(root)" are skipped for other users). A command with a
+redirection or a pipe runs in bash with the installed ``sepprof``; the others in-process.
 """
 
+import os
 import re
 import shlex
+import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,6 +56,24 @@ FILES = {
     "budgets-cuda.yaml": "budgets:\n  - name: gpu\n    config: layers.yaml\n"
     "    max_latency_ms: {cuda: 5}\n",
     "profile.json": '{"schema": "sepprof.profile/1"}',
+    "wrongtype.json": '{"schema": "sepprof.compare/1", "environment": {}, "spec": {}, '
+    '"variants": [{"name": "standard", "params": "10", "macs_analytic": 1}], "comparisons": []}',
+    "nan-baseline.json": '{"schema": "sepprof.check/1", "metrics": {"a": {"macs": NaN}}}',
+    "string-metrics.json": '{"schema": "sepprof.check/1", "metrics": "fast"}',
+    "deep.json": "[" * 100_000 + "]" * 100_000,
+    "budgets-overflow.yaml": "budgets:\n  - name: a\n    config: layers.yaml\n"
+    "    max_macs: 1e400\n",
+    "budgets-nan.yaml": "budgets:\n  - name: a\n    config: layers.yaml\n    max_macs: .nan\n",
+    "budgets-negative.yaml": "budgets:\n  - name: a\n    config: layers.yaml\n"
+    "    max_latency_ms: {cpu: -5}\n",
+    "budgets-negative-params.yaml": "budgets:\n  - name: a\n    config: layers.yaml\n"
+    "    max_params: -1000\n",
+    "budgets-dup.yaml": "budgets:\n  - name: a\n    config: layers.yaml\n    max_macs: 1M\n"
+    "    max_macs: 2M\n",
+    "dup.yaml": NET + "  - conv: {k: 3, cout: 8, cout: 16}\n",
+    "esc.yaml": 'layers:\n  - {name: "\\e]0;pwned\\a", cout: 8}\n',
+    "layers-dupname.yaml": "layers:\n  - {name: a, cout: 8, size: 8}\n"
+    "  - {name: a, cout: 16, size: 8}\n",
     "garbage.json": "not json",
     "a-file": "x",
     "zoo.py": "from torch import nn\n\n\ndef net():\n    return nn.Sequential(nn.Conv2d(3, 8, 3))"
@@ -78,14 +102,43 @@ def test_table_has_rows():
     assert len(rows()) >= 40
 
 
+ROOT = os.geteuid() == 0
+
+
+def special_files(folder: Path) -> None:
+    """FIFOs, a folder, a file over the 16 MiB cap, a symlink and, as root, devices."""
+    for name in ("fifo.json", "fifo.yaml", "fifo.out"):
+        os.mkfifo(folder / name)
+    (folder / "adir").mkdir()
+    (folder / "adir.py").mkdir()
+    with (folder / "big.yaml").open("wb") as f:
+        f.truncate(17 << 20)
+    if ROOT:
+        os.mknod(folder / "dev-null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        os.mknod(folder / "dev-zero", 0o666 | stat.S_IFCHR, os.makedev(1, 5))
+        (folder / "link-to-dev").symlink_to(folder / "dev-null")
+
+
+def run_in_shell(command: str, folder: Path):
+    """A row with a redirection or a pipe: bash runs it with the installed ``sepprof``."""
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=folder, capture_output=True, text=True, timeout=120
+    )
+    return type("Run", (), {"code": done.returncode, "out": done.stdout, "err": done.stderr})
+
+
 @pytest.mark.parametrize(("what", "command", "seen", "code"), rows(), ids=[r[0] for r in rows()])
 def test_bad_input_row(cli, tmp_path, monkeypatch, what, command, seen, code):
+    if "(root)" in what and not ROOT:
+        pytest.skip("needs root to make a device with mknod")
     for name, text in FILES.items():
         (tmp_path / name).write_bytes(text.encode("utf-8", "surrogateescape"))
+    special_files(tmp_path)
     monkeypatch.chdir(tmp_path)
     args = shlex.split(command)
     assert args[0] == "sepprof"
-    run = cli(*args[1:])
+    shell = any(mark in args for mark in (">&-", ">/dev/full", "|"))
+    run = run_in_shell(command, tmp_path) if shell else cli(*args[1:])
     assert run.code == code, run.err
     lines = (run.err.strip() or run.out.strip()).splitlines()
     assert lines, f"{what}: nothing printed"

@@ -4,6 +4,7 @@ converted layers (formula, analytic == traced), unchanged shapes, saving and the
 from __future__ import annotations
 
 import json
+from math import prod
 from pathlib import Path
 
 import pytest
@@ -361,3 +362,42 @@ def test_ops_the_tracer_cannot_count_are_named():
         "whole model: ops the tracer could not count (their rows are left out): "
         "aten::erf ×1" in report.notes
     )
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize(
+    ("factory", "shape", "names"),
+    [
+        ("NonSquare", (1, 3, 12, 20), ["a", "b", "c"]),
+        ("Conv3dNet", (1, 3, 4, 10, 10), ["conv1", "conv2"]),
+        ("Conv1dNet", (2, 4, 33), ["conv1"]),
+    ],
+)
+def test_any_rank_geometry_and_padding_mode_converts_exactly(factory, shape, names):
+    """Depthwise with the same kernel, stride, padding, padding mode and dilation, then
+    pointwise: same output shapes, counts that follow the formula and the trace."""
+    import zoo
+
+    model = getattr(zoo, factory)()
+    done = convert(model, shape, bn=True, act="relu")
+    report = done.report
+    assert [c.name for c in report.converted] == names
+    for layer in report.converted:
+        conv = model.get_submodule(layer.name)
+        new = done.model.get_submodule(layer.name)
+        dw, pw = new.depthwise, new.pointwise
+        assert (dw.kernel_size, dw.stride, dw.padding, dw.dilation, dw.padding_mode) == (
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            conv.padding_mode,
+        )
+        assert dw.groups == conv.in_channels and pw.kernel_size == (1,) * len(conv.kernel_size)
+        assert layer.before.traced_ok and layer.after.traced_ok, layer.name
+        k = prod(conv.kernel_size)
+        assert layer.before.params == conv.out_channels * conv.in_channels * k + (
+            conv.out_channels if conv.bias is not None else 0
+        )
+    with torch.no_grad():
+        assert done.model.eval()(torch.zeros(shape)).shape == model.eval()(torch.zeros(shape)).shape

@@ -148,3 +148,47 @@ def test_no_baseline_is_a_failure_that_says_how_to_make_one():
     )
     (warn,) = regressions(budget(max_regression="5%", level="warn"), {"macs": 1}, None)
     assert warn.status == "warn"
+
+
+def test_verdicts_carry_the_budget_metric_limit_and_an_empty_note():
+    b = budget(max_macs=100, level="warn")
+    assert one(b, {}).to_dict() == {
+        "budget": "b",
+        "metric": "macs",
+        "limit": 100,
+        "actual": None,
+        "headroom": None,
+        "status": "warn",
+        "note": "not measured",
+    }
+    passed = one(b, {"macs": 50})
+    assert (passed.budget, passed.limit, passed.note) == ("b", 100, "")
+    lat = one(budget(max_latency_ms={"cpu": 4}), {"latency_ms.cpu": 2.0})
+    assert (lat.note, lat.headroom) == ("", 0.5)
+    speed = one(budget(min_speedup={"cpu": 2}), {"speedup.cpu": 3.0})
+    assert speed.note == ""
+    ops = one(budget(max_uncounted_ops=3), {"uncounted_ops": 1})
+    assert (ops.note, ops.status) == ("", "pass")
+    (none,) = regressions(budget(max_regression="5%"), {"macs": 1}, None)
+    assert none.budget == "b"
+
+
+def test_judge_adds_regressions_after_the_limits_with_notes_and_strictness():
+    b = budget(max_macs=200, max_regression="5%")
+    base = {"macs": 100, "speedup.cpu": 4.0}
+    now = {"macs": 120, "speedup.cpu": 3.0}
+    notes = {UNTRUSTED: "unstable: x"}
+    verdicts = judge(b, now, notes, base)
+    assert [(v.metric, v.status) for v in verdicts] == [
+        ("macs", "pass"),
+        ("regression macs", "fail"),
+        ("regression speedup.cpu", "inconclusive"),
+    ]
+    strict = judge(b, now, notes, base, strict_timing=True)
+    assert strict[2].status == "fail" and strict[2].note.startswith("untrusted timing")
+    assert judge(b, now, notes, None)[1].note.startswith("no baseline for this budget")
+
+
+def test_regression_note_shows_the_baseline_to_four_digits():
+    (v,) = regressions(budget(max_regression="5%"), {"macs": 1300}, {"macs": 1234.6})
+    assert v.note == "baseline 1.235K, change +5.3%"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from torch import nn
@@ -56,7 +57,7 @@ def time_modules(
     """Time modules in the same rounds and attach each one's latency to its row (label ->
     row); a ``pipeline.Measured`` whose rows follow ``rows``' order."""
     needed = sum(sum(t.numel() * t.element_size() for t in i.tensors) for _, i in modules.values())
-    return measure(
+    measured = measure(
         [Target(row, label, ()) for label, row in rows.items()],
         batch=1,
         itemsize=DTYPE_BYTES[timing.dtype],
@@ -66,6 +67,8 @@ def time_modules(
         hint=MEMORY_HINT,
         progress=progress,
     )
+    no_roof = tuple(replace(r, roofline={}) for r in measured.rows)  # no op list to bound them
+    return replace(measured, rows=no_roof)
 
 
 def _network(model: nn.Module, inputs: ModelInputs, name: str | None) -> dict[str, Any]:

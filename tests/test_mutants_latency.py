@@ -4,6 +4,7 @@ Added for issue #18. Each data set has a mean that differs from its median, so a
 as a mean (of rounds, or of blocks within a round) fails here.
 """
 
+import itertools
 from math import sqrt
 
 import pytest
@@ -45,24 +46,38 @@ def test_paired_speedup_is_the_median_of_round_ratios():
     assert 2.0 <= speedup.high <= 4.0 and speedup.low == 2.0  # median of resamples of 2,2,2,3,4
 
 
-def fake_timer(monkeypatch, blocks: dict[str, list[float]]) -> list[str]:
-    """Replace the Timer with a script: each item's blocks take the given seconds, in order."""
+class Seen:
+    """What the scripted timer saw: thread counts, warm-ups, block-size probes."""
+
+    def __init__(self) -> None:
+        self.threads: set[int] = set()
+        self.warmed: list[tuple[str, str]] = []
+        self.sized: list[str] = []
+
+
+def fake_timer(monkeypatch, blocks: dict[str, object]) -> Seen:
+    """Replace the Timer with a script: each item's blocks take the given seconds, in order.
+    The item is found by running the timer's statement, as ``Timer`` itself would."""
     scripts = {name: iter(seconds) for name, seconds in blocks.items()}
-    calls: list[str] = []
+    seen = Seen()
 
     class Timer:
         def __init__(self, stmt, globals, num_threads):
-            self.name = globals["fn"]()
+            self.name = eval(stmt, dict(globals))
+            seen.threads.add(num_threads)
 
     def run_block(timer, number):
-        calls.append(timer.name)
         return next(scripts[timer.name]) * number
+
+    def block_size(timer):
+        seen.sized.append(timer.name)
+        return 1
 
     monkeypatch.setattr(timing, "Timer", Timer)
     monkeypatch.setattr(timing, "run_block", run_block)
-    monkeypatch.setattr(timing, "block_size", lambda timer: 1)
-    monkeypatch.setattr(timing, "warm_up", lambda fn, device: None)
-    return calls
+    monkeypatch.setattr(timing, "block_size", block_size)
+    monkeypatch.setattr(timing, "warm_up", lambda fn, device: seen.warmed.append((fn(), device)))
+    return seen
 
 
 def test_a_round_is_the_median_of_its_blocks_and_latency_the_median_of_rounds(monkeypatch):
@@ -70,20 +85,39 @@ def test_a_round_is_the_median_of_its_blocks_and_latency_the_median_of_rounds(mo
     (median 2 ms, mean 4 ms), blocks of 3, 0.5, 1 ms another (1 ms), one block of 10 ms a third:
     latency 2 ms (the mean of rounds would be 4.33 ms)."""
     ms = 1e-3
-    fake_timer(
+    seen = fake_timer(
         monkeypatch,
         {
             "a": [1 * ms, 2 * ms, 9 * ms, 3 * ms, 0.5 * ms, 1 * ms, 10 * ms],
-            "b": [4 * ms] * 3,
+            "b": [1 * ms] * 9,  # 3 ms a round: stops on agreement once past min_time
         },
     )
     lat = timing.measure(
-        {"a": lambda: "a", "b": lambda: "b"}, device="cpu", n_threads=1, rounds=3, min_time=ms
+        {"a": lambda: "a", "b": lambda: "b"}, device="cpu", n_threads=2, rounds=3, min_time=ms
     )
+    assert seen.threads == {2}  # Timer defaults to 1 thread: it must be told
+    assert seen.warmed == [("a", "cpu"), ("b", "cpu")] and seen.sized == ["a", "b"]
     assert lat["a"].rounds == pytest.approx((2.0, 1.0, 10.0))
     assert lat["a"].median == pytest.approx(2.0)
     assert lat["a"].runs == 3 + 3 + 1
-    assert lat["b"].rounds == pytest.approx((4.0, 4.0, 4.0)) and lat["b"].runs == 3
+    assert lat["b"].rounds == pytest.approx((1.0, 1.0, 1.0)) and lat["b"].runs == 9
+
+
+def test_measure_defaults_to_5_rounds_of_at_least_50_ms(monkeypatch):
+    fake_timer(monkeypatch, {"x": itertools.repeat(0.02)})
+    (lat,) = timing.measure({"x": lambda: "x"}, device="cpu", n_threads=1).values()
+    assert len(lat.rounds) == 5
+    assert lat.runs == 5 * 3  # 3 blocks of 20 ms pass 50 ms and agree
+
+
+def test_timed_round_edges_are_inclusive(monkeypatch):
+    u = 1 / 1024  # exact in binary: totals and quartiles below are exact
+    fake_timer(monkeypatch, {"x": itertools.repeat(u)})
+    timer = timing.Timer("fn()", {"fn": lambda: "x"}, 1)
+    assert len(timing.timed_round(timer, 1, min_time=3 * u, max_time=1.0)) == 3
+    fake_timer(monkeypatch, {"x": iter([u, 2 * u, 3 * u] + [2 * u] * 20)})
+    # IQR of u, 2u, 3u is u: exactly half the 2u median
+    assert len(timing.timed_round(timer, 1, 0.0, 1.0, threshold=0.5)) == 3
 
 
 def test_timed_round_stops_when_blocks_agree_or_time_is_up(monkeypatch):
@@ -115,3 +149,14 @@ def test_threshold_is_a_fraction_of_the_median(monkeypatch):
     assert len(timing.timed_round(timer, 1, 0.0, 1.0, threshold=0.1)) == 3
     fake_timer(monkeypatch, {"x": blocks})
     assert len(timing.timed_round(timer, 1, 0.0, 1.0, threshold=0.05)) > 3
+
+
+def test_measure_stops_at_its_time_limit_and_says_what_to_change(monkeypatch):
+    fake_timer(monkeypatch, {"slow": itertools.repeat(0.5)})
+    monkeypatch.setattr(timing, "TIMEOUT", 0.0)
+    with pytest.raises(timing.UserError) as stopped:
+        timing.measure({"slow": lambda: "slow"}, device="cpu", n_threads=1)
+    assert str(stopped.value) == (
+        "timing stopped after 0 s (at 'slow'): use fewer --rounds or --repeat, a smaller "
+        "--min-time, a smaller layer or --no-time"
+    )

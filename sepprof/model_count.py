@@ -59,10 +59,12 @@ def _shape(scope: Scope) -> str:
 
 
 def op_detail(op: Op) -> str:
-    """``describe`` for the network ops; a ConvNd as ``1x5/1x2 pad 0x4 d=1x1 g=1 16->32``."""
+    """``describe`` for the network ops; a ConvNd as ``1x5/1x2 pad 0x2 dil 1x1 16->32``
+    (padding per side; 1.5 where 'same' pads one side more)."""
     if not isinstance(op, ConvNd):
         return describe(Stage("", (op,)))
-    axes = ["x".join(map(str, v)) for v in (op.k, op.stride, op.pad, op.dilation)]
+    per_side = tuple(f"{p / 2:g}" for p in op.pad)
+    axes = ["x".join(map(str, v)) for v in (op.k, op.stride, per_side, op.dilation)]
     groups = f" g={op.groups}" if op.groups > 1 else ""
     kind = " transposed" if op.transposed else ""
     return f"{axes[0]}/{axes[1]} pad {axes[2]} dil {axes[3]}{groups}{kind} {op.inp.c}->{op.cout}"

@@ -20,6 +20,7 @@ import typer.core
 from sepprof import __version__
 from sepprof.cli_options import OUTPUT, TIMED, Flags, check_units, emit, given, opt, shared
 from sepprof.cli_options import progress_bar as progress_bar
+from sepprof.costs import RULE_HELP
 from sepprof.errors import UserError, printable
 
 # Flags take no value: show no "<bool>" placeholder for them in --help.
@@ -30,11 +31,6 @@ typer.core.TyperOption.display_type_rich = lambda self, ctx: (  # type: ignore[m
 # Arguments are shown by their metavar (``BUDGETS.yaml``): no "<path>" beside it.
 typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
 
-RULE_HELP = (
-    "Counting rule: MACs are conv/linear multiply-adds (1 MAC = 2 FLOPs); BatchNorm (2/element), "
-    "bias (1), activations (ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, hardswish 5), residual adds (1) "
-    "and pools are elementwise ops, counted apart and never mixed into MACs."
-)
 EXITS = "Exit codes: 0 ok, 1 a check or budget failed, 2 bad input, 3 internal error, 130 stopped."
 
 
@@ -130,7 +126,8 @@ def compare(
             result: Any = cmd.compare_file(config, variants, **run)
         else:
             layer = {name: ctx.params[name] for name in LAYER_FLAGS}
-            result = cmd.compare(layer, variants or cmd.DEFAULT_VARIANTS, **run)
+            chosen = cmd.DEFAULT_VARIANTS if variants is None else variants  # '' is ','
+            result = cmd.compare(layer, chosen, **run)
     emit(result, flags.as_json, lambda r: compare_view(r, flags.units, flags.wide))
     if strict and cmd.mismatched(result):
         raise typer.Exit(1)
@@ -272,14 +269,16 @@ def check(
 
     if update_baseline and baseline is None:
         fail("--update-baseline: needs --baseline FILE to write to")
+    writable(("--junit", junit), ("--baseline", baseline if update_baseline else None))
     opts = flags.timing()
     with progress_bar(not flags.as_json) as progress:
         run = dict(baseline=baseline, updating=update_baseline, timing=opts, progress=progress)
+        run.update(strict_timing=strict_timing)
         result = cmd.check(budgets, **run)
     emit(result, flags.as_json, lambda r: check_view(r, flags.wide))
     for line in cmd.publish(result, junit=junit, baseline=baseline if update_baseline else None):
         print(line, file=sys.stderr)
-    raise typer.Exit(cmd.exit_code(result, strict_timing))
+    raise typer.Exit(cmd.exit_code(result))
 
 
 @app.command(

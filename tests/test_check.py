@@ -256,3 +256,4 @@ def test_readme_ci_step_passes_on_a_first_run_then_keeps_a_baseline(cli, tmp_pat
     assert main.code == 0 and baseline.is_file()
     pr = cli("check", budget_file, "--baseline", baseline, "--json")
     assert pr.code == 0 and pr.json()["baseline"] == str(baseline) and not pr.json()["messages"]
+

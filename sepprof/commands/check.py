@@ -27,7 +27,7 @@ from sepprof.pipeline import Progress, Target, Traced, block_target, measure
 from sepprof.results import CheckResult, Latency, Row
 from sepprof.spec import load_layers, parse_variants
 
-Metrics = tuple[dict[str, float], dict[str, str]]
+Metrics = tuple[dict[str, float], dict[str, str], dict[str, Any]]
 BUDGET_HINT = "use a smaller batch or resolution in the budget"
 WRITTEN, STANDARD = "as written", "as standard"
 
@@ -48,6 +48,7 @@ def check(
     baseline: str | Path | None = None,
     updating: bool = False,
     timing: Any = None,
+    strict_timing: bool = False,
     progress: Progress | None = None,
 ) -> CheckResult:
     """Judge every budget of a budget file. ``timing`` is a ``TimingOptions`` template whose
@@ -73,13 +74,14 @@ def check(
         for device in budget.devices():
             _check_device(loaded, i, device, timing)
     base, messages = _baseline(loaded, baseline, updating)
-    verdicts, metrics, notes = [], {}, {}
+    verdicts, metrics, notes, timed = [], {}, {}, {}
     for budget, config in zip(loaded.budgets, loaded.configs, strict=True):
-        measured, noted = _measure(budget, config, timing, progress)
+        measured, noted, conditions = _measure(budget, config, timing, progress)
         metrics[budget.name], notes[budget.name] = measured, noted
+        timed |= conditions if conditions.get("timed") else {}
         before = (base or {}).get(budget.name, {} if updating else None)
-        verdicts += judge(budget, measured, noted, before)
-    env = environment(**({"threads": timing.thread_count()} if timing else {}))
+        verdicts += judge(budget, measured, noted, before, strict_timing)
+    env = environment(**timed)  # the conditions of the (last) timed budget, if any
     source = str(baseline) if baseline else None
     return CheckResult(env, str(loaded.path), tuple(verdicts), metrics, notes, source, messages)
 
@@ -137,10 +139,9 @@ def _append_summary(result: CheckResult, summary: str) -> list[str]:
     return []
 
 
-def exit_code(result: CheckResult, strict_timing: bool = False) -> int:
-    """1 when a budget failed, or (``strict_timing``) a timed budget was inconclusive; else 0."""
-    inconclusive = any(v.status == "inconclusive" for v in result.verdicts)
-    return 0 if result.passed and not (strict_timing and inconclusive) else 1
+def exit_code(result: CheckResult) -> int:
+    """1 when a budget failed (with ``strict_timing``, inconclusive timing fails); else 0."""
+    return 0 if result.passed else 1
 
 
 def _check_device(loaded: Any, index: int, device: str, timing: Any) -> None:
@@ -171,7 +172,7 @@ def _network_metrics(
     plans = {WRITTEN: plan, **({STANDARD: standard} if budget.min_speedup else {})}
     targets = [_plan_target(k, p, budget.batch) for k, p in plans.items()]
     opts = replace(timing, devices=budget.devices()) if budget.devices() else None
-    rows = measure(
+    measured = measure(
         targets,
         batch=budget.batch,
         itemsize=4,
@@ -183,8 +184,9 @@ def _network_metrics(
         time_bytes=sum(_plan_bytes(p, budget.batch) for p in plans.values()),
         hint=BUDGET_HINT,
         progress=progress,
-    ).rows
-    return _metrics(budget, rows[0], rows[1] if len(rows) > 1 else None)
+    )
+    rows = measured.rows
+    return (*_metrics(budget, rows[0], rows[1] if len(rows) > 1 else None), measured.environment)
 
 
 def _layers_metrics(
@@ -205,7 +207,7 @@ def _layers_metrics(
     batch = layers[0].batch
     blocks = chosen + (baseline if budget.min_speedup else [])
     opts = replace(timing, devices=budget.devices()) if budget.devices() else None
-    rows = measure(
+    measured = measure(
         [block_target(b, batch, 4) for b in blocks],
         batch=batch,
         itemsize=4,
@@ -217,9 +219,11 @@ def _layers_metrics(
         time_bytes=blocks_bytes(blocks, batch, 4, stages=False),
         hint=BUDGET_HINT,
         progress=progress,
-    ).rows
+    )
+    rows = measured.rows
     total = _sum_rows(rows[: len(chosen)])
-    return _metrics(budget, total, _sum_rows(rows[len(chosen) :]) if budget.min_speedup else None)
+    standard = _sum_rows(rows[len(chosen) :]) if budget.min_speedup else None
+    return (*_metrics(budget, total, standard), measured.environment)
 
 
 def _plan_target(name: str, plan: Plan, batch: int) -> Target:
@@ -276,7 +280,9 @@ def _sum_rows(rows: tuple[Row, ...]) -> Row:
     )
 
 
-def _metrics(budget: Budget, row: Row, standard: Row | None) -> Metrics:
+def _metrics(
+    budget: Budget, row: Row, standard: Row | None
+) -> tuple[dict[str, float], dict[str, str]]:
     """A budget's metrics (and the notes that explain them) from its measured row."""
     metrics: dict[str, float] = {"macs": row.macs_analytic, "params": row.params + row.norm_params}
     notes: dict[str, str] = {}

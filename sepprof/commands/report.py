@@ -64,19 +64,12 @@ def check_output(out: Path, force: bool) -> None:
 def _calibrations(
     devices: tuple[str, ...], timing: Any, quick: bool
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Each device's stored calibration; where none is stored, one measured for this report
-    only (never stored: a report may run on a busy machine). Also says where each came from."""
-    from sepprof.calibration import calibrate, load_calibration
+    """Each device's stored calibration, else one measured for this report and never stored (a
+    report may run on a busy machine); and a line per device saying which."""
+    from sepprof.calibration import roof_for
 
-    found, source = {}, {}
-    for device in devices:
-        cal = load_calibration(device, timing.dtype, timing.thread_count())
-        source[device] = "stored by `sepprof calibrate`"
-        if cal is None:
-            cal = calibrate(device, timing.dtype, timing.thread_count(), quick=quick)
-            source[device] = "measured for this report (not stored; run `sepprof calibrate`)"
-        found[device] = cal
-    return found, source
+    found = {d: roof_for(d, timing.dtype, timing.thread_count(), quick) for d in devices}
+    return {d: c for d, (c, _) in found.items()}, {d: why for d, (_, why) in found.items()}
 
 
 def default_folder() -> Path:

@@ -1,5 +1,6 @@
 """Traced counts (fvcore, torch's flop rules) must equal the analytic model, op by op."""
 
+import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -124,3 +125,35 @@ def test_uncounted_ops_are_named_not_dropped():
     assert result.modules["act"].uncounted == {"aten::erf": 1}
     assert result.modules["conv"].uncounted == {}
     assert result.total.macs == 8 * 8 * 4 * 4 * 9
+
+
+class FusedAttention(nn.Module):
+    """Calls PyTorch's fused MultiheadAttention kernel itself (what the fast path runs)."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.mha = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.heads = heads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.mha
+        return torch._native_multi_head_attention(
+            x, x, x, m.embed_dim, self.heads, m.in_proj_weight, m.in_proj_bias,
+            m.out_proj.weight, m.out_proj.bias, None, False,
+        )[0]  # fmt: skip
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_multihead_attention_fast_path_kernel_and_op_by_op_count_the_same(fused):
+    """QK^T + AV = 2*B*H*L*S*d_head = 2*B*L*S*E, plus four E x E projections per token."""
+    from sepprof.trace import observe
+
+    b, length, dim, heads = 2, 5, 12, 3
+    x = torch.randn(b, length, dim)
+    model = FusedAttention(dim, heads).eval()
+    run = model if fused else model.mha
+    args = (x,) if fused else (x, x, x)
+    observed = observe(run, args, {})
+    macs = sum(s.counts["macs"] for s in observed.scopes.values())
+    assert macs == 2 * b * length * length * dim + 4 * b * length * dim * dim
+    assert not any(s.uncounted for s in observed.scopes.values())

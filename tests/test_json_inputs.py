@@ -116,3 +116,16 @@ def test_a_fifo_never_blocks(tmp_path):
     os.mkfifo(fifo)
     for reader in (read_results, read_baseline):
         assert "is not a regular file (it is a FIFO" in error_of(reader, fifo)
+
+
+def test_json_output_writes_non_finite_numbers_as_null_and_says_where(capsys):
+    from sepprof.render.json import render_json
+
+    class Result:
+        def to_dict(self):
+            return {"a": float("nan"), "b": [1.5, float("inf")], "c": {"d": -float("inf")}}
+
+    text = render_json(Result())
+    assert json.loads(text) == {"a": None, "b": [1.5, None], "c": {"d": None}}
+    assert "NaN" not in text and "Infinity" not in text
+    assert capsys.readouterr().err == "note: not a finite number, written as null: a, b[1], c.d\n"

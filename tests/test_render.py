@@ -181,3 +181,13 @@ def test_markdown_and_junit_import_only_results_and_formats(module):
     }
     allowed = {"sepprof.render.formats", "sepprof.results"}
     assert {m for m in imported if not m.startswith("sepprof.results")} <= allowed, imported
+
+
+def test_inconclusive_verdict_is_shown_and_counted():
+    result = check_result()
+    unsure = replace(result.verdicts[1], status="inconclusive", note="timed while contended")
+    result = replace(result, verdicts=(result.verdicts[0], unsure))
+    text = to_text(check_view(result), 120)
+    assert "INCONCLUSIVE*" in text and "2 checks: 1 failed, 1 inconclusive" in text
+    assert "* mobilenet_v1 fits a phone, params: timed while contended" in text
+    assert result.to_dict()["inconclusive"] == 1

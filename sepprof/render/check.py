@@ -35,4 +35,5 @@ def check_view(result: CheckResult, wide: bool = False) -> RenderableType:
     summary = Text(f"{len(result.verdicts)} checks: ", style="bold")
     summary.append(f"{result.failed} failed", style="bold red" if result.failed else "green")
     summary.append(f", {result.warned} warnings" if result.warned else "")
+    summary.append(f", {result.inconclusive} inconclusive" if result.inconclusive else "")
     return Group(table, *notes, summary)

@@ -67,7 +67,7 @@ def headroom(value: float | None) -> str:
     return "—" if value is None else f"{value:+.1%}"
 
 
-VERDICT_WORDS = {"pass": "PASS", "fail": "FAIL", "warn": "WARN"}
+VERDICT_WORDS = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "inconclusive": "INCONCLUSIVE"}
 
 
 def change(c: Change | None, noun: str = "") -> str:

@@ -50,6 +50,11 @@ class CheckResult:
     def warned(self) -> int:
         return sum(v.status == "warn" for v in self.verdicts)
 
+    @property
+    def inconclusive(self) -> int:
+        """Timed budgets that could give no verdict (contended or unstable timing)."""
+        return sum(v.status == "inconclusive" for v in self.verdicts)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": self.schema,
@@ -59,6 +64,7 @@ class CheckResult:
             "passed": self.passed,
             "failed": self.failed,
             "warned": self.warned,
+            "inconclusive": self.inconclusive,
             "verdicts": [v.to_dict() for v in self.verdicts],
             "metrics": self.metrics,
             "notes": self.notes,

@@ -224,6 +224,7 @@ def _environment(report: Any) -> str:
         ["memory format", str(env.get("memory_format"))],
         ["allocator", str(env.get("allocator"))],
         ["devices timed", ", ".join(report.calibrations)],
+        ["roofline from", str(env.get("roofline_source") or "—")],
     ]
     return table(["", ""], rows, "ll")
 

@@ -143,16 +143,6 @@ def _tensors(value: Any) -> list[Any]:
     return [] if value is None else [value]
 
 
-def _eager_inference(module: Any, inputs: Sequence[Any]) -> Callable[[], Any]:
-    import torch
-
-    def run() -> Any:
-        with torch.inference_mode():
-            return module(*inputs)
-
-    return run
-
-
 def train_step(model: Callable[..., Any], params: list[Any], inputs: Sequence[Any]) -> Any:
     """One training step's timed work: forward, then backward from a gradient of ones (the
     gradients are cleared first, as ``zero_grad(set_to_none=True)`` would); returns the output
@@ -192,7 +182,13 @@ def prepare(
     kwargs: dict[str, Any] | None = None,
 ) -> Prepared:
     """The callable to time for ``module(*inputs, **kwargs)`` on ``backend`` in ``mode``:
-    compiled or exported once here (timed apart), its output checked once against eager's."""
+    compiled or exported once here (timed apart), its output checked once against eager's.
+
+    Call an inference callable inside ``torch.inference_mode()``, as the timer does: it adds
+    no context of its own (2.4 us a call here, the time of a small op), and a compiled module
+    called outside it would recompile (its inputs' dispatch keys differ), unfrozen."""
+    import torch
+
     check_backend(backend, mode, device)
     if kwargs:
         module = _with_kwargs(module, kwargs)
@@ -200,17 +196,18 @@ def prepare(
         return _prepare_train(module.train(), inputs, backend, dtype, input_grad)
     module = module.eval()
     if backend == "eager":
-        return Prepared(_eager_inference(module, inputs), backend, mode)
-    want = _eager_inference(module, inputs)()
-    if backend == "compile":
-        from sepprof.compiled import compile_inference
+        return Prepared(lambda: module(*inputs), backend, mode)
+    with torch.inference_mode():
+        want = module(*inputs)
+        if backend == "compile":
+            from sepprof.compiled import compile_inference
 
-        run, seconds, folded = compile_inference(module, inputs)
-    else:
-        from sepprof.ort import ort_inference
+            run, seconds, folded = compile_inference(module, inputs)
+        else:
+            from sepprof.ort import ort_inference
 
-        run, seconds, folded = ort_inference(module, inputs, device, dtype, threads)
-    check = compare_outputs(run(), want, dtype)
+            run, seconds, folded = ort_inference(module, inputs, device, dtype, threads)
+        check = compare_outputs(run(), want, dtype)
     return Prepared(run, backend, mode, seconds, check, folded)
 
 
@@ -275,7 +272,7 @@ def timed_item(
     """What ``measure`` times for ``module(*inputs)`` under ``opts`` (a ``TimingOptions``):
     ``prepare`` with the options' backend, mode and dtype, called with torch's thread count
     already set to the timing's (inductor builds it into its kernels; ORT sessions take it).
-    Eager inference runs without autograd, like every other backend's inference."""
+    The timer calls items in inference mode (no autograd), as ``prepare`` asks."""
     return prepare(
         module,
         inputs,

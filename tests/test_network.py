@@ -224,3 +224,23 @@ def test_inverted_residual_with_an_even_kernel_has_no_residual(tmp_path):
     path = write(tmp_path, "input: [8, 8, 8]\nblocks:\n  - inverted_residual: {t: 2, c: 8, k: 4}\n")
     result = profile(load_network(path), trace=True)
     assert result.layers[-1].name.endswith("project") and result.totals.traced_ok
+
+
+def test_block_names_print_as_written_never_as_markup(cli, tmp_path):
+    path = tmp_path / "named.yaml"
+    path.write_text(
+        'input: [3, 16, 16]\nblocks:\n  - conv: {name: "[reverse]x[/reverse]", k: 3, cout: 8}\n'
+    )
+    run = cli("profile", path, "--analytic", "--wide")
+    assert run.code == 0, run.err
+    assert "[reverse]x[/reverse]" in run.out
+
+
+def test_block_names_that_would_act_on_a_terminal_are_refused(tmp_path):
+    path = tmp_path / "esc.yaml"
+    path.write_text('input: [3, 16, 16]\nblocks:\n  - conv: {name: "\\e[2J", k: 3, cout: 8}\n')
+    with pytest.raises(SpecError) as exc:
+        load_network(path).plan()
+    assert str(exc.value) == (
+        f"{path}:3: blocks[0].conv.name: must be printable text on one line (got '\\x1b[2J')"
+    )

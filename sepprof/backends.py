@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sepprof.errors import UserError
@@ -190,13 +191,16 @@ def prepare(
     import torch
 
     check_backend(backend, mode, device)
-    if kwargs:
-        module = _with_kwargs(module, kwargs)
+    call = module
+    if kwargs and backend == "eager":
+        call = partial(module, **kwargs)  # no wrapper module in what is timed
+    elif kwargs:
+        module = call = _with_kwargs(module, kwargs)
     if mode == "train":
-        return _prepare_train(module.train(), inputs, backend, dtype, input_grad)
+        return _prepare_train(module.train(), call, inputs, backend, dtype, input_grad)
     module = module.eval()
     if backend == "eager":
-        return Prepared(lambda: module(*inputs), backend, mode)
+        return Prepared(lambda: call(*inputs), backend, mode)
     with torch.inference_mode():
         want = module(*inputs)
         if backend == "compile":
@@ -241,13 +245,19 @@ def _first_step(module: Any, params: list[Any], xs: list[Any]) -> Any:
 
 
 def _prepare_train(
-    module: Any, inputs: Sequence[Any], backend: str, dtype: str, input_grad: bool
+    module: Any,
+    call: Callable[..., Any],
+    inputs: Sequence[Any],
+    backend: str,
+    dtype: str,
+    input_grad: bool,
 ) -> Prepared:
+    """A training step of ``module`` (called as ``call``, its keyword arguments bound)."""
     xs = train_inputs(inputs, input_grad)
     params = [p for p in module.parameters() if p.requires_grad]
-    want = _first_step(module, params, xs)
+    want = _first_step(call, params, xs)
     if backend == "eager":
-        return Prepared(lambda: train_step(module, params, xs), backend, "train")
+        return Prepared(lambda: train_step(call, params, xs), backend, "train")
     import torch
 
     from sepprof.compiled import compile_failure

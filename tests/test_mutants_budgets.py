@@ -192,3 +192,10 @@ def test_judge_adds_regressions_after_the_limits_with_notes_and_strictness():
 def test_regression_note_shows_the_baseline_to_four_digits():
     (v,) = regressions(budget(max_regression="5%"), {"macs": 1300}, {"macs": 1234.6})
     assert v.note == "baseline 1.235K, change +5.3%"
+
+
+def test_latency_verdicts_keep_their_note_and_obey_strict_timing():
+    b = budget(max_latency_ms={"cpu": 4})
+    assert one(b, {"latency_ms.cpu": 2.0}, {"latency_ms.cpu": "±3% IQR"}).note == "±3% IQR"
+    notes = {"untrusted.latency_ms.cpu": "contended: x"}
+    assert one(b, {"latency_ms.cpu": 2.0}, notes, strict_timing=True).status == "fail"

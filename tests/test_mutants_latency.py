@@ -160,3 +160,10 @@ def test_measure_stops_at_its_time_limit_and_says_what_to_change(monkeypatch):
         "timing stopped after 0 s (at 'slow'): use fewer --rounds or --repeat, a smaller "
         "--min-time, a smaller layer or --no-time"
     )
+
+
+def test_timed_round_stops_at_max_time_inclusive(monkeypatch):
+    u = 1 / 1024
+    fake_timer(monkeypatch, {"x": iter([u, 2 * u, 4 * u] + [8 * u] * 20)})  # never agree
+    timer = timing.Timer("fn()", {"fn": lambda: "x"}, 1)
+    assert timing.timed_round(timer, 1, min_time=1.0, max_time=7 * u) == [u, 2 * u, 4 * u]

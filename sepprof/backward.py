@@ -114,18 +114,18 @@ def plan_backward(plan: Plan, batch: int = 1) -> BackwardCost:
 
 
 def block_rows(block: Block, batch: int = 1) -> dict[str, BackwardCost]:
-    """Backward MACs of a ``compare`` variant ("") and of each stage (by stage name), as the
-    timed items run them (every stage's input needs a gradient: a layer inside a network)."""
-    rows = {"": block_backward(block, batch)}
+    """Backward MACs keyed as ``measure`` keys the timed items: the variant (its name) and
+    each stage (``name/stage``; every stage's input needs a gradient, as when it is timed)."""
+    rows = {block.name: block_backward(block, batch)}
     for stage, _, _ in stage_needs(block):
-        rows[stage.name] = stage_backward(stage, batch)
+        rows[f"{block.name}/{stage.name}"] = stage_backward(stage, batch)
     return rows
 
 
-def plan_rows(plan: Plan, batch: int = 1) -> dict[str, BackwardCost]:
-    """Backward MACs of a network ("") and of each stage (by its module path, as
-    ``ops.stage_path`` names it), the image needing no gradient."""
-    rows = {"": plan_backward(plan, batch)}
+def plan_rows(plan: Plan, label: str, batch: int = 1) -> dict[str, BackwardCost]:
+    """Backward MACs keyed as ``measure`` keys a network's items: the network (``label``) and
+    each stage (its module path, ``ops.stage_path``), the image needing no gradient."""
+    rows = {label: plan_backward(plan, batch)}
     for block, stage, grad, block_grad in plan_stage_needs(plan):
         rows[stage_path(block, stage, True)] = stage_backward(stage, batch, grad, block_grad)
     return rows

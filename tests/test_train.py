@@ -136,15 +136,15 @@ def test_training_step_gradients_are_fresh_each_call():
 def test_rows_per_stage_sum_to_the_whole_and_name_stages_as_timed():
     from sepprof.backward import block_rows, plan_rows
 
-    rows = plan_rows(_tiny_net(), 1)
-    assert list(rows) == ["", "stem.pool", "body.conv", "body.dw", "head.fc"]
+    rows = plan_rows(_tiny_net(), "tiny", 1)
+    assert list(rows) == ["tiny", "stem.pool", "body.conv", "body.dw", "head.fc"]
     assert rows["body.conv"].macs == 8 * 4 * 4 * 3 * 9  # grad-weight only
     assert rows["head.fc"].macs == 2 * 8 * 4 * 4 * 5
-    assert sum(r.macs for k, r in rows.items() if k) == rows[""].macs
+    assert sum(r.macs for k, r in rows.items() if k != "tiny") == rows["tiny"].macs
     sep = block_rows(_blocks()["separable"], N)
-    assert sep["depthwise"].macs == 2 * FORWARD["separable"][0]
-    assert sep["pointwise"].macs == 2 * FORWARD["separable"][1]
-    assert sep[""].macs == sep["depthwise"].macs + sep["pointwise"].macs
+    assert sep["separable/depthwise"].macs == 2 * FORWARD["separable"][0]
+    assert sep["separable/pointwise"].macs == 2 * FORWARD["separable"][1]
+    assert sep["separable"].macs == 2 * sum(FORWARD["separable"])
 
 
 def test_training_a_batchnorm_on_one_value_per_channel_exits_2_with_the_fix():

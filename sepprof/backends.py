@@ -203,14 +203,15 @@ def prepare(
         return Prepared(lambda: call(*inputs), backend, mode)
     with torch.inference_mode():
         want = module(*inputs)
-        if backend == "compile":
-            from sepprof.compiled import compile_inference
+    if backend == "compile":
+        from sepprof.compiled import compile_inference
 
-            run, seconds, folded = compile_inference(module, inputs)
-        else:
-            from sepprof.ort import ort_inference
+        run, seconds, folded = compile_inference(module, inputs)
+    else:
+        from sepprof.ort import ort_inference
 
-            run, seconds, folded = ort_inference(module, inputs, device, dtype, threads)
+        run, seconds, folded = ort_inference(module, inputs, device, dtype, threads)
+    with torch.inference_mode():
         check = compare_outputs(run(), want, dtype)
     return Prepared(run, backend, mode, seconds, check, folded)
 

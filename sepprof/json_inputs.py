@@ -64,6 +64,7 @@ class RowDoc(Doc):
     op: str = ""
     macs_traced: int | None = None
     macs_flop_counter: int | None = None
+    macs_fvcore: int | None = None
     params_traced: int | None = None
     elementwise_ops_traced: int | None = None
     uncounted_ops: dict[str, int] = {}

@@ -124,6 +124,8 @@ class Traced:
 
     counts: Mapping[str, Any]
     flop_counter: Mapping[str, int] = field(default_factory=dict)
+    fvcore: Mapping[str, int | None] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,10 @@ def block_target(block: Block, batch: int, itemsize: int, key: str | None = None
     """A ``compare`` variant: keyed by its name, its stages by ``name/stage``."""
     key = key or block.name
     row = block_row(block, batch, itemsize)
+    single = len(block.stages) == 1  # then the stage is the variant: same trace, same timing
     parts = tuple(
-        Target(r, f"{key}/{s.name}", (s,)) for r, s in zip(row.stages, block.stages, strict=True)
+        Target(r, key if single else f"{key}/{s.name}", (s,))
+        for r, s in zip(row.stages, block.stages, strict=True)
     )
     return Target(replace(row, stages=()), key, tuple(block.stages), parts)
 
@@ -153,6 +157,8 @@ def with_traced(target: Target, traced: Traced) -> Target:
         row = with_trace(row, counts)
         if target.key in traced.flop_counter:
             row = replace(row, macs_flop_counter=traced.flop_counter[target.key])
+        if target.key in traced.fvcore:
+            row = replace(row, macs_fvcore=traced.fvcore[target.key])
     parts = tuple(with_traced(p, traced) for p in target.parts)
     return replace(target, row=row, parts=parts)
 
@@ -195,6 +201,7 @@ def measure(
         check_memory(trace_what, trace_bytes, "cpu", hint)
         traced = trace()
         targets = [with_traced(t, traced) for t in targets]
+        notes.extend(traced.notes)
     if timing is not None and items is not None:
         from sepprof.measure import time_all
 

@@ -196,12 +196,12 @@ def test_strict_exits_1_and_shows_the_traced_number_on_a_mismatch(cli, monkeypat
 
     import sepprof.trace as trace
 
-    honest = trace.HANDLES["aten::_convolution"]
+    honest = trace.HANDLES["aten::convolution"]
 
     def off_by_one(inputs, outputs):
         return honest(inputs, outputs) + Counter({trace.MACS: 1})
 
-    monkeypatch.setitem(trace.HANDLES, "aten::_convolution", off_by_one)
+    monkeypatch.setitem(trace.HANDLES, "aten::convolution", off_by_one)
     run = cli("compare", "--cout", "16", "--size", "8", "--no-time", "--strict")
     assert run.code == 1
     assert "✗ 147.5K" in run.out  # the traced number (analytic 147,456 + 1), in the row
@@ -209,3 +209,23 @@ def test_strict_exits_1_and_shows_the_traced_number_on_a_mismatch(cli, monkeypat
     assert relaxed.code == 0
     std = relaxed.json()["variants"][0]
     assert std["macs_traced"] == std["macs_analytic"] + 1
+
+
+def test_a_disagreeing_fvcore_is_shown_and_fails_strict(cli, monkeypatch):
+    """fvcore is an independent peer: if its count differs, the row shows its number, named."""
+    from collections import Counter
+
+    import sepprof.peer as peer
+
+    honest = peer._handles
+
+    def off_by_one():
+        handles = honest()
+        conv = handles["aten::_convolution"]
+        handles["aten::_convolution"] = lambda i, o: conv(i, o) + Counter(conv=1)
+        return handles
+
+    monkeypatch.setattr(peer, "_handles", off_by_one)
+    run = cli("compare", "--cout", "16", "--size", "8", "--no-time", "--strict")
+    assert run.code == 1
+    assert "✗ fvcore 147.5K" in run.out  # analytic 16·16·9·8·8 = 147,456, fvcore one more

@@ -33,6 +33,7 @@ def test_traced_equals_analytic_on_every_layer(name):
         assert row.uncounted_ops == {}, row.name
     assert result.totals.macs_traced == result.totals.macs_analytic
     assert result.totals.macs_flop_counter == result.totals.macs_analytic
+    assert result.totals.macs_fvcore == result.totals.macs_analytic  # the peer tool agrees too
     assert result.totals.traced_ok
 
 

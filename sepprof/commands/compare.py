@@ -75,7 +75,7 @@ def compare_file(
     """``compare --config``: every layer of a layers file (``variants`` overrides the file's),
     each layer's variants checked before anything is measured."""
     layers, file_variants = load_layers(path)
-    names = variants or file_variants or DEFAULT_VARIANTS
+    names = (file_variants or DEFAULT_VARIANTS) if variants is None else variants
     chosen = [as_variants(names, layer) for layer in layers]
     results = [
         compare(layer, picked, trace=trace, timing=timing, progress=progress)
@@ -118,16 +118,20 @@ def _ops_bytes(block: Block, batch: int, itemsize: int) -> int:
 
 
 def _trace(blocks: list[Block], batch: int) -> Traced:
-    """fvcore's counts for each variant and its stages, keyed like the targets."""
+    """sepprof's traced counts for each variant and its stages, keyed like the targets, with
+    torch's and fvcore's MACs of each variant as peer checks."""
+    from sepprof.peer import fvcore_block, skipped_note
     from sepprof.trace import trace_block
 
     counts: dict[str, Any] = {}
     torch_macs: dict[str, int] = {}
     for block in blocks:
         traced, torch_macs[block.name] = trace_block(block, batch)
-        counts[block.name] = traced[""]
         counts.update({f"{block.name}/{s.name}": traced[s.name] for s in block.stages})
-    return Traced(counts, torch_macs)
+        counts[block.name] = traced[""]
+    peers = {b.name: fvcore_block(b, batch) for b in blocks}
+    fvcore = {k: p.macs for k, p in peers.items()}
+    return Traced(counts, torch_macs, fvcore, tuple(skipped_note(peers)))
 
 
 def _items(blocks: list[Block], batch: int, device: str, timing: Any, stages: bool) -> dict:

@@ -132,12 +132,16 @@ def _describe(network: Network, options: Options, plan: Plan, batch: int) -> dic
 
 
 def _trace(plan: Plan, batch: int) -> Traced:
-    """fvcore's counts per layer (by module path) and for the whole network."""
+    """sepprof's traced counts per layer (by module path) and for the whole network, with
+    torch's and fvcore's MACs of the whole network as peer checks."""
+    from sepprof.peer import fvcore_plan, skipped_note
     from sepprof.trace import trace_plan
 
     traced, torch_macs = trace_plan(plan, batch)
     counts = {(NETWORK if path == "" else path): c for path, c in traced.items()}
-    return Traced(counts, {NETWORK: torch_macs})
+    peer = fvcore_plan(plan, batch)
+    notes = tuple(skipped_note({NETWORK: peer}))
+    return Traced(counts, {NETWORK: torch_macs}, {NETWORK: peer.macs}, notes)
 
 
 def _time_bytes(plans: dict[str, Plan], batch: int, itemsize: int) -> int:
@@ -154,6 +158,11 @@ def plan_items(
     from sepprof.measure import plan_items as items
 
     return items(plans, batch, device, timing, stages_of)
+
+
+def _sum_known(values: list[int | None]) -> int | None:
+    """The sum, or None ("n/a") when any value is unknown."""
+    return None if None in values else sum(values)  # type: ignore[arg-type]
 
 
 def by_type(rows: list[Row]) -> tuple[TypeShare, ...]:
@@ -174,9 +183,9 @@ def by_type(rows: list[Row]) -> tuple[TypeShare, ...]:
             TypeShare(
                 kind,
                 len(members),
-                sum(r.macs_analytic or 0 for r in members),  # n/a rows (None) left out
+                _sum_known([r.macs_analytic for r in members]),
                 sum(r.params for r in members),
-                sum(r.elementwise_ops or 0 for r in members),
+                _sum_known([r.elementwise_ops for r in members]),
                 time_ms,
             )
         )

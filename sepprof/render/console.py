@@ -85,15 +85,18 @@ def unstable_note(rows: Iterable[Row]) -> list[Text]:
 
 
 def traced_cell(row: Row, units: str) -> Text:
-    """✓ when fvcore (and torch's counter) agree with the analytic MACs, else the traced count."""
+    """✓ when the tracer and its peers (torch's counter, fvcore) agree with the analytic MACs,
+    else the first count that differs, named by who counted it."""
     if row.traced_ok is None:
         return Text("—", style="dim")
     if row.traced_ok:
         return Text("✓", style="green")
-    shown = row.macs_traced if row.macs_traced != row.macs_analytic else row.macs_flop_counter
-    if shown == row.macs_analytic:
-        return Text(f"✗ params {number(row.params_traced)}", style="bold red")
-    return Text(f"✗ {count(shown, units)}", style="bold red")
+    counts = (("", row.macs_traced), ("torch ", row.macs_flop_counter))
+    counts += (("fvcore ", row.macs_fvcore),)
+    for who, macs in counts:
+        if macs is not None and macs != row.macs_analytic:
+            return Text(f"✗ {who}{count(macs, units)}", style="bold red")
+    return Text(f"✗ params {number(row.params_traced)}", style="bold red")
 
 
 def devices_of(rows: Iterable[Row]) -> list[str]:

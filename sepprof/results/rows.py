@@ -41,6 +41,7 @@ class Row:
     detail: str = ""
     macs_traced: int | None = None
     macs_flop_counter: int | None = None
+    macs_fvcore: int | None = None
     params_traced: int | None = None
     elementwise_traced: int | None = None
     uncounted_ops: dict[str, int] = field(default_factory=dict)
@@ -68,13 +69,13 @@ class Row:
 
     @property
     def traced_ok(self) -> bool | None:
-        """None without a trace; else do fvcore (and torch's counter, where run) agree with
-        the analytic MACs?"""
+        """None without a trace; else do sepprof's tracer, and the peers where they ran
+        (torch.utils.flop_counter's formulas, fvcore), all agree with the analytic MACs?"""
         if self.macs_traced is None or self.macs_analytic is None:
             return None
-        torch_ok = self.macs_flop_counter in (None, self.macs_analytic)
+        peers_ok = {self.macs_flop_counter, self.macs_fvcore} <= {None, self.macs_analytic}
         params_ok = self.params_traced in (None, self.params)
-        return self.macs_traced == self.macs_analytic and torch_ok and params_ok
+        return self.macs_traced == self.macs_analytic and peers_ok and params_ok
 
     def part(self) -> Part:
         """This row as a part of a whole: MACs, params and median time per device."""
@@ -97,6 +98,7 @@ class Row:
             "macs_analytic": self.macs_analytic,
             "macs_traced": self.macs_traced,
             "macs_flop_counter": self.macs_flop_counter,
+            "macs_fvcore": self.macs_fvcore,
             "params_traced": self.params_traced,
             "flops": self.flops,
             "elementwise_ops": self.elementwise_ops,
@@ -133,6 +135,7 @@ class Row:
             detail=d.get("op", ""),
             macs_traced=d.get("macs_traced"),
             macs_flop_counter=d.get("macs_flop_counter"),
+            macs_fvcore=d.get("macs_fvcore"),
             params_traced=d.get("params_traced"),
             elementwise_traced=d.get("elementwise_ops_traced"),
             uncounted_ops=dict(d.get("uncounted_ops", {})),

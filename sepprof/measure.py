@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sepprof.backends import backend_env, backend_facts, backend_notes, timed_item
+from sepprof.backends import backend_env, backend_facts, backend_notes, check_backend, timed_item
 from sepprof.calibration import Calibration, load_calibration
 from sepprof.contention import Contention, Meter, Threads, choose_threads, others_cpu
 from sepprof.guards import check_memory
@@ -172,6 +172,7 @@ def time_all(
     devices = resolve_devices(opts.devices)
     for device in devices:
         check_device(device, opts.dtype)
+        check_backend(opts.backend, opts.mode, device)  # no compiler or ORT: refused up front
         check_memory(f"timing on {device}", needed, device, hint)
     threads = choose_threads(opts.threads, others_cpu(reuse=1.0))
     allocator = tune_allocator() if opts.allocator == "tuned" else "system (untouched)"

@@ -38,13 +38,17 @@ def model_items(
 ) -> dict[str, Callable[[], Any]]:
     """Timed calls (label -> module called on its inputs), each module an eval-mode copy on
     ``device``, its floating-point inputs in the timing dtype."""
+    from sepprof.backends import timed_item
     from sepprof.variants import DTYPES
 
     items = {}
     last = timing.memory_format == "channels_last"
     for label, (module, inputs) in modules.items():
         moved = inputs.to(device, DTYPES[timing.dtype], last)
-        items[label] = lambda m=_on(module, device, timing), i=moved: m(*i.args, **i.kwargs)
+        on = _on(module, device, timing)
+        items[label] = timed_item(
+            on, moved.args, device, timing, input_grad=False, kwargs=moved.kwargs
+        )
     return items
 
 

@@ -38,6 +38,8 @@ class TimingOptions:
         _choice("--dtype", self.dtype, ("fp32", "fp16", "bf16"))
         _choice("--memory-format", self.memory_format, ("contiguous", "channels_last"))
         _choice("--allocator", self.allocator, ("tuned", "system"))
+        _choice("--backend", self.backend, ("eager", "compile", "onnxruntime"))
+        _choice("--mode", self.mode, ("inference", "train"))
         for device in self.devices:
             _choice("--device", device, ("cpu", "cuda", "all"))
         if not self.devices:

@@ -59,9 +59,8 @@ def compare(
     )
     env = environment(dtype=getattr(timing, "dtype", "fp32"), **measured.environment)
     rows = measured.rows
-    return CompareResult(
-        env, spec.model_dump(), rows, tuple(comparisons(rows, spec)), measured.notes
-    )
+    notes = (*measured.notes, *_folding(blocks, spec.batch, measured.environment))
+    return CompareResult(env, spec.model_dump(), rows, tuple(comparisons(rows, spec)), notes)
 
 
 def compare_file(
@@ -132,6 +131,14 @@ def _trace(blocks: list[Block], batch: int) -> Traced:
     peers = {b.name: fvcore_block(b, batch) for b in blocks}
     fvcore = {k: p.macs for k, p in peers.items()}
     return Traced(counts, torch_macs, fvcore, tuple(skipped_note(peers)))
+
+
+def _folding(blocks: list[Block], batch: int, env: dict[str, Any]) -> list[str]:
+    """What the backend that ran folded away (BatchNorm into the conv), for the eltwise column."""
+    from sepprof.folding import blocks_note
+
+    note = blocks_note(blocks, batch, env) if env.get("timed") else None
+    return [note] if note else []
 
 
 def _items(blocks: list[Block], batch: int, device: str, timing: Any, stages: bool) -> dict:

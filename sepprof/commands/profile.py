@@ -84,7 +84,7 @@ def profile(
         by_type(rows),
         totals,
         measured.rows[-1] if before else None,
-        measured.notes,
+        (*measured.notes, *_folding(plan, batch, measured.environment)),
     )
 
 
@@ -142,6 +142,14 @@ def _trace(plan: Plan, batch: int) -> Traced:
     peer = fvcore_plan(plan, batch)
     notes = tuple(skipped_note({NETWORK: peer}))
     return Traced(counts, {NETWORK: torch_macs}, {NETWORK: peer.macs}, notes)
+
+
+def _folding(plan: Plan, batch: int, env: dict[str, Any]) -> list[str]:
+    """What the backend that ran folded away (BatchNorm into the conv), for the eltwise column."""
+    from sepprof.folding import plan_note
+
+    note = plan_note(plan, NETWORK, batch, env) if env.get("timed") else None
+    return [note] if note else []
 
 
 def _time_bytes(plans: dict[str, Plan], batch: int, itemsize: int) -> int:

@@ -128,6 +128,9 @@ class Traced:
     notes: tuple[str, ...] = ()
 
 
+Backward = Mapping[str, tuple[int, int | None, int | None]]  # analytic, torch's, torch's excess
+
+
 @dataclass(frozen=True)
 class Measured:
     """Filled rows, the environment facts the measurement adds, and its notes."""
@@ -178,12 +181,28 @@ def with_timings(target: Target, timings: Any, batch: int, itemsize: int) -> Tar
     return replace(target, row=row, parts=parts)
 
 
+def with_backward(target: Target, counts: Backward) -> Target:
+    """Attach ``--mode train``'s backward MACs (analytic, and torch's where counted)."""
+    row = target.row
+    if target.key in counts:
+        analytic, torch_macs, excess = counts[target.key]
+        row = replace(
+            row,
+            macs_backward=analytic,
+            macs_backward_flop_counter=torch_macs,
+            macs_backward_flop_counter_excess=excess,
+        )
+    parts = tuple(with_backward(p, counts) for p in target.parts)
+    return replace(target, row=row, parts=parts)
+
+
 def measure(
     targets: list[Target],
     *,
     batch: int,
     itemsize: int,
     trace: Callable[[], Traced] | None = None,
+    backward: Callable[[], Backward] | None = None,
     trace_bytes: int = 0,
     trace_what: str = "tracing",
     items: Callable[[str], Items] | None = None,
@@ -193,8 +212,9 @@ def measure(
     progress: Progress | None = None,
 ) -> Measured:
     """guard -> trace -> time -> roofline -> attach, for analytic ``targets``: ``trace()``
-    runs once (after refusing ``trace_bytes`` over half the free memory); ``items(device)``
-    are timed in the same rounds on every device of ``timing``."""
+    runs once (after refusing ``trace_bytes`` over half the free memory); with ``--mode train``
+    ``backward()`` counts the backward pass; ``items(device)`` are timed in the same rounds on
+    every device of ``timing``."""
     env: dict[str, Any] = {"traced": trace is not None, "timed": timing is not None}
     notes: list[str] = []
     if trace is not None:
@@ -202,6 +222,9 @@ def measure(
         traced = trace()
         targets = [with_traced(t, traced) for t in targets]
         notes.extend(traced.notes)
+    if backward is not None and getattr(timing, "mode", "inference") == "train":
+        counts = backward()
+        targets = [with_backward(t, counts) for t in targets]
     if timing is not None and items is not None:
         from sepprof.measure import time_all
 

@@ -229,3 +229,21 @@ def test_a_disagreeing_fvcore_is_shown_and_fails_strict(cli, monkeypatch):
     run = cli("compare", "--cout", "16", "--size", "8", "--no-time", "--strict")
     assert run.code == 1
     assert "✗ fvcore 147.5K" in run.out  # analytic 16·16·9·8·8 = 147,456, fvcore one more
+
+
+def test_train_mode_counts_the_backward_pass(cli):
+    """--mode train: backward = grad-input + grad-weight = 2x the forward MACs (hand formula),
+    and torch's counter agrees once its grouped grad-weight excess ((g-1) x the true term) is
+    taken off."""
+    args = ["--cout", "32", "--size", "8", "--rounds", "1", "--min-time", "0.002", "--json"]
+    run = cli("compare", "--mode", "train", *args)
+    assert run.code == 0, run.err
+    std, sep = run.json()["variants"]
+    hw, c, k2 = 8 * 8, 32, 9
+    assert std["macs_backward"] == 2 * hw * c * c * k2 == std["macs_backward_flop_counter"]
+    dw, pw = hw * c * k2, hw * c * c
+    assert sep["macs_backward"] == 2 * (dw + pw) == sep["macs_backward_flop_counter"]
+    assert sep["macs_backward_flop_counter_excess"] == (c - 1) * dw  # grad-weight of depthwise
+    assert sep["macs_train"] == 3 * (dw + pw)
+    assert [s["macs_backward"] for s in sep["stages"]] == [2 * dw, 2 * pw]
+    assert run.json()["environment"]["mode"] == "train"

@@ -14,7 +14,7 @@ from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.guards import blocks_bytes, estimate_bytes
 from sepprof.ops import Block
-from sepprof.pipeline import Progress, Traced, block_target, measure
+from sepprof.pipeline import Backward, Progress, Traced, block_target, measure
 from sepprof.results import CompareResult, CompareSet
 from sepprof.results.compare import comparisons
 from sepprof.spec import LayerSpec, VariantSpec, load_layers, parse_variants, validate_flags
@@ -50,6 +50,7 @@ def compare(
         batch=spec.batch,
         itemsize=itemsize,
         trace=(lambda: _trace(blocks, spec.batch)) if trace else None,
+        backward=lambda: _backward(blocks, spec.batch, trace),
         trace_bytes=_ops_bytes(largest, spec.batch, itemsize),
         trace_what=f"variant {largest.name}",
         items=lambda device: _items(blocks, spec.batch, device, timing, stages),
@@ -131,6 +132,27 @@ def _trace(blocks: list[Block], batch: int) -> Traced:
     peers = {b.name: fvcore_block(b, batch) for b in blocks}
     fvcore = {k: p.macs for k, p in peers.items()}
     return Traced(counts, torch_macs, fvcore, tuple(skipped_note(peers)))
+
+
+def _backward(blocks: list[Block], batch: int, trace: bool) -> Backward:
+    """``--mode train``: each variant's and stage's backward MACs by the rule, and each
+    variant's by torch's counter (``trace``) as the peer check."""
+    from sepprof.backward import block_rows
+
+    counts: dict[str, tuple[int, int | None, int | None]] = {}
+    for block in blocks:
+        rows = block_rows(block, batch)
+        counts.update({k: (c.macs, None, None) for k, c in rows.items()})
+        if trace:
+            from sepprof.backward_trace import block_step
+
+            step = block_step(block, batch)
+            counts[block.name] = (
+                rows[block.name].macs,
+                step.backward_macs_corrected,
+                step.grad_weight_excess,
+            )
+    return counts
 
 
 def _folding(blocks: list[Block], batch: int, env: dict[str, Any]) -> list[str]:

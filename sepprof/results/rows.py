@@ -42,6 +42,9 @@ class Row:
     macs_traced: int | None = None
     macs_flop_counter: int | None = None
     macs_fvcore: int | None = None
+    macs_backward: int | None = None  # --mode train: grad-input + grad-weight, analytic
+    macs_backward_flop_counter: int | None = None  # torch's, less its grouped-conv excess
+    macs_backward_flop_counter_excess: int | None = None
     params_traced: int | None = None
     elementwise_traced: int | None = None
     uncounted_ops: dict[str, int] = field(default_factory=dict)
@@ -52,6 +55,13 @@ class Row:
     @property
     def flops(self) -> int | None:
         return None if self.macs_analytic is None else macs_to_flops(self.macs_analytic)
+
+    @property
+    def macs_train(self) -> int | None:
+        """MACs of one training step (forward + backward), where the backward was counted."""
+        if self.macs_backward is None or self.macs_analytic is None:
+            return None
+        return self.macs_analytic + self.macs_backward
 
     @property
     def intensity(self) -> float:
@@ -99,6 +109,10 @@ class Row:
             "macs_traced": self.macs_traced,
             "macs_flop_counter": self.macs_flop_counter,
             "macs_fvcore": self.macs_fvcore,
+            "macs_backward": self.macs_backward,
+            "macs_backward_flop_counter": self.macs_backward_flop_counter,
+            "macs_backward_flop_counter_excess": self.macs_backward_flop_counter_excess,
+            "macs_train": self.macs_train,
             "params_traced": self.params_traced,
             "flops": self.flops,
             "elementwise_ops": self.elementwise_ops,
@@ -136,6 +150,9 @@ class Row:
             macs_traced=d.get("macs_traced"),
             macs_flop_counter=d.get("macs_flop_counter"),
             macs_fvcore=d.get("macs_fvcore"),
+            macs_backward=d.get("macs_backward"),
+            macs_backward_flop_counter=d.get("macs_backward_flop_counter"),
+            macs_backward_flop_counter_excess=d.get("macs_backward_flop_counter_excess"),
             params_traced=d.get("params_traced"),
             elementwise_traced=d.get("elementwise_ops_traced"),
             uncounted_ops=dict(d.get("uncounted_ops", {})),

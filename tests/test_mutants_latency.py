@@ -11,6 +11,13 @@ import pytest
 
 from sepprof import timing
 from sepprof.results import Latency, Speedup
+from sepprof.results.latency import (
+    bootstrap_interval,
+    budget_metrics,
+    in_sequence,
+    latency_doubt,
+    pool,
+)
 
 
 def test_latency_is_the_median_of_rounds_not_their_mean():
@@ -167,3 +174,142 @@ def test_timed_round_stops_at_max_time_inclusive(monkeypatch):
     fake_timer(monkeypatch, {"x": iter([u, 2 * u, 4 * u] + [8 * u] * 20)})  # never agree
     timer = timing.Timer("fn()", {"fn": lambda: "x"}, 1)
     assert timing.timed_round(timer, 1, min_time=1.0, max_time=7 * u) == [u, 2 * u, 4 * u]
+
+
+# Percentile bootstrap of the median of 1..5, worked by hand: a resample's median is 1 when at
+# least 3 of its 5 draws are 1, probability 0.058 (5·0.2³·0.8² + 5·0.2⁴·0.8 + 0.2⁵), so over
+# 2,000 resamples about 116 medians are 1 and 116 are 5: the 2.5th and 97.5th percentiles are
+# 1 and 5. The median is at most 2 with probability 0.317, so the quartiles are 2 and 4.
+ONE_TO_FIVE = [3.0, 1.0, 4.0, 5.0, 2.0]
+
+
+def test_bootstrap_interval_of_the_median():
+    assert bootstrap_interval(ONE_TO_FIVE) == (1.0, 5.0)
+    assert bootstrap_interval(ONE_TO_FIVE, level=0.5) == (2.0, 4.0)
+    assert bootstrap_interval([2.5] * 7) == (2.5, 2.5)
+    assert bootstrap_interval(ONE_TO_FIVE, seed=1) == bootstrap_interval(ONE_TO_FIVE, seed=1)
+
+
+def test_paired_speedup_is_trusted_only_with_enough_narrow_rounds():
+    steady = Speedup.paired([2.0] * 5)
+    assert (steady.value, steady.low, steady.high, steady.error) == (2.0, 2.0, 2.0, 0.0)
+    assert steady.trusted and steady.reason == "" and steady.doubt == ""
+    few = Speedup.paired([2.0, 2.0])
+    assert not few.trusted and few.doubt == "unstable"
+    assert few.reason == (
+        "unstable: only 2 paired round(s), at least 3 are needed to judge a speedup; "
+        "use more --rounds"
+    )
+    assert Speedup.paired([2.0] * 3).trusted
+    wide = Speedup.paired(ONE_TO_FIVE)
+    assert (wide.value, wide.low, wide.high, wide.error) == (3.0, 1.0, 5.0, 2.0)
+    assert wide.reason == (
+        "unstable: per-round speedups spread 1.00x-5.00x (95% interval, over ±10%); rerun on a "
+        "quiet machine or with more --rounds or --repeat"
+    )
+    narrow = Speedup.paired([3.0, 3.1, 2.9, 3.0, 3.05, 2.95])  # ±0.1 at most: within ±10%
+    assert narrow.trusted and 2.9 <= narrow.low <= 3.0 <= narrow.high <= 3.1
+    busy = Speedup.paired([2.0] * 5, "contended: 1.0 cores busy")
+    assert (busy.trusted, busy.reason, busy.doubt) == (
+        False,
+        "contended: 1.0 cores busy",
+        "contended",
+    )
+
+
+def test_speedup_pairs_rounds_only_when_both_sides_have_the_same_rounds():
+    base = Latency.from_rounds([4.0, 4.0, 4.0], runs=3)
+    paired = Speedup.of(base, Latency.from_rounds([2.0, 2.0, 1.0], runs=3))
+    assert paired.ratios == (2.0, 2.0, 4.0) and paired.value == 2.0
+    busy = Speedup.of(base, Latency.from_rounds([2.0] * 3, runs=3).contended("contended: b"))
+    assert busy.reason == "contended: b"
+    busy_base = Speedup.of(base.contended("contended: a"), Latency.from_rounds([2.0] * 3, 3))
+    assert busy_base.reason == "contended: a"
+    uneven = Speedup.of(base, Latency.from_rounds([2.0, 2.0], runs=2))
+    assert uneven.ratios == () and uneven.value == 2.0 and not uneven.trusted
+    assert uneven.reason == "unstable: baseline and variant were not timed in the same rounds"
+    zero = Speedup.of(base, Latency.from_rounds([2.0, 0.0, 2.0], runs=3))
+    assert zero.ratios == () and zero.value == 2.0  # no ratio of a zero round: medians
+    bare = Speedup.of(Latency(4.0, 0.0, 1), Latency(2.0, 0.0, 1).contended("contended: c"))
+    assert (bare.value, bare.trusted, bare.reason) == (2.0, False, "contended: c")
+    assert Speedup.of(Latency(4.0, 0.0, 1), Latency(2.0, 0.0, 1)).trusted
+
+
+def test_pooling_and_sequences_keep_rounds_runs_and_contention():
+    a = Latency.from_rounds([1.0, 2.0], runs=10)
+    b = Latency.from_rounds([3.0], runs=5).contended("contended: w2")
+    pooled = pool([a, b])
+    assert (pooled.rounds, pooled.median, pooled.runs) == ((1.0, 2.0, 3.0), 2.0, 15)
+    assert pooled.contention == "contended: w2"
+    assert pool([a, a]).contention == ""
+    first = Latency.from_rounds([1.0, 2.0, 3.0], runs=3)
+    second = Latency.from_rounds([10.0, 20.0, 40.0], runs=6).contended("contended: s")
+    summed = in_sequence([first, second])
+    assert (summed.rounds, summed.median, summed.runs) == ((11.0, 22.0, 43.0), 22.0, 9)
+    assert summed.contention == "contended: s"
+    assert in_sequence([first, first]).contention == ""
+    with pytest.raises(ValueError):
+        in_sequence([first, Latency.from_rounds([1.0], runs=1)])
+
+
+def test_contended_keeps_the_first_reason():
+    lat = Latency(1.0, 0.0, 1)
+    assert lat.contended("") is lat
+    assert lat.contended("a").contended("b").contention == "a"
+
+
+def test_latency_doubt():
+    assert latency_doubt(Latency(1.0, 0.0, 1)) == ""
+    assert latency_doubt(Latency(1.0, 0.0, 1, unstable=True)) == (
+        "unstable: its rounds fall into two clusters; rerun on a quiet machine"
+    )
+    assert latency_doubt(Latency(1.0, 0.0, 1, unstable=True, contention="contended: x")) == (
+        "contended: x"
+    )
+
+
+def test_budget_metrics_report_latency_noise_and_speedup():
+    measured = Latency.from_rounds([2.0, 1.6, 2.2, 1.8, 2.4], runs=5)  # IQR 0.4 at median 2
+    metrics, notes = budget_metrics("cpu", measured, None)
+    assert metrics == {"latency_ms.cpu": 2.0}
+    assert notes == {"latency_ms.cpu": "±20% IQR over 5 rounds"}
+    standard = Latency.from_rounds([4.0, 3.2, 4.4, 3.6, 4.8], runs=5)  # ratios all 2
+    metrics, notes = budget_metrics("cuda", measured, standard)
+    assert metrics == {"latency_ms.cuda": 2.0, "speedup.cuda": 2.0}
+    assert notes["speedup.cuda"] == "standard 4 ms / 2 ms, 95% interval 2.00x-2.00x"
+    assert "untrusted.speedup.cuda" not in notes
+    unpaired = Latency(4.0, 0.4, 5)
+    _, notes = budget_metrics("cpu", measured, unpaired)
+    assert notes["speedup.cpu"].startswith("standard 4 ms / 2 ms, ±0.")
+    assert notes["untrusted.speedup.cpu"].startswith("unstable: baseline and variant")
+    split_rounds = Latency.from_rounds([1.0, 1.0, 1.0, 5.0, 5.0], runs=5)
+    _, notes = budget_metrics("cpu", split_rounds, None)
+    assert notes["latency_ms.cpu"] == "±400% IQR over 5 rounds, unstable rounds"
+    assert notes["untrusted.latency_ms.cpu"].startswith("unstable: its rounds")
+
+
+def test_latency_and_speedup_serialise_every_field():
+    lat = Latency(2.0, 0.5, 7, (2.0, 2.5), True, "contended: x")
+    assert lat.to_dict() == {
+        "median": 2.0,
+        "iqr": 0.5,
+        "spread": 0.25,
+        "runs": 7,
+        "rounds": [2.0, 2.5],
+        "unstable": True,
+        "contention": "contended: x",
+    }
+    assert Latency.from_dict(lat.to_dict()) == lat
+    assert Latency.from_dict({"median": "2", "iqr": 0, "runs": "3"}) == Latency(2.0, 0.0, 3)
+    speedup = Speedup(2.0, 0.1, 1.9, 2.1, False, "unstable: y", (1.9, 2.0, 2.1))
+    assert speedup.to_dict() == {
+        "value": 2.0,
+        "error": 0.1,
+        "low": 1.9,
+        "high": 2.1,
+        "trusted": False,
+        "reason": "unstable: y",
+        "ratios": [1.9, 2.0, 2.1],
+    }
+    assert Speedup.from_dict(speedup.to_dict()) == speedup
+    assert Speedup.from_dict({"value": 3}) == Speedup(3.0, 0.0)

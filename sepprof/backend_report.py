@@ -101,7 +101,7 @@ def backend_matrix(
         )
         runs.append(layer_run(result, backend, mode, device))
         if network is not None:
-            prof = profile(network, trace=False, timing=opts, progress=progress)
+            prof = profile(network, trace=False, timing=opts, stages=False, progress=progress)
             runs.append(network_run(prof, backend, mode, device))
     return BackendMatrix(tuple(runs), skipped)
 

@@ -44,11 +44,12 @@ def profile(
     batch: int = 1,
     trace: bool = True,
     timing: Any = None,
+    stages: bool = True,
     progress: Progress | None = None,
 ) -> ProfileResult:
     """Profile a network (a ``Network`` or the path of its YAML file) under ``options``
     (multipliers, ``--as`` rewrite): analytic rows, traced counts (``trace``) and latency per
-    layer and for the whole network (``timing``, a ``TimingOptions``).
+    layer (unless not ``stages``) and for the whole network (``timing``, a ``TimingOptions``).
 
     >>> r = profile("configs/networks/mobilenet_v1.yaml", trace=False)
     >>> r.totals.macs_analytic, r.totals.params + r.totals.norm_params
@@ -70,7 +71,7 @@ def profile(
         trace=(lambda: _trace(plan, batch)) if trace else None,
         trace_bytes=estimate_bytes([op for _, s in plan.stages() for op in s.ops], batch, itemsize),
         trace_what=f"network {plan.name}",
-        items=lambda device: plan_items(plans, batch, device, timing, NETWORK),
+        items=lambda device: plan_items(plans, batch, device, timing, NETWORK if stages else ""),
         timing=timing,
         time_bytes=_time_bytes(plans, batch, itemsize),
         hint=RESOLUTION_HINT,

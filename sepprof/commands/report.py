@@ -15,29 +15,31 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sepprof.backend_report import SETUPS, backend_matrix, kernels_claim
 from sepprof.claims import check_claims
 from sepprof.commands.compare import compare
 from sepprof.commands.profile import profile
 from sepprof.commands.sweep import Grid, sweep
 from sepprof.errors import UserError
-from sepprof.files import check_output_folder, umask
+from sepprof.files import check_output_folder, read_input_text, umask
 from sepprof.network import is_network, load_network
 from sepprof.pipeline import Progress
 from sepprof.results import REPORT_SCHEMA
+from sepprof.results.backends import BackendMatrix
 from sepprof.results.report import Report
 from sepprof.spec import LayerSpec, load_layers, parse_variants
 
 MAIN_VARIANTS = "standard,separable,grouped:4,inverted:6"
 FULL_GRID = Grid(k=(3, 5, 7), cout=(16, 32, 64, 128, 256), size=(28,))
 QUICK_GRID = Grid(k=(3,), cout=(32, 128, 256), size=(28,))
-REPO_NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
+REPO_NETWORKS = Path(__file__).resolve().parents[2] / "configs" / "networks"
 
 
 def is_report_folder(folder: Path) -> bool:
     """True when ``folder`` holds a report sepprof wrote (its report.json says so)."""
     try:
-        data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_input_text(folder / "report.json"))  # a FIFO must not hang us
+    except (UserError, ValueError):
         return False
     return isinstance(data, dict) and data.get("schema") == REPORT_SCHEMA
 
@@ -70,6 +72,14 @@ def _calibrations(
 
     found = {d: roof_for(d, timing.dtype, timing.thread_count(), quick) for d in devices}
     return {d: c for d, (c, _) in found.items()}, {d: why for d, (_, why) in found.items()}
+
+
+def _backends(timing: Any, quick: bool, progress: Progress | None) -> BackendMatrix:
+    """The worked example on every backend and mode (and, unless ``quick``, MobileNetV2 timed
+    whole); ``quick`` leaves compilation out (it takes minutes on a small machine)."""
+    net = None if quick else load_network(REPO_NETWORKS / "mobilenet_v2.yaml")
+    setups = tuple(s for s in SETUPS if not (quick and s[0] == "compile"))
+    return backend_matrix(timing, net, setups=setups, progress=progress)
 
 
 def default_folder() -> Path:
@@ -137,10 +147,12 @@ def build_report(
     )
     networks = tuple(profile(n, timing=timing, progress=progress) for n in networks_in)
     v1 = next((n for n in networks if n.network["name"] == "MobileNetV1"), None)
-    claims = tuple(check_claims(main, list(swept.points), v1))
+    backends = _backends(timing, quick, progress)
+    claims = (*check_claims(main, list(swept.points), v1), kernels_claim(backends))
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     env = {**main.environment, "roofline_source": roof_source}
-    return Report(env, command, created, main, layers, swept, calibrations, networks, claims)
+    parts = (main, layers, swept, calibrations, networks, claims, backends)
+    return Report(env, command, created, *parts)
 
 
 def write_report(report: Report, out: Path, force: bool) -> Path:

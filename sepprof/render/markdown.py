@@ -19,6 +19,7 @@ from sepprof.render.formats import (
     spread,
 )
 from sepprof.results import CheckResult, CompareResult, ProfileResult
+from sepprof.results.ratios import Change
 
 
 def table(header: list[str], rows: list[list[str]], align: str = "") -> str:
@@ -297,11 +298,38 @@ def report_markdown(report: Any, images: dict[str, tuple[str, str]]) -> str:
     for i, net in enumerate(report.networks):
         parts.append(f"## {net.network['name']} by layer type\n\n{types_markdown(net)}\n")
         parts += [_image(images, f"types-{i}-{device}") for device in devices]
+    if report.backends is not None:
+        parts.append(backends_markdown(report.backends))
     for result in report.layers:
         name = result.spec.get("name") or "layer"
         parts.append(f"## Layer {name}\n\n{compare_markdown(result)}\n")
     parts.append("## How to read this\n\n" + COUNTING + "\n")
     return "".join(parts)
+
+
+def backends_markdown(matrix: Any) -> str:
+    """Backends and modes side by side: per subject, each setup's times, the separable
+    speedup with its interval, and each item's speed over eager in the same mode."""
+    parts = ["## Backends and modes\n\n"]
+    for subject in dict.fromkeys(r.subject for r in matrix.runs):
+        runs = matrix.of(subject)
+        names = list(dict.fromkeys(n for r in runs for n in r.latency_ms))
+        header = ["setup", *(f"{n} ms" for n in names), "separable speed", "vs eager"]
+        rows = [_backend_row(matrix, r, names) for r in runs]
+        parts.append(f"**{subject}**\n\n" + table([*header, "compile s"], rows) + "\n")
+    parts += [f"- {setup}: not run ({why})\n" for setup, why in matrix.skipped.items()]
+    return "".join(parts) + "\n"
+
+
+def _backend_row(matrix: Any, run: Any, names: list[str]) -> list[str]:
+    s = run.speedup
+    interval = f" (95%: {s.low:.2f}-{s.high:.2f})" if s and s.low is not None else ""
+    verdict = speed(Change.of_speedup(s.value), s.doubt) + interval if s else "—"
+    faster = matrix.over_eager(run)
+    vs_eager = ", ".join(f"{n} {faster[n]:.2f}x" for n in names if n in faster)
+    cells = [f"{run.latency_ms[n]:.3g}" if n in run.latency_ms else "—" for n in names]
+    seconds = f"{run.compile_seconds:.0f}" if run.compile_seconds else "—"
+    return [run.setup, *cells, verdict, vs_eager if run.backend != "eager" else "—", seconds]
 
 
 def _sweep_table(sweep: Any, devices: list[str]) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sepprof.claims import Claim
+from sepprof.results.backends import BackendMatrix
 from sepprof.results.compare import CompareResult
 from sepprof.results.latency import Latency, Speedup
 from sepprof.results.profile import ProfileResult
@@ -32,6 +33,7 @@ class Report:
     calibrations: dict[str, Any]
     networks: tuple[ProfileResult, ...]
     claims: tuple[Claim, ...]
+    backends: BackendMatrix | None = None
 
     def _results(self) -> list[CompareResult | ProfileResult]:
         return [self.main, *self.layers, *self.sweep.points, *self.networks]
@@ -90,6 +92,7 @@ class Report:
             "calibrations": {d: c.to_dict() if c else None for d, c in self.calibrations.items()},
             "networks": [n.to_dict() for n in self.networks],
             "claims": [c.to_dict() for c in self.claims],
+            "backends": self.backends.to_dict() if self.backends else None,
             "timings": len(self.latencies()),
             "unstable": self.unstable,
             "speedups": len(self.speedups()),

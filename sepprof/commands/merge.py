@@ -106,6 +106,7 @@ def _rows(result: CompareResult, source: str) -> list[MergedRow]:
                     speedup=speed.value if speed else (1.0 if lat and variant is base else None),
                     speedup_error=speed.error if speed else None,
                     source=source,
+                    trusted=speed.trusted if speed else True,
                 )
             )
     return out

@@ -19,12 +19,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sepprof.errors import UserError, printable
 from sepprof.files import read_input_text
-from sepprof.results.schemas import CHECK_SCHEMA, COMPARE_SCHEMA, REPORT_SCHEMA
+from sepprof.results.schemas import (
+    CHECK_SCHEMA,
+    COMPARE_SCHEMA,
+    COMPARE_SET_SCHEMA,
+    REPORT_SCHEMA,
+)
 from sepprof.spec import describe_error, key_path
 
 MAX_JSON_DEPTH = 64
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKETS = re.compile(r"[\[\]{}]")
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_PAIRS = re.compile(r"\[\]|\{\}")
 
 
 class Doc(BaseModel):
@@ -110,6 +116,13 @@ class ReportDoc(Doc):
     layers: list[CompareDoc]
 
 
+class CompareSetDoc(Doc):
+    """``sepprof compare --config --json``: one compare document per layer."""
+
+    schema_: Literal["sepprof.compare-set/1"] = Field(alias="schema")
+    results: list[CompareDoc]
+
+
 class BaselineDoc(Doc):
     """A ``check --update-baseline`` file: each budget's metrics."""
 
@@ -117,7 +130,7 @@ class BaselineDoc(Doc):
     metrics: dict[str, dict[str, float]]
 
 
-RESULTS = {COMPARE_SCHEMA: CompareDoc, REPORT_SCHEMA: ReportDoc}
+RESULTS = {COMPARE_SCHEMA: CompareDoc, COMPARE_SET_SCHEMA: CompareSetDoc, REPORT_SCHEMA: ReportDoc}
 
 
 def load_json(path: str | Path, what: str = "JSON file", flag: str | None = None) -> Any:
@@ -138,10 +151,24 @@ def load_json(path: str | Path, what: str = "JSON file", flag: str | None = None
 
 
 def _depth(text: str) -> int:
-    """How deep ``[`` and ``{`` nest outside strings (counted without recursion)."""
+    """How deep ``[`` and ``{`` nest outside strings, counted without recursion: innermost
+    pairs are peeled off a layer at a time (each pass in C), stopping past MAX_JSON_DEPTH."""
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub('""', text))
+    for depth in range(MAX_JSON_DEPTH + 1):
+        if not brackets:
+            return depth
+        peeled = _PAIRS.sub("", brackets)
+        if peeled == brackets:  # unbalanced: not JSON; count openings to find how deep
+            return depth + _open_run(brackets)
+        brackets = peeled
+    return MAX_JSON_DEPTH + 1
+
+
+def _open_run(brackets: str) -> int:
+    """The most brackets open at once in a (possibly unbalanced) bracket string."""
     depth = deepest = 0
-    for match in _BRACKETS.finditer(_STRINGS.sub('""', text)):
-        depth += 1 if match.group() in "[{" else -1
+    for char in brackets:
+        depth += 1 if char in "[{" else -1
         deepest = max(deepest, depth)
         if deepest > MAX_JSON_DEPTH:
             break
@@ -179,7 +206,8 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
         schema = doc.get("schema") if isinstance(doc, dict) else None
         if schema not in RESULTS:
             raise UserError(
-                f"{printable(path)}: expected {COMPARE_SCHEMA} or {REPORT_SCHEMA} results, "
+                f"{printable(path)}: expected {COMPARE_SCHEMA}, {COMPARE_SET_SCHEMA} or "
+                f"{REPORT_SCHEMA} results, "
                 f"got {printable(schema_of(doc))}"
             )
         where = f"{printable(path)}: malformed {schema} results"

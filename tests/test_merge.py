@@ -59,3 +59,14 @@ def test_merge_rejects_other_files(cli, tmp_path, content, message):
 def test_merge_missing_file(cli, tmp_path):
     run = cli("merge", tmp_path / "gone.json")
     assert run.code == 2 and "gone.json: file not found" in run.err
+
+
+def test_merge_reads_a_compare_set(cli, tmp_path):
+    """compare --config --json is one sepprof.compare-set/1 document; merge takes it whole."""
+    layers = tmp_path / "layers.yaml"
+    layers.write_text("- {name: a, k: 3, cout: 8, size: 8}\n- {name: b, k: 5, cout: 16, size: 8}\n")
+    out = tmp_path / "set.json"
+    out.write_text(cli("compare", "--config", layers, "--analytic", "--json").out)
+    doc = cli("merge", out, "--json").json()
+    assert doc["schema"] == "sepprof.merge/1"
+    assert [layer["spec"]["k"] for layer in doc["layers"]] == [3, 5]

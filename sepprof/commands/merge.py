@@ -13,7 +13,14 @@ from typing import Any
 from sepprof import json_inputs
 from sepprof.errors import UserError
 from sepprof.files import distinct_inputs
-from sepprof.results import COMPARE_SCHEMA, REPORT_SCHEMA, CompareResult, MergedRow, MergeResult
+from sepprof.results import (
+    COMPARE_SCHEMA,
+    COMPARE_SET_SCHEMA,
+    REPORT_SCHEMA,
+    CompareResult,
+    MergedRow,
+    MergeResult,
+)
 
 
 def read_results(path: str | Path) -> list[CompareResult]:
@@ -25,11 +32,14 @@ def read_results(path: str | Path) -> list[CompareResult]:
         try:
             if schema == COMPARE_SCHEMA:
                 out.append(CompareResult.from_dict(doc))
+            elif schema == COMPARE_SET_SCHEMA:
+                out += [CompareResult.from_dict(d) for d in doc["results"]]
             elif schema == REPORT_SCHEMA:
                 out += [CompareResult.from_dict(d) for d in (doc["main"], *doc["layers"])]
             else:
                 raise UserError(
-                    f"{path}: expected {COMPARE_SCHEMA} or {REPORT_SCHEMA} results, got {schema!r}"
+                    f"{path}: expected {COMPARE_SCHEMA}, {COMPARE_SET_SCHEMA} or {REPORT_SCHEMA} "
+                    f"results, got {schema!r}"
                 )
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(

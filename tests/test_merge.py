@@ -43,7 +43,7 @@ def test_merge_lines_up_machines(cli, tmp_path):
     [
         (
             '{"schema": "sepprof.profile/1"}',
-            "expected sepprof.compare/1 or sepprof.report/1 results, got 'sepprof.profile/1'",
+            "expected sepprof.compare/1, sepprof.compare-set/1 or sepprof.report/1 results, got 'sepprof.profile/1'",
         ),
         ("not json", "not a JSON results file"),
         ('{"schema": "sepprof.compare/1"}', "malformed sepprof.compare/1 results"),

@@ -85,7 +85,7 @@ def test_deep_nesting_is_refused_without_recursion(tmp_path):
 def test_other_documents_are_named(tmp_path):
     message = error_of(read_results, write(tmp_path, {"schema": "sepprof.profile/1"}))
     assert message == (
-        "expected sepprof.compare/1 or sepprof.report/1 results, got 'sepprof.profile/1'"
+        "expected sepprof.compare/1, sepprof.compare-set/1 or sepprof.report/1 results, got 'sepprof.profile/1'"
     )
     assert "got a JSON int" in error_of(read_results, write(tmp_path, [3]))
 

@@ -75,7 +75,7 @@ TARGETS = {
     ),
     "latency": Target(
         "sepprof/results/latency.py",
-        ("tests/test_mutants_latency.py", "tests/test_timing.py", "tests/test_mutants_budgets.py"),
+        ("tests/test_mutants_latency.py", "tests/test_mutants_budgets.py"),
     ),
     "timing": Target(
         "sepprof/timing.py", ("tests/test_mutants_latency.py",), ("timed_round", "measure")

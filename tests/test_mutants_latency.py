@@ -17,6 +17,7 @@ from sepprof.results.latency import (
     in_sequence,
     latency_doubt,
     pool,
+    split,
 )
 
 
@@ -313,3 +314,26 @@ def test_latency_and_speedup_serialise_every_field():
     }
     assert Speedup.from_dict(speedup.to_dict()) == speedup
     assert Speedup.from_dict({"value": 3}) == Speedup(3.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("ordered", "unstable"),
+    [
+        ([0.3, 0.3, 0.31, 3.2, 4.5], True),  # fast and slow rounds: two clusters
+        ([1.0, 1.5], True),  # exactly 1.5x apart: the ratio is inclusive
+        ([1.0, 1.4], False),  # under 1.5x apart
+        ([1.0, 2.0, 3.0], False),  # even steps: the largest gap is half the range, not over
+        ([1.0, 1.1, 3.0], True),
+        ([0.0, 5.0], False),  # a zero round: no ratio
+        ([2.0], False),
+        ([], False),
+    ],
+)
+def test_two_clusters_of_rounds(ordered, unstable):
+    assert split(ordered) is unstable
+    assert Latency.from_rounds(ordered[::-1], runs=1).unstable is unstable if ordered else True
+
+
+def test_split_ratio_is_a_parameter():
+    assert split([1.0, 1.9], ratio=2.0) is False
+    assert split([1.0, 2.0], ratio=2.0) is True

@@ -63,6 +63,8 @@ class Budget(Strict):
     max_regression: Count | None = None
     max_uncounted_ops: int | None = Field(None, ge=0)
     level: Literal["error", "warn"] = "error"
+    backend: Literal["eager", "compile", "onnxruntime"] = "eager"  # what runs it when timed
+    mode: Literal["inference", "train"] = "inference"
 
     @field_validator("max_macs", "max_params", mode="before")
     @classmethod
@@ -90,6 +92,10 @@ class Budget(Strict):
             raise field_error(
                 "name",
                 f"budget {self.name!r} sets no limit (give at least one of {', '.join(LIMITS)})",
+            )
+        if self.backend == "onnxruntime" and self.mode == "train":
+            raise field_error(
+                "mode", "backend onnxruntime runs inference only: use mode: inference"
             )
         return self
 

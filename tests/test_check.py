@@ -257,3 +257,34 @@ def test_readme_ci_step_passes_on_a_first_run_then_keeps_a_baseline(cli, tmp_pat
     pr = cli("check", budget_file, "--baseline", baseline, "--json")
     assert pr.code == 0 and pr.json()["baseline"] == str(baseline) and not pr.json()["messages"]
 
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("    backend: onnxruntime\n    mode: train\n", "mode: backend onnxruntime runs inference"),
+        ("    backend: tvm\n", "backend: must be one of 'eager', 'compile' or 'onnxruntime'"),
+    ],
+)
+def test_budget_backend_and_mode_are_checked_at_their_line(cli, tmp_path, extra, message):
+    text = "budgets:\n  - name: b\n    config: layers.yaml\n    max_macs: 1G\n" + extra
+    run = cli("check", budgets(tmp_path, text))
+    assert run.code == 2 and message in run.err and "budgets.yaml:" in run.err
+
+
+def test_budget_times_with_its_backend_and_mode(cli, tmp_path, monkeypatch):
+    """A budget's backend and mode reach the timing (recorded rounds stand in for the clock)."""
+    import sepprof.measure as m
+    from sepprof.results import Latency
+
+    asked = []
+
+    def recorded(items, **_):
+        asked.append(sorted(items))
+        return {k: Latency.from_rounds([1.0, 1.1, 1.0, 1.0, 0.9], 10) for k in items}
+
+    monkeypatch.setattr(m, "measure", recorded)
+    text = "budgets:\n  - name: t\n    config: layers.yaml\n    max_latency_ms: {cpu: 1000}\n"
+    run = cli("check", budgets(tmp_path, text + "    mode: train\n"), "--repeat", "1", "--json")
+    assert run.code == 0, run.err
+    assert run.json()["environment"]["mode"] == "train" and asked

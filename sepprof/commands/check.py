@@ -171,7 +171,7 @@ def _network_metrics(
     """The network as written (and, for a speedup, rewritten as standard convolutions)."""
     plans = {WRITTEN: plan, **({STANDARD: standard} if budget.min_speedup else {})}
     targets = [_plan_target(k, p, budget.batch) for k, p in plans.items()]
-    opts = replace(timing, devices=budget.devices()) if budget.devices() else None
+    opts = _timing(budget, timing)
     measured = measure(
         targets,
         batch=budget.batch,
@@ -206,7 +206,7 @@ def _layers_metrics(
         baseline.append(replace(layer_variant(layer, standard), name=f"{name}:standard"))
     batch = layers[0].batch
     blocks = chosen + (baseline if budget.min_speedup else [])
-    opts = replace(timing, devices=budget.devices()) if budget.devices() else None
+    opts = _timing(budget, timing)
     measured = measure(
         [block_target(b, batch, 4) for b in blocks],
         batch=batch,
@@ -224,6 +224,13 @@ def _layers_metrics(
     total = _sum_rows(rows[: len(chosen)])
     standard = _sum_rows(rows[len(chosen) :]) if budget.min_speedup else None
     return (*_metrics(budget, total, standard), measured.environment)
+
+
+def _timing(budget: Budget, timing: Any) -> Any:
+    """The budget's timing: its devices, backend and mode; None when it limits no time."""
+    if not budget.devices():
+        return None
+    return replace(timing, devices=budget.devices(), backend=budget.backend, mode=budget.mode)
 
 
 def _plan_target(name: str, plan: Plan, batch: int) -> Target:

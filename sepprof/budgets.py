@@ -16,8 +16,9 @@ from pydantic import Field, field_validator, model_validator
 from sepprof.errors import SpecError, UserError, printable
 from sepprof.files import check_input_file
 from sepprof.results.check import Verdict
-from sepprof.spec import Name, Strict, Text, YamlDoc, field_error, read_yaml, validate
+from sepprof.spec import Name, Strict, Text, field_error, validate
 from sepprof.units import human, parse_percent, parse_quantity
+from sepprof.yaml_reader import YamlDoc, read_yaml
 
 DEVICES = ("cpu", "cuda")
 

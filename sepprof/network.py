@@ -44,7 +44,8 @@ from sepprof.network_spec import (
     SeparableSpec,
 )
 from sepprof.ops import Act, Add, Block, Plan, Shape, Stage, conv_out_size
-from sepprof.spec import YamlDoc, key_path, read_yaml, unknown_key_error, validate
+from sepprof.spec import key_path, unknown_key_error, validate
+from sepprof.yaml_reader import YamlDoc, read_yaml
 
 
 @dataclass(frozen=True)

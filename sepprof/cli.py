@@ -18,10 +18,20 @@ import typer
 import typer.core
 
 from sepprof import __version__
-from sepprof.cli_options import OUTPUT, TIMED, Flags, check_units, emit, given, opt, shared
-from sepprof.cli_options import progress_bar as progress_bar
+from sepprof.cli_options import (
+    OUTPUT,
+    TIMED,
+    Flags,
+    check_units,
+    emit,
+    given,
+    opt,
+    progress_bar,
+    shared,
+    writable,
+)
 from sepprof.costs import RULE_HELP
-from sepprof.errors import UserError, printable
+from sepprof.errors import UserError
 
 # Flags take no value: show no "<bool>" placeholder for them in --help.
 _display_type = typer.core.TyperOption.display_type_rich
@@ -384,99 +394,7 @@ def calibrate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app and turn every outcome into an exit code. stdout is guarded
-    (``sepprof.streams``): with --json it carries the JSON document only; closed or full, it
-    is one error line (exit 2); a reader gone away (``| head``) ends the run quietly (141)."""
-    from sepprof import streams
+    """Entry point (the console script): run the app, turn every outcome into an exit code."""
+    from sepprof.exits import main as run_main
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
-    args = [a for a in args if a != "--debug"]
-    saved = sys.stdout
-    try:
-        with streams.guarded_stdout(json_only="--json" in args) as out:
-            code = _run(args, debug)
-            out.flush()
-    except streams.StdoutError as exc:
-        code = _report(exc, debug)
-    except (streams.StdoutGone, BrokenPipeError):
-        code = streams.BROKEN_PIPE_EXIT
-    if code in (2, streams.BROKEN_PIPE_EXIT) and argv is None and saved is not None:
-        streams.silence_stdout(saved)  # the interpreter's last flush must not fail again
-    if argv is None:
-        sys.exit(code)
-    return code
-
-
-def _run(args: list[str], debug: bool) -> int:
-    """Run the app; every outcome but a broken stdout becomes an exit code."""
-    from sepprof import streams
-
-    code, interrupted = 0, False
-    try:
-        returned = app(args=args, prog_name="sepprof", standalone_mode=False)
-        code = returned if isinstance(returned, int) else 0
-    except typer.Exit as exc:
-        code = exc.exit_code
-    except UserError as exc:
-        code = _report(exc, debug)
-    except (KeyboardInterrupt, typer.Abort):
-        print("interrupted", file=sys.stderr)
-        code, interrupted = 130, True
-    except (streams.StdoutGone, BrokenPipeError):
-        raise
-    except Exception as exc:
-        code = _unexpected(exc, debug)
-    if code == 130 and not interrupted:  # Typer turns Ctrl-C into an exit code of 130
-        print("interrupted", file=sys.stderr)
-    return code
-
-
-def _report(exc: UserError, debug: bool) -> int:
-    """One ``error:`` line on stderr (the cause's trace too, with --debug)."""
-
-    if debug and exc.__cause__ is not None:
-        import traceback
-
-        traceback.print_exception(exc.__cause__)
-    print(f"error: {printable(exc)}", file=sys.stderr)
-    return exc.exit_code
-
-
-def _unexpected(exc: Exception, debug: bool) -> int:
-    """Click's usage errors are exit 2; anything else is a bug: exit 3 (re-raised with --debug)."""
-
-    if type(exc).__name__ == "NoArgsIsHelpError":
-        return 0  # the help has been printed
-    if _is_usage_error(exc):
-        message = printable(exc.format_message())  # type: ignore[attr-defined]
-        print(f"error: {message}{_usage_hint(exc)}", file=sys.stderr)
-        return 2
-    if debug:
-        raise exc
-    print(
-        f"internal error: {type(exc).__name__}: {printable(exc)} (rerun with --debug for the "
-        "trace)",
-        file=sys.stderr,
-    )
-    return 3
-
-
-def writable(*outputs: tuple[str, Path | None]) -> None:
-    """Refuse, before any work, output files that sepprof must not write (a directory, device,
-    FIFO or socket, a symlink to one); existing regular files are replaced atomically."""
-    from sepprof.files import check_output_file
-
-    for flag, path in outputs:
-        if path is not None:
-            check_output_file(path, flag)
-
-
-def _is_usage_error(exc: Exception) -> bool:
-    """Click's (or Typer's vendored click's) usage errors: bad option values, unknown options."""
-    return any(cls.__name__ == "UsageError" for cls in type(exc).__mro__)
-
-
-def _usage_hint(exc: Any) -> str:
-    ctx = getattr(exc, "ctx", None)
-    return f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return run_main(app, argv)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -91,14 +92,16 @@ class Flags:
         """Validated ``TimingOptions`` (``fixed`` fills what the command has no flag for); None
         when not timed, after refusing a device this machine does not have."""
         from sepprof.options import TimingOptions, start_timing_clock
+        from sepprof.spec import check_untimed_dtype
 
         given = {f: self.values[n] for n, f in TIMING_FIELDS.items() if n in self.values}
         fields = {**fixed, **given}
         if "devices" in fields:
             fields["devices"] = tuple(d.strip() for d in str(fields["devices"]).split(","))
         opts = TimingOptions(**fields)
+        _check_cuda(opts)  # timed or not, every command refuses an absent device alike (#15)
         if not self.timed:
-            _check_cuda(opts)
+            check_untimed_dtype(opts.dtype)  # bytes would be fp32 under an fp16 header (#15)
             return None
         start_timing_clock()
         return opts
@@ -187,3 +190,13 @@ def emit(result: Any, as_json: bool, view: Callable[[Any], Any]) -> None:
     out = console()
     for item in getattr(result, "results", None) or [result]:
         out.print(view(item))
+
+
+def writable(*outputs: tuple[str, Path | None]) -> None:
+    """Refuse, before any work, output files that sepprof must not write (a directory, device,
+    FIFO or socket, a symlink to one); existing regular files are replaced atomically."""
+    from sepprof.files import check_output_file
+
+    for flag, path in outputs:
+        if path is not None:
+            check_output_file(path, flag)

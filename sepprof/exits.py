@@ -12,6 +12,30 @@ from sepprof import streams
 from sepprof.errors import UserError, printable
 
 
+def main(app: Any, argv: list[str] | None = None) -> int:
+    """Run the Typer ``app`` on ``argv`` and turn every outcome into an exit code.
+    stdout is guarded (``sepprof.streams``): with --json it carries the JSON document only;
+    closed or full, it is one error line (exit 2); a reader gone away ends the run quietly."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    saved, out = sys.stdout, None
+    try:
+        with streams.guarded_stdout(json_only="--json" in args) as out:
+            code = run_app(app, args, debug)
+            out.flush()
+    except streams.StdoutError as exc:
+        code = report(exc, debug)
+    except (streams.StdoutGone, BrokenPipeError):
+        code = streams.BROKEN_PIPE_EXIT
+    broken = code == streams.BROKEN_PIPE_EXIT or getattr(out, "failed", False)
+    if broken and argv is None and saved is not None:
+        streams.silence_stdout(saved)  # the interpreter's last flush must not fail again
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
 def run_app(app: Any, args: list[str], debug: bool) -> int:
     """Run the Typer ``app``; every outcome but a broken stdout becomes an exit code."""
     code, interrupted = 0, False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from sepprof.errors import console_text
 from sepprof.render.fit import new_table
 from sepprof.render.formats import VERDICT_WORDS, headroom, metric_value
 from sepprof.results import CheckResult
@@ -22,7 +23,7 @@ def check_view(result: CheckResult, wide: bool = False) -> RenderableType:
     table.add_column("verdict", no_wrap=True)
     for v in result.verdicts:
         table.add_row(
-            v.budget,
+            console_text(v.budget),  # user text: no markup, no control codes
             v.metric,
             metric_value(v.metric, v.limit),
             metric_value(v.metric, v.actual),

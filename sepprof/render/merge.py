@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from sepprof.errors import console_text
 from sepprof.render.fit import new_table
 from sepprof.render.formats import MERGE_HEADER, merge_cells
 from sepprof.results import MergeResult
@@ -31,7 +32,7 @@ def merge_view(result: MergeResult, wide: bool = False) -> RenderableType:
                 priority=OPTIONAL.get(name, 0),
             )
         for r in rows:
-            table.add_row(*merge_cells(r))
+            table.add_row(*map(console_text, merge_cells(r)))  # cells come from JSON files
         parts.append(table)
     parts.append(Text(f"merged from: {', '.join(result.sources)}", style="dim"))
     return Group(*parts)

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from sepprof.errors import console_text
 from sepprof.render.console import (
     devices_of,
     footer,
@@ -40,7 +41,7 @@ def profile_layers(result: ProfileResult, units: str = "macs", wide: bool = Fals
             macs.append_text(traced_cell(row, units))
         cells: list[Any] = [
             str(i),
-            row.name,
+            console_text(row.name),  # user text: no markup, no control codes
             row.kind,
             row.detail,
             row.shape,

@@ -337,3 +337,30 @@ def test_two_clusters_of_rounds(ordered, unstable):
 def test_split_ratio_is_a_parameter():
     assert split([1.0, 1.9], ratio=2.0) is False
     assert split([1.0, 2.0], ratio=2.0) is True
+
+
+def test_bootstrap_percentiles_by_hand():
+    """Medians of 5 draws from 1..5: P(median <= 1) = 0.058, P(<= 2) = 0.317, P(<= 3) = 0.683
+    (binomial sums), so over 2,000 resamples the 10th/90th percentiles are 2 and 4 (a single
+    draw would give 1 and 5), the 40th/60th are both 3, and level 1 spans all: 1 to 5."""
+    assert bootstrap_interval(ONE_TO_FIVE, level=0.8) == (2.0, 4.0)
+    assert bootstrap_interval(ONE_TO_FIVE, level=0.2) == (3.0, 3.0)
+    assert bootstrap_interval(ONE_TO_FIVE, level=1.0) == (1.0, 5.0)
+    spread = [1.0, 1.1, 1.3, 1.7, 2.5, 4.1]  # medians of even draws take many values
+    assert bootstrap_interval(spread, level=0.5) == bootstrap_interval(spread, level=0.5)
+    assert bootstrap_interval([1.0] * 800) == (1.0, 1.0)  # 250 resamples: a whole number
+
+
+def test_two_rounds_have_an_iqr():
+    assert Latency.from_rounds([1.0, 3.0], runs=2).iqr == 1.0  # quartiles 1.5 and 2.5
+
+
+def test_a_slowdown_with_a_wide_interval_is_unstable_too():
+    slow = Speedup.paired([x / 10 for x in ONE_TO_FIVE])  # 0.3x, interval 0.1x-0.5x
+    assert slow.reason.startswith("unstable: per-round speedups spread 0.10x-0.50x")
+
+
+def test_half_width_not_full_width_is_held_to_ten_percent():
+    """Three rounds at 2.0 and three at 2.5: resampled medians are 2.0 with probability 22/64,
+    so the interval is 2.0x-2.5x around 2.25x: half-width 0.25 > 10% (0.225)."""
+    assert not Speedup.paired([2.0, 2.5, 2.0, 2.5, 2.0, 2.5]).trusted

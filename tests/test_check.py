@@ -288,3 +288,14 @@ def test_budget_times_with_its_backend_and_mode(cli, tmp_path, monkeypatch):
     run = cli("check", budgets(tmp_path, text + "    mode: train\n"), "--repeat", "1", "--json")
     assert run.code == 0, run.err
     assert run.json()["environment"]["mode"] == "train" and asked
+
+
+def test_step_summary_that_is_a_fifo_is_skipped_not_waited_on(cli, tmp_path, monkeypatch):
+    """$GITHUB_STEP_SUMMARY pointing at a FIFO with no reader would block an open() forever."""
+    import os
+
+    fifo = tmp_path / "summary"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(fifo))
+    run = cli("check", budgets(tmp_path, PASSING))
+    assert run.code == 0 and "not a regular file; not written" in run.err

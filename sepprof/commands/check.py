@@ -9,6 +9,7 @@ the same rounds, which keeps it usable on noisy CI machines.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -113,8 +114,6 @@ def publish(
 ) -> list[str]:
     """Write what a CI run keeps (JUnit XML, the next baseline, $GITHUB_STEP_SUMMARY); returns
     the lines to tell the user."""
-    import os
-
     lines = list(result.messages)
     if junit is not None:
         from sepprof.render.junit import junit_xml
@@ -129,8 +128,18 @@ def publish(
 
 
 def _append_summary(result: CheckResult, summary: str) -> list[str]:
+    """Append the table to $GITHUB_STEP_SUMMARY: a regular file (or none yet), never blocking
+    on a FIFO or writing into a device."""
+    import stat
+
     from sepprof.render.markdown import check_markdown
 
+    try:
+        mode = os.stat(summary).st_mode
+    except OSError:
+        mode = stat.S_IFREG  # not there yet: appending creates it
+    if not stat.S_ISREG(mode):
+        return [f"warning: GITHUB_STEP_SUMMARY {summary}: not a regular file; not written"]
     try:
         with open(summary, "a", encoding="utf-8") as f:
             f.write(check_markdown(result) + "\n")

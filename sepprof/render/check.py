@@ -15,7 +15,7 @@ STYLES = {"pass": "green", "fail": "bold red", "warn": "yellow", "inconclusive":
 
 def check_view(result: CheckResult, wide: bool = False) -> RenderableType:
     """The budget table: budget, metric, limit, actual, headroom, verdict; notes under it."""
-    table = new_table(f"Budgets in {result.budget_file}", wide)
+    table = new_table(f"Budgets in {console_text(result.budget_file)}", wide)
     table.add_column("budget")
     table.add_column("metric", no_wrap=True)
     for name in ("limit", "actual", "headroom"):

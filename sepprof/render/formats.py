@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sepprof.errors import console_text, markdown_text, printable
 from sepprof.results.latency import Latency
 from sepprof.results.ratios import Change
 from sepprof.units import human, macs_to_flops
+
+__all__ = ["console_text", "markdown_text", "printable"]  # user text, escaped per medium
 
 
 def unit_name(units: str) -> str:

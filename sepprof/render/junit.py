@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from sepprof.render.formats import headroom, metric_value
+from sepprof.render.formats import headroom, metric_value, printable
 from sepprof.results import CheckResult
 
 
@@ -17,14 +17,14 @@ def junit_xml(result: CheckResult) -> str:
     suite = ET.SubElement(
         suites,
         "testsuite",
-        name=result.budget_file,
+        name=printable(result.budget_file),
         tests=str(len(result.verdicts)),
         failures=str(failures),
         errors="0",
         skipped="0",
     )
     for v in result.verdicts:
-        case = ET.SubElement(suite, "testcase", classname=v.budget, name=v.metric)
+        case = ET.SubElement(suite, "testcase", classname=printable(v.budget), name=v.metric)
         text = (
             f"{v.metric}: actual {metric_value(v.metric, v.actual)}, limit "
             f"{metric_value(v.metric, v.limit)}, headroom {headroom(v.headroom)}"

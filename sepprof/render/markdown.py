@@ -9,9 +9,11 @@ from sepprof.render.formats import (
     VERDICT_WORDS,
     change,
     headroom,
+    markdown_text,
     merge_cells,
     metric_value,
     number,
+    printable,
     ratio,
     share,
     speed,
@@ -46,7 +48,7 @@ def check_markdown(result: CheckResult) -> str:
         ]
         for v in result.verdicts
     ]
-    return f"### sepprof check: {verdict}\n\n`{result.budget_file}`\n\n" + table(
+    return f"### sepprof check: {verdict}\n\n`{printable(result.budget_file)}`\n\n" + table(
         ["budget", "metric", "limit", "actual", "headroom", "verdict", "note"], rows, "llrrrcl"
     )
 
@@ -296,12 +298,13 @@ def report_markdown(report: Any, images: dict[str, tuple[str, str]]) -> str:
     parts.append(_sweep_table(report.sweep, devices))
     parts += _roofline(report, images)
     for i, net in enumerate(report.networks):
-        parts.append(f"## {net.network['name']} by layer type\n\n{types_markdown(net)}\n")
+        name = markdown_text(net.network["name"])
+        parts.append(f"## {name} by layer type\n\n{types_markdown(net)}\n")
         parts += [_image(images, f"types-{i}-{device}") for device in devices]
     if report.backends is not None:
         parts.append(backends_markdown(report.backends))
     for result in report.layers:
-        name = result.spec.get("name") or "layer"
+        name = markdown_text(result.spec.get("name") or "layer")
         parts.append(f"## Layer {name}\n\n{compare_markdown(result)}\n")
     parts.append("## How to read this\n\n" + COUNTING + "\n")
     return "".join(parts)

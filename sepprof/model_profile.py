@@ -114,9 +114,7 @@ def profile_model(
     counted = count_model(model, inputs, trace=trace, itemsize=DTYPE_BYTES[dtype])
     totals, notes = counted.totals, list(counted.notes)
     extra: dict[str, Any] = {"dtype": dtype, "batch": inputs.batch}
-    if timing is None:
-        notes.append("timing skipped (--no-time)")
-    else:
+    if timing is not None:
         measured = time_modules({NETWORK: (model, inputs)}, {NETWORK: totals}, timing, progress)
         totals = measured.rows[0]
         extra.update(measured.environment)

@@ -62,7 +62,7 @@ def test_sepify_table_and_timing(cli):
         "1",
     )
     assert run.code == 0, run.err
-    for text in ["Converted layers", "convs converted", "whole model", "cpu ms", "speedup"]:
+    for text in ["Converted layers", "convs converted", "whole model", "cpu ms", "speed"]:
         assert text in run.out, text
 
 

@@ -130,8 +130,8 @@ def test_report_serialises_and_renders(resnet):
         == sum(m.in_channels * (m.kernel_size[0] ** 2 + m.out_channels) for m in kxk)
     )
     text = to_text(sepify_view(report), width=200)
-    assert "17 convs converted: 173K -> 23.1K params (7.5x), " in text
-    assert f"MACs ({report.macs_before / report.macs_after:.1f}x); 3 skipped: 3 1x1" in text
+    assert f"17 convs converted: 173K -> 23.1K params ({172_824 / 23_059:.2f}x fewer), " in text
+    assert f"MACs ({report.macs_before / report.macs_after:.2f}x fewer); 3 skipped: 3 1x1" in text
     assert "layer4.1.conv2" in text and "3x3 64->64" in text
     assert "already pointwise" in text and "whole model:" in text
 

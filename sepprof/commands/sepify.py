@@ -283,7 +283,7 @@ def convert(
         _in_model_order(model, skipped + idle),
         replace(before.totals, name="before"),
         replace(after.totals, name="after"),
-        tuple(notes + ([] if timing else ["timing skipped (--no-time)"])),
+        tuple(notes),
     )
     if timing is not None and names:
         report = _time(model, converted_model, report, before.scopes, inputs, timing, progress)

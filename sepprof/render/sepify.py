@@ -11,8 +11,8 @@ from rich.text import Text
 
 from sepprof.render.console import devices_of, footer, traced_cell
 from sepprof.render.fit import new_table
-from sepprof.render.formats import count
-from sepprof.results import Row, Speedup
+from sepprof.render.formats import change, console_text, count, speed, unit_name
+from sepprof.results import Row
 from sepprof.units import human
 
 # How each skip code reads in the one-line summary.
@@ -29,9 +29,9 @@ SKIP_WORDS = {
 }
 
 
-def times_fewer(before: float, after: float) -> str:
-    """``8.4x`` (before / after); ``—`` when after is 0."""
-    return f"{before / after:.1f}x" if after else "—"
+def fewer(c: Any) -> str:
+    """A count's change in words: ``8.4x fewer`` (``—`` when unknown)."""
+    return change(c, "") if c is not None else "—"
 
 
 def _traced(before: Row, after: Row, units: str) -> Text:
@@ -43,42 +43,43 @@ def _traced(before: Row, after: Row, units: str) -> Text:
     return traced_cell(after, units)
 
 
-def _speedup(before: Row, after: Row, device: str) -> Text:
-    was, now = before.latency_ms.get(device), after.latency_ms.get(device)
-    if not was or not now or not now.median:
+def _speed(changes: dict[str, Any], device: str) -> Text:
+    """``4.85x faster`` / ``2.03x slower`` (no verdict when contended or unstable)."""
+    s = changes["speedup"].get(device)
+    if s is None:
         return Text("—", style="dim")
-    s = Speedup.of(was, now)
-    return Text(f"{s.value:.2f}x ±{s.error:.2f}", style="green" if s.value >= 1 else "red")
+    text = speed(changes["speed"][device], s.doubt)
+    return Text(text, style="green" if s.value >= 1 and not s.doubt else "yellow")
 
 
 def layers_table(report: Any, units: str = "macs", wide: bool = False) -> Table:
     """One row per converted layer: params and MACs before -> after, traced check, time."""
-    unit = "FLOPs" if units == "flops" else "MACs"
+    unit = unit_name(units)
     rows = [r for c in report.converted for r in (c.before, c.after)]
     devices = devices_of(rows)
-    table = new_table("Converted layers (before -> after; speedup > 1 is faster)", wide)
+    table = new_table("Converted layers (before -> after)", wide)
     table.add_column("#", justify="right")
     table.add_column("layer", no_wrap=True)
-    for name in ("conv", "params", unit, "fewer", "traced"):
+    for name in ("conv", "params", unit, f"{unit} change", "traced"):
         table.add_column(name, justify="left" if name == "conv" else "right", no_wrap=True)
     for device in devices:
-        for name in (f"{device} ms", "speedup"):
+        for name in (f"{device} ms", "speed"):
             table.add_column(name, justify="right", no_wrap=True)
     for i, layer in enumerate(report.converted, 1):
-        b, a = layer.before, layer.after
+        b, a, changes = layer.before, layer.after, layer.changes
         cells: list[Any] = [
             str(i),
-            layer.name,
+            console_text(layer.name),
             b.detail,
             f"{human(b.params, 4)} -> {human(a.params + a.norm_params, 4)}",
             f"{count(b.macs_analytic, units)} -> {count(a.macs_analytic, units)}",
-            times_fewer(b.macs_analytic, a.macs_analytic),
+            fewer(changes["macs"]),
             _traced(b, a, units),
         ]
         for device in devices:
             was, now = b.latency_ms.get(device), a.latency_ms.get(device)
             cells.append(f"{was.median:.3g} -> {now.median:.3g}" if was and now else "—")
-            cells.append(_speedup(b, a, device))
+            cells.append(_speed(changes, device))
         table.add_row(*cells)
     return table
 
@@ -89,7 +90,7 @@ def skipped_table(report: Any, wide: bool = False) -> Table:
     for name in ("layer", "op", "reason"):
         table.add_column(name)
     for s in report.skipped:
-        table.add_row(s.name, s.op, s.reason)
+        table.add_row(console_text(s.name), s.op, console_text(s.reason))
     return table
 
 
@@ -104,7 +105,7 @@ def skipped_summary(report: Any) -> str:
 
 def totals_line(report: Any, units: str = "macs") -> Text:
     """``12 convs converted: 11.7M -> 1.4M params (8.4x), 1.82G -> 0.24G MACs (7.6x); ...``."""
-    unit = "FLOPs" if units == "flops" else "MACs"
+    unit = unit_name(units)
     skipped = skipped_summary(report)
     if not report.converted:
         what = "the model has no convolution" if not report.skipped else skipped
@@ -113,9 +114,9 @@ def totals_line(report: Any, units: str = "macs") -> Text:
     text = Text(f"{n} conv{'s' if n != 1 else ''} converted: ", style="bold")
     text.append(
         f"{human(report.params_before)} -> {human(report.params_after)} params "
-        f"({times_fewer(report.params_before, report.params_after)}), "
+        f"({fewer(report.params_change)}), "
         f"{count(report.macs_before, units)} -> {count(report.macs_after, units)} {unit} "
-        f"({times_fewer(report.macs_before, report.macs_after)})",
+        f"({fewer(report.macs_change)})",
         style="cyan",
     )
     if skipped:
@@ -128,13 +129,14 @@ def model_line(report: Any, units: str = "macs") -> Text | None:
     b, a = report.before, report.after
     if b is None or a is None:
         return None
-    unit = "FLOPs" if units == "flops" else "MACs"
+    unit = unit_name(units)
     pb, pa = b.params + b.norm_params, a.params + a.norm_params
+    changes = report.changes
     text = Text("whole model: ", style="bold")
     text.append(
-        f"{human(pb, 4)} -> {human(pa, 4)} params ({times_fewer(pb, pa)}), "
+        f"{human(pb, 4)} -> {human(pa, 4)} params ({fewer(changes['params'])}), "
         f"{count(b.macs_analytic, units)} -> {count(a.macs_analytic, units)} {unit} "
-        f"({times_fewer(b.macs_analytic, a.macs_analytic)})"
+        f"({fewer(changes['macs'])})"
     )
     if b.traced_ok is not None and a.traced_ok is not None:
         text.append("  traced ")
@@ -142,9 +144,9 @@ def model_line(report: Any, units: str = "macs") -> Text | None:
     for device in devices_of([b, a]):
         was, now = b.latency_ms.get(device), a.latency_ms.get(device)
         if was and now:
-            text.append(
-                f"; {device} {was.median:.3g} ms -> {now.median:.3g} ms ({_speedup(b, a, device)})"
-            )
+            text.append(f"; {device} {was.median:.3g} ms -> {now.median:.3g} ms (")
+            text.append_text(_speed(changes, device))
+            text.append(")")
     return text
 
 

@@ -7,6 +7,8 @@ from typing import Any, get_args
 
 from sepprof.errors import UserError
 from sepprof.ops import ActKind
+from sepprof.results.latency import Speedup
+from sepprof.results.ratios import Change
 from sepprof.results.rows import Row
 
 SEPIFY_SCHEMA = "sepprof.sepify/1"
@@ -67,6 +69,33 @@ class SkippedLayer:
         return cls(d["name"], d["op"], d["code"], d["reason"])
 
 
+def before_after(before: Row, after: Row) -> dict[str, Any]:
+    """What a rewrite changed: params (BatchNorm included) and MACs in one direction, and the
+    speedup on every device where both were timed (None where either was not)."""
+    pb, pa = before.params + before.norm_params, after.params + after.norm_params
+    macs = (before.macs_analytic, after.macs_analytic)
+    speedup = {
+        d: Speedup.of(before.latency_ms[d], after.latency_ms[d])
+        for d in before.latency_ms
+        if d in after.latency_ms and after.latency_ms[d].median
+    }
+    return {
+        "params": Change.of_count(pa / pb) if pb else None,
+        "macs": Change.of_count(macs[1] / macs[0]) if None not in macs and macs[0] else None,
+        "speedup": speedup,
+        "speed": {d: Change.of_speedup(s.value, s.error) for d, s in speedup.items()},
+    }
+
+
+def _changes_dict(changes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "params_change": changes["params"].to_dict() if changes["params"] else None,
+        "macs_change": changes["macs"].to_dict() if changes["macs"] else None,
+        "speedup": {d: s.to_dict() for d, s in changes["speedup"].items()},
+        "speed_change": {d: c.to_dict() for d, c in changes["speed"].items()},
+    }
+
+
 @dataclass(frozen=True)
 class ConvertedLayer:
     """A converted convolution: the standard conv (``before``) and its separable replacement
@@ -80,8 +109,13 @@ class ConvertedLayer:
     before: Row
     after: Row
 
+    @property
+    def changes(self) -> dict[str, Any]:
+        return before_after(self.before, self.after)
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            **_changes_dict(self.changes),
             "name": self.name,
             "k": list(self.k) if isinstance(self.k, tuple) else self.k,
             "stride": list(self.stride) if isinstance(self.stride, tuple) else self.stride,
@@ -112,6 +146,24 @@ class SepifyReport:
     after: Row | None = None
     notes: tuple[str, ...] = ()
     schema: str = SEPIFY_SCHEMA
+
+    @property
+    def changes(self) -> dict[str, Any] | None:
+        """The whole model before/after (None without whole-model rows)."""
+        if self.before is None or self.after is None:
+            return None
+        return before_after(self.before, self.after)
+
+    @property
+    def params_change(self) -> Change | None:
+        """The converted layers' params, before -> after, in one direction."""
+        return (
+            Change.of_count(self.params_after / self.params_before) if self.params_before else None
+        )
+
+    @property
+    def macs_change(self) -> Change | None:
+        return Change.of_count(self.macs_after / self.macs_before) if self.macs_before else None
 
     @property
     def params_before(self) -> int:
@@ -145,9 +197,12 @@ class SepifyReport:
                 "params_after": self.params_after,
                 "macs_before": self.macs_before,
                 "macs_after": self.macs_after,
+                "params_change": self.params_change.to_dict() if self.params_change else None,
+                "macs_change": self.macs_change.to_dict() if self.macs_change else None,
             },
             "before": self.before.to_dict() if self.before else None,
             "after": self.after.to_dict() if self.after else None,
+            "model_change": _changes_dict(self.changes) if self.changes else None,
             "notes": list(self.notes),
         }
 

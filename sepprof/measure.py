@@ -143,8 +143,11 @@ def time_devices(
     """Time every item on each device in this process, metering others' CPU use meanwhile."""
     runs = {}
     for device in devices:
+        built = progress(f"preparing items on {device} ({opts.backend})", 1) if progress else None
         with torch_threads(n_threads):  # compiled kernels and ORT sessions keep this count
             items = paired_order(make_items(device))
+        if built:
+            built()
         tick = progress(f"timing {len(items)} items on {device}", opts.rounds) if progress else None
         meter = Meter().start()
         latency = measure(

@@ -111,7 +111,10 @@ def profile_model(
     spec, say)."""
     inputs = as_inputs(inputs)
     dtype = getattr(timing, "dtype", "fp32")
+    done = progress("counting the model", 1) if progress else None
     counted = count_model(model, inputs, trace=trace, itemsize=DTYPE_BYTES[dtype])
+    if done:
+        done()
     totals, notes = counted.totals, list(counted.notes)
     extra: dict[str, Any] = {"dtype": dtype, "batch": inputs.batch}
     if timing is not None:

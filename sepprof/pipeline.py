@@ -219,7 +219,10 @@ def measure(
     notes: list[str] = []
     if trace is not None:
         check_memory(trace_what, trace_bytes, "cpu", hint)
+        done = progress("counting by tracing", 1) if progress else None
         traced = trace()
+        if done:
+            done()
         targets = [with_traced(t, traced) for t in targets]
         notes.extend(traced.notes)
     if backward is not None and getattr(timing, "mode", "inference") == "train":

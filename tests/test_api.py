@@ -71,3 +71,16 @@ def test_docstring_examples_run(module, monkeypatch):
     monkeypatch.chdir(importlib.import_module("sepprof").__file__.rsplit("/sepprof/", 1)[0])
     failed, tried = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failed == 0
+
+
+def test_long_steps_report_progress():
+    """Counting by tracing is a step of its own in the progress reporter (shown on stderr when
+    it is a terminal), so a huge layer never counts in silence."""
+    seen = []
+
+    def progress(label, total):
+        seen.append([label, total, 0])
+        return lambda: seen[-1].__setitem__(2, seen[-1][2] + 1)
+
+    sepprof.compare(k=3, cout=16, size=8, progress=progress)
+    assert seen == [["counting by tracing", 1, 1]]

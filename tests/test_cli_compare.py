@@ -93,7 +93,9 @@ def test_timing_fills_latency_and_speedup(cli):
     # paired rounds: the median of each round's standard/separable ratio
     ratios = sorted(
         a / b
-        for a, b in zip(std["latency_ms"]["cpu"]["rounds"], sep["latency_ms"]["cpu"]["rounds"])
+        for a, b in zip(
+            std["latency_ms"]["cpu"]["rounds"], sep["latency_ms"]["cpu"]["rounds"], strict=True
+        )
     )
     assert doc["comparisons"][0]["speedup"]["cpu"] == pytest.approx((ratios[0] + ratios[1]) / 2)
     assert doc["environment"]["threads"] >= 1

@@ -258,7 +258,6 @@ def test_readme_ci_step_passes_on_a_first_run_then_keeps_a_baseline(cli, tmp_pat
     assert pr.code == 0 and pr.json()["baseline"] == str(baseline) and not pr.json()["messages"]
 
 
-
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -127,18 +127,25 @@ def compare(
     from sepprof.render.console import compare_view
 
     check_units(flags.units)
-    opts = flags.timing()
+    runs = flags.timings()  # one per --mode: inference,train are shown side by side
+    if config is not None and (wrong := given(ctx, *LAYER_FLAGS)):
+        fail(f"--config: {', '.join(wrong)} cannot be used with a layers file")
+    if config is not None and len(runs) > 1:
+        fail("--mode: several modes side by side apply to one layer, not to --config")
     with progress_bar(not flags.as_json) as progress:
-        run = dict(trace=flags.traced, timing=opts, progress=progress)
         if config is not None:
-            if wrong := given(ctx, *LAYER_FLAGS):
-                fail(f"--config: {', '.join(wrong)} cannot be used with a layers file")
+            run = dict(trace=flags.traced, timing=runs[0], progress=progress)
             result: Any = cmd.compare_file(config, variants, **run)
         else:
             layer = {name: ctx.params[name] for name in LAYER_FLAGS}
             chosen = cmd.DEFAULT_VARIANTS if variants is None else variants  # '' is ','
-            result = cmd.compare(layer, chosen, **run)
+            result = cmd.compare_modes(layer, chosen, runs, flags.traced, progress)
     emit(result, flags.as_json, lambda r: compare_view(r, flags.units, flags.wide))
+    if not flags.as_json and len(runs) > 1:
+        from sepprof.render.compare import modes_line
+        from sepprof.render.console import console
+
+        console().print(modes_line(result))
     if strict and cmd.mismatched(result):
         raise typer.Exit(1)
 

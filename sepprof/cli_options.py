@@ -106,6 +106,14 @@ class Flags:
         start_timing_clock()
         return opts
 
+    def timings(self) -> list[Any]:
+        """One ``TimingOptions`` per mode of ``--mode`` (``inference,train``: both, to be shown
+        side by side); ``[None]`` when not timed."""
+        modes = [m.strip() for m in str(self.values.get("mode", "inference")).split(",")]
+        if not self.timed or len(modes) == 1:
+            return [self.timing()]
+        return [Flags({**self.values, "mode": m}).timing() for m in dict.fromkeys(modes)]
+
 
 def _check_cuda(opts: Any) -> None:
     if "cuda" in opts.devices:

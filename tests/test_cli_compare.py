@@ -249,3 +249,33 @@ def test_train_mode_counts_the_backward_pass(cli):
     assert sep["macs_train"] == 3 * (dw + pw)
     assert [s["macs_backward"] for s in sep["stages"]] == [2 * dw, 2 * pw]
     assert run.json()["environment"]["mode"] == "train"
+
+
+def test_inference_and_training_side_by_side(cli, monkeypatch):
+    """--mode inference,train times the layer in both modes; JSON is one compare-set, and the
+    summary line gives both verdicts (recorded rounds: 5x in inference, 2x in training)."""
+    import sepprof.measure as m
+    from sepprof.results import Latency
+
+    def recorded(items, **_):
+        train = any("train" in str(getattr(v, "mode", "")) for v in items.values())
+        fast = [2.0, 2.5, 2.0, 2.0, 1.8] if not train else [5.0, 6.0, 5.5, 5.0, 4.5]
+        std = [10.0, 12.0, 11.0, 10.0, 9.0]
+        return {k: Latency.from_rounds(std if "standard" in k else fast, 50) for k in items}
+
+    class Quiet:
+        def start(self):
+            return self
+
+        def stop(self):
+            return 0.0  # nobody else used the cores while timing
+
+    monkeypatch.setattr(m, "measure", recorded)
+    monkeypatch.setattr(m, "others_cpu", lambda window=0.2, reuse=0.0: 0.0)
+    monkeypatch.setattr(m, "Meter", Quiet)
+    args = ["--cout", "16", "--size", "8", "--threads", "1", "--mode", "inference,train"]
+    doc = cli("compare", *args, "--json").json()
+    assert doc["schema"] == "sepprof.compare-set/1"
+    assert [r["environment"]["mode"] for r in doc["results"]] == ["inference", "train"]
+    text = cli("compare", *args).out
+    assert "separable vs standard on cpu: inference 5.00x" in text and "training step 2.00x" in text

@@ -84,6 +84,22 @@ def compare_file(
     return CompareSet(str(path), tuple(results))
 
 
+def compare_modes(
+    layer: LayerSpec | Mapping[str, Any] | None,
+    variants: str | Sequence[str | VariantSpec],
+    timings: Sequence[Any],
+    trace: bool = True,
+    progress: Progress | None = None,
+) -> CompareResult | CompareSet:
+    """``--mode inference,train``: the same layer timed once per mode (one ``TimingOptions``
+    each), as one set whose results the summary shows side by side; one mode, one result."""
+    results = [compare(layer, variants, trace=trace, timing=t, progress=progress) for t in timings]
+    if len(results) == 1:
+        return results[0]
+    modes = ",".join(getattr(t, "mode", "inference") for t in timings)
+    return CompareSet(f"--mode {modes}", tuple(results))
+
+
 def mismatched(result: CompareResult | CompareSet) -> bool:
     """True when a traced count differs from the analytic one (``--strict``)."""
     results = result.results if isinstance(result, CompareSet) else (result,)

@@ -181,7 +181,9 @@ def prepare(name: str, target: Target, work: Path) -> None:
         "also_copy =\n    configs\n    examples\n"
         f"pytest_add_cli_args_test_selection =\n    {tests}\n"
         "pytest_add_cli_args =\n    -p\n    no:randomly\n    -p\n    no:cacheprovider\n"
-        "use_git_change_detection = false\n",
+        "use_git_change_detection = false\n"
+        "timeout_multiplier = 3\ntimeout_constant = 2\n"
+        "process_isolation = forkserver\n",  # torch's thread pool is not fork-safe
         encoding="utf-8",
     )
 

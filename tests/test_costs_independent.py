@@ -183,3 +183,36 @@ def test_macs_round_to_the_published_figure(name, published, digits, source):
     (a tolerance of half a unit in the last printed digit, not a blanket percentage)."""
     macs = plan_cost(load_network(NETWORKS / f"{name}.yaml").plan()).macs
     assert float(f"{macs:.{digits}g}") == published, source
+
+
+def test_elementwise_ops_cost_no_macs_or_params_and_counts_are_integers():
+    """Per DESIGN.md: pools and gates are elementwise only; counts are integers (JSON)."""
+    from sepprof.costs import op_cost
+    from sepprof.ops import Linear, Mul, Pool, Shape
+
+    x = Shape(8, 4, 4)  # 128 elements
+    cases = [
+        (Pool(x, "max", 2, 2), 8 * 2 * 2 * (4 - 1)),  # k²-1 comparisons per output
+        (Pool(x, "avg", 2, 2), 8 * 2 * 2 * 4),  # k² adds per output
+        (Pool(x, "avg", global_=True), 128),  # one add per input element
+        (Mul(x), 128),
+        (Linear(x, 10, bias=False), 0),
+        (Linear(x, 10), 10),
+    ]
+    for op, eltwise in cases:
+        cost = op_cost(op)
+        assert cost.eltwise == eltwise, op
+        assert all(type(v) is int for v in (cost.macs, cost.params, cost.eltwise, cost.bytes))
+        if not isinstance(op, Linear):
+            assert (cost.macs, cost.params) == (0, 0), op
+    assert op_cost(Linear(x, 10, bias=False)).params == 128 * 10
+
+
+def test_bytes_default_to_fp32_at_every_level():
+    plan = load_network(NETWORKS / "mobilenet_v1.yaml").plan(Options(resolution=32))
+    block = plan.blocks[1]
+    stage = block.stages[0]
+    for cost in (plan_cost, block_cost, stage_cost):
+        part = {plan_cost: plan, block_cost: block, stage_cost: stage}[cost]
+        assert cost(part).bytes == 2 * cost(part, 1, 2).bytes  # fp32 is twice fp16
+        assert cost(part, 2).macs == 2 * cost(part).macs

@@ -227,7 +227,7 @@ def _environment(report: Any) -> str:
         ["memory format", str(env.get("memory_format"))],
         ["allocator", str(env.get("allocator"))],
         ["devices timed", ", ".join(report.calibrations)],
-        ["roofline from", str(env.get("roofline_source") or "—")],
+        ["roofline from", _per_device(env.get("roofline_source"))],
     ]
     return table(["", ""], rows, "ll")
 
@@ -329,10 +329,18 @@ def _backend_row(matrix: Any, run: Any, names: list[str]) -> list[str]:
     interval = f" (95%: {s.low:.2f}-{s.high:.2f})" if s and s.low is not None else ""
     verdict = speed(Change.of_speedup(s.value), s.doubt) + interval if s else "—"
     faster = matrix.over_eager(run)
-    vs_eager = ", ".join(f"{n} {faster[n]:.2f}x" for n in names if n in faster)
+    words = {n: change(Change.of_speedup(faster[n]), "") for n in names if n in faster}
+    vs_eager = ", ".join(f"{n} {w}" for n, w in words.items())
     cells = [f"{run.latency_ms[n]:.3g}" if n in run.latency_ms else "—" for n in names]
     seconds = f"{run.compile_seconds:.0f}" if run.compile_seconds else "—"
     return [run.setup, *cells, verdict, vs_eager if run.backend != "eager" else "—", seconds]
+
+
+def _per_device(value: Any) -> str:
+    """``cpu: stored calibration ...; cuda: ...`` from a per-device mapping."""
+    if isinstance(value, dict):
+        return "; ".join(f"{d}: {v}" for d, v in value.items()) or "—"
+    return str(value or "—")
 
 
 def _sweep_table(sweep: Any, devices: list[str]) -> str:
@@ -350,9 +358,10 @@ def _sweep_table(sweep: Any, devices: list[str]) -> str:
 
 
 COUNTING = (
-    "MACs are multiply-adds of convolution and fully connected layers; 1 MAC = 2 FLOPs. "
-    "BatchNorm, activations, bias and residual adds are elementwise ops, counted apart. Every "
-    "MAC count is analytic and checked against fvcore's trace and torch.utils.flop_counter (✓). "
+    "MACs are multiply-adds of convolutions, fully connected layers, matmuls and attention; "
+    "1 MAC = 2 FLOPs. BatchNorm, activations, bias and residual adds are elementwise ops, counted "
+    "apart. Every MAC count is analytic and checked (✓) against sepprof's tracer and two peers: "
+    "torch.utils.flop_counter's formulas and fvcore. "
     "Latency is the median of per-round medians; each round times every item in turn, and "
     "±IQR is the spread of those round medians, relative to the median. Speed vs base is the "
     "median of per-round ratios (base time / variant time), ± half its 95% bootstrap interval, "

@@ -216,3 +216,44 @@ def test_bytes_default_to_fp32_at_every_level():
         part = {plan_cost: plan, block_cost: block, stage_cost: stage}[cost]
         assert cost(part).bytes == 2 * cost(part, 1, 2).bytes  # fp32 is twice fp16
         assert cost(part, 2).macs == 2 * cost(part).macs
+
+
+def test_convnd_by_hand():
+    """1-D grouped conv and a 2-D transposed conv (MACs from the input side, as fvcore and
+    torch's counter count them), worked by hand."""
+    from sepprof.costs import op_cost
+    from sepprof.ops import ConvNd, Dims
+
+    one_d = ConvNd(Dims(8, (16,)), 12, (3,), (1,), (2,), (1,), groups=4)
+    cost = op_cost(one_d)  # 16 + 2 - 2 - 1 + 1 = 16 outputs of 12 channels, 8/4 x 3 weights
+    assert (cost.macs, cost.params, cost.eltwise) == (12 * 16 * 2 * 3, 12 * 2 * 3, 0)
+    biased = op_cost(ConvNd(Dims(8, (16,)), 12, (3,), (1,), (2,), (1,), groups=4, bias=True))
+    assert (biased.params, biased.eltwise) == (12 * 2 * 3 + 12, 12 * 16)
+    up = op_cost(ConvNd(Dims(8, (5, 5)), 6, (3, 3), (2, 2), (2, 2), (1, 1), 2, transposed=True))
+    assert (up.macs, up.params, up.eltwise) == (8 * 25 * 3 * 9, 8 * 3 * 9, 0)
+    for c in (cost, biased, up):
+        assert all(type(v) is int for v in (c.macs, c.params, c.eltwise, c.bytes))
+
+
+def test_conv_counts_are_integers():
+    from sepprof.costs import op_cost
+    from sepprof.ops import Conv, Shape
+
+    cost = op_cost(Conv(Shape(8, 6, 6), 12, 3, padding=1, groups=4, bias=True))
+    assert (cost.macs, cost.params, cost.eltwise) == (12 * 36 * 2 * 9, 12 * 2 * 9 + 12, 12 * 36)
+    assert all(type(v) is int for v in (cost.macs, cost.params, cost.eltwise, cost.bytes))
+
+
+def test_bytes_of_elementwise_ops_by_hand():
+    """An add reads two tensors and writes one; a gate reads x and one scale per channel and
+    writes one; BatchNorm reads and writes x plus its scale and shift (fp32: 4 bytes)."""
+    from sepprof.costs import op_cost, total
+    from sepprof.ops import Add, BatchNorm, Mul, Shape
+
+    x = Shape(8, 4, 4)  # 128 elements, 8 channels
+    assert op_cost(Add(x)).bytes == 3 * 128 * 4
+    assert op_cost(Mul(x)).bytes == (2 * 128 + 8) * 4
+    assert op_cost(BatchNorm(x)).bytes == (2 * 128 + 2 * 8) * 4
+    both = total([Add(x), BatchNorm(x)])
+    assert (both.bytes, both.eltwise) == ((3 * 128 + 2 * 128 + 2 * 8) * 4, 128 + 2 * 128)
+    assert total([Add(x)], 2, 2).bytes == 3 * 256 * 2

@@ -188,7 +188,7 @@ def test_macs_round_to_the_published_figure(name, published, digits, source):
 def test_elementwise_ops_cost_no_macs_or_params_and_counts_are_integers():
     """Per DESIGN.md: pools and gates are elementwise only; counts are integers (JSON)."""
     from sepprof.costs import op_cost
-    from sepprof.ops import Linear, Mul, Pool, Shape
+    from sepprof.ops import Add, Linear, Mul, Pool, Shape
 
     x = Shape(8, 4, 4)  # 128 elements
     cases = [
@@ -196,6 +196,7 @@ def test_elementwise_ops_cost_no_macs_or_params_and_counts_are_integers():
         (Pool(x, "avg", 2, 2), 8 * 2 * 2 * 4),  # k² adds per output
         (Pool(x, "avg", global_=True), 128),  # one add per input element
         (Mul(x), 128),
+        (Add(x), 128),
         (Linear(x, 10, bias=False), 0),
         (Linear(x, 10), 10),
     ]

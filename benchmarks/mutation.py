@@ -69,9 +69,10 @@ TARGETS = {
     ),
     "handles": Target(
         "sepprof/handles.py",
-        ("tests/test_costs_independent.py", "tests/test_trace.py", "tests/test_zoo.py"),
-        (),
-        f"{FAST} and not resnet50",
+        ("tests/test_costs_independent.py",),
+        ("_shape", "_numel", "_present", "conv", "mm", "addmm", "per_output", "per_input")
+        + ("batch_norm", "pool"),
+        FAST,
     ),
     "latency": Target(
         "sepprof/results/latency.py",

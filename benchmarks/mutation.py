@@ -57,6 +57,8 @@ class Target:
         return [f"{self.dotted}.x{'ǁ' if 'ǁ' in f else '_'}{f}__mutmut_*" for f in self.functions]
 
 
+CNN_HANDLES = ("_shape", "_numel", "_present", "conv", "mm", "addmm", "per_output", "per_input")
+CNN_HANDLES += ("batch_norm", "pool")
 FAST = "not network_counts"  # leave out tracing whole networks (tens of seconds a mutant)
 TARGETS = {
     "claims": Target("sepprof/claims.py", ("tests/test_claims.py",)),
@@ -70,8 +72,7 @@ TARGETS = {
     "handles": Target(
         "sepprof/handles.py",
         ("tests/test_costs_independent.py",),
-        ("_shape", "_numel", "_present", "conv", "mm", "addmm", "per_output", "per_input")
-        + ("batch_norm", "pool"),
+        CNN_HANDLES,
         FAST,
     ),
     "latency": Target(

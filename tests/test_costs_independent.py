@@ -258,3 +258,15 @@ def test_bytes_of_elementwise_ops_by_hand():
     both = total([Add(x), BatchNorm(x)])
     assert (both.bytes, both.eltwise) == ((3 * 128 + 2 * 128 + 2 * 8) * 4, 128 + 2 * 128)
     assert total([Add(x)], 2, 2).bytes == 3 * 256 * 2
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v1", "xception"])
+def test_pools_and_classifiers_match_an_independent_dispatch_count(name):
+    """Small inputs, so this stays fast: global average pooling and the classifier (addmm) of
+    MobileNetV1, Xception's strided max pools and residual adds."""
+    plan = load_network(NETWORKS / f"{name}.yaml").plan(Options(resolution=32))
+    ours = counted(build_plan(plan), random_input(1, plan.inp))
+    assert not ours.unknown
+    traced, _ = trace_plan(plan, 1)
+    assert (plan_cost(plan).macs, plan_cost(plan).eltwise) == (ours.macs, ours.eltwise)
+    assert (traced[""].macs, traced[""].eltwise) == (ours.macs, ours.eltwise)

@@ -131,6 +131,20 @@ PLANTED = (
         '        [x * dram.bandwidth / 1e9 for x in grid],\n        color="k",',
         ("tests/test_mutants_roofline.py",),
     ),
+    Planted(  # handles built by factories at import time, which mutmut cannot switch
+        "traced max pool counts k² per output, not k²-1",
+        "sepprof/handles.py",
+        '(window - 1 if fn == "max" else window)',
+        "window",
+        ("tests/test_costs_independent.py", "-k", FAST),
+    ),
+    Planted(
+        "traced activations count 1 op per element whatever their kind",
+        "sepprof/handles.py",
+        "_numel(outputs[0]) * ELEMENTWISE_OPS[kind]",
+        "_numel(outputs[0])",
+        ("tests/test_costs_independent.py", "-k", FAST),
+    ),
     Planted(
         "BatchNorm counted as 1 op per element",
         "sepprof/costs.py",

@@ -196,3 +196,11 @@ def test_quick_report_end_to_end(cli, tmp_path, quiet_recorded_machine, monkeypa
     assert reproduce == f"sepprof {' '.join(args)} --force"
     again = cli(*reproduce.split()[1:])  # the reproduce command runs as written
     assert again.code == 0, again.err
+
+
+def test_report_json_reads_back_to_the_same_document(small_report):
+    """A report can be rendered again later from its report.json, without measuring."""
+    import json
+
+    doc = json.loads(json.dumps(small_report.to_dict()))
+    assert Report.from_dict(doc).to_dict() == doc

@@ -100,3 +100,23 @@ class Report:
             "busy_cores": self.busy_cores,
             "busy": self.busy,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Report:
+        """A report read back from its report.json (to render it again without measuring)."""
+        from sepprof.calibration import Calibration
+
+        cals = d.get("calibrations", {})
+        backends = d.get("backends")
+        return cls(
+            d["environment"],
+            d["command"],
+            d["created"],
+            CompareResult.from_dict(d["main"]),
+            tuple(CompareResult.from_dict(c) for c in d["layers"]),
+            SweepResult.from_dict(d["sweep"]),
+            {k: Calibration.from_dict(c) if c else None for k, c in cals.items()},
+            tuple(ProfileResult.from_dict(n) for n in d["networks"]),
+            tuple(Claim(**c) for c in d["claims"]),
+            BackendMatrix.from_dict(backends) if backends else None,
+        )

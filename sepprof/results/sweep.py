@@ -8,6 +8,9 @@ from typing import Any
 from sepprof.results.compare import CompareResult
 from sepprof.results.schemas import SWEEP_SCHEMA
 
+# What differs from point to point of one sweep: the load it was timed under.
+CONDITIONS = ("other_cpu_cores", "contention", "threads", "threads_note")
+
 
 @dataclass(frozen=True)
 class SweepResult:
@@ -25,7 +28,8 @@ class SweepResult:
             d = p.to_dict()
             for key in ("environment", "schema", "sepprof_version"):
                 d.pop(key)
-            points.append(d)
+            conditions = {k: p.environment[k] for k in CONDITIONS if k in p.environment}
+            points.append({**d, "conditions": conditions} if conditions else d)
         return {
             "schema": self.schema,
             "sepprof_version": self.environment.get("sepprof", ""),
@@ -38,5 +42,8 @@ class SweepResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SweepResult:
         env = d["environment"]
-        points = tuple(CompareResult.from_dict({**p, "environment": env}) for p in d["points"])
+        points = tuple(
+            CompareResult.from_dict({**p, "environment": {**env, **p.get("conditions", {})}})
+            for p in d["points"]
+        )
         return cls(env, d["grid"], points, tuple(d.get("notes", ())))

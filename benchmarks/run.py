@@ -162,7 +162,33 @@ def counting(scale: Scale) -> None:
         f"| {ours / fv:.2f}x | |"
     )
     ptflops_rows(model, plan_cost(plan), ours, scale)
+    model_row(scale)
     say()
+
+
+def model_row(scale: Scale) -> None:
+    """Issue #12's goal: a traced ``profile --model`` of ResNet-50 at 224 (counting, no timing)
+    takes no longer than fvcore's ``FlopCountAnalysis(...).total()`` alone, same model, same
+    process."""
+    import torch
+    from fvcore.nn import FlopCountAnalysis
+
+    from sepprof.model import ModelInputs
+    from sepprof.model_profile import profile_model
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from zoo import ResNet50
+
+    size = 64 if scale == QUICK else 224
+    model, x = ResNet50().eval(), torch.randn(1, 3, size, size)
+    ours = best(lambda: profile_model(model, ModelInputs.of(x)), scale.repeat)
+    with torch.no_grad():
+        fv = best(lambda: _fvcore(FlopCountAnalysis, model, x), scale.repeat)
+    say(
+        f"| traced `profile --model` of ResNet-50 at {size}² (same prebuilt model) "
+        f"| {ours:.3f} s | fvcore alone {fv:.3f} s | {ours / fv:.2f}x "
+        f"| ≤ 1x: {check(ours / fv, 1.0)} |"
+    )
 
 
 def _fvcore(analysis: type, module: object, x: object) -> int:

@@ -161,8 +161,8 @@ def counting(scale: Scale) -> None:
         f"| trace MobileNetV2 (same prebuilt module) | {ours:.3f} s | fvcore alone {fv:.3f} s "
         f"| {ours / fv:.2f}x | |"
     )
-    ptflops_rows(model, plan_cost(plan), ours, scale)
     model_row(scale)
+    ptflops_rows(model, plan_cost(plan), ours, scale)  # ends with a sentence, after the table
     say()
 
 

@@ -278,6 +278,7 @@ def regressions(
         if base is None or not base:
             continue
         worse = actual / base - 1 if key.startswith(LOWER_IS_BETTER) else 1 - actual / base
+        worse = round(worse, 12)  # 2.1 / 2.0 - 1 is 0.05000000000000004: exactly 5% is 5%
         note = f"baseline {human(base, 4)}, change {actual / base - 1:+.1%}"
         verdict = _judge(budget, f"regression {key}", limit, worse, True, note)
         out.append(_trust(verdict, (notes or {}).get(UNTRUSTED + key, ""), strict_timing))

@@ -143,7 +143,8 @@ def time_devices(
     """Time every item on each device in this process, metering others' CPU use meanwhile."""
     runs = {}
     for device in devices:
-        built = progress(f"preparing items on {device} ({opts.backend})", 1) if progress else None
+        slow = progress and opts.backend != "eager"  # compiling or exporting takes a while
+        built = progress(f"preparing items on {device} ({opts.backend})", 1) if slow else None
         with torch_threads(n_threads):  # compiled kernels and ORT sessions keep this count
             items = paired_order(make_items(device))
         if built:

@@ -298,3 +298,12 @@ def test_step_summary_that_is_a_fifo_is_skipped_not_waited_on(cli, tmp_path, mon
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(fifo))
     run = cli("check", budgets(tmp_path, PASSING))
     assert run.code == 0 and "not a regular file; not written" in run.err
+
+
+def test_a_regression_of_exactly_the_limit_passes():
+    """2.0 -> 2.1 is a 5% regression: a 5% limit holds (no floating-point 5.000000000000004%)."""
+    from sepprof.budgets import Budget, regressions
+
+    budget = Budget(name="b", config="x.yaml", max_macs="1G", max_regression="5%")
+    (verdict,) = regressions(budget, {"macs": 2.1}, {"macs": 2.0})
+    assert verdict.status == "pass" and verdict.actual == 0.05

@@ -6,37 +6,66 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-def interrupt(args: list[str], after: float, cwd) -> subprocess.CompletedProcess:
+# Runs the real CLI, but says READY on stderr when the first timing warm-up starts.
+READY = """
+import sys
+import sepprof.timing as timing
+original = timing.warm_up
+def ready(*args, **kwargs):
+    timing.warm_up = original
+    sys.stderr.write("READY\\n")
+    sys.stderr.flush()
+    return original(*args, **kwargs)
+timing.warm_up = ready
+from sepprof.cli import main
+sys.argv = ["sepprof", *sys.argv[1:]]
+main()
+"""
+
+
+def interrupt(args: list[str], cwd) -> subprocess.CompletedProcess:
+    """Start sepprof, wait until it says timing has started, then send SIGINT."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sepprof", *args],
+        [sys.executable, "-c", READY, *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "SEPPROF_CACHE_DIR": str(cwd)},
     )
-    time.sleep(after)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+    watchdog = threading.Timer(300, proc.kill)  # a hang fails the test instead of blocking
+    watchdog.start()
+    try:
+        before = []
+        for line in proc.stderr:
+            if line.strip() == "READY":
+                break
+            before.append(line)
+        else:
+            pytest.fail("sepprof ended before timing started: " + "".join(before))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        watchdog.cancel()
+    return subprocess.CompletedProcess(args, proc.returncode, out, "".join(before) + err)
 
 
 def test_ctrl_c_while_timing_exits_130(tmp_path):
-    done = interrupt(["compare", "--cout", "64", "--size", "28", "--rounds", "500"], 5.0, tmp_path)
+    done = interrupt(["compare", "--cout", "64", "--size", "28", "--rounds", "500"], tmp_path)
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "interrupted"
     assert "Traceback" not in done.stderr
 
 
 def test_ctrl_c_during_report_leaves_nothing(tmp_path):
-    done = interrupt(["report", "--quick", "--out", "rep"], 6.0, tmp_path)
+    done = interrupt(["report", "--quick", "--repeat", "1", "--out", "rep"], tmp_path)
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr
     leftovers = [p.name for p in tmp_path.iterdir() if "rep" in p.name]

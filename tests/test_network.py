@@ -17,7 +17,8 @@ def cost(name: str, **options):
 
 
 # Exact parameter counts (weights + biases + BatchNorm scale/shift) are those of the reference
-# implementations of the same layers; MACs are checked against the papers within 1%.
+# implementations of the same layers; MACs against the papers' rounded figures are checked in
+# tests/test_costs_independent.py (at the digits each paper printed).
 @pytest.mark.parametrize(
     ("name", "params", "macs", "source"),  # papers print MACs to 2-3 significant digits
     [
@@ -48,8 +49,6 @@ def cost(name: str, **options):
 def test_reference_networks_reproduce_published_totals(name, params, macs, source):
     c = cost(name)
     assert c.all_params == params, source
-    if macs is not None:
-        assert c.macs == pytest.approx(macs, rel=0.015), source
 
 
 def test_vgg16_macs_match_torchvision_exactly():

@@ -8,14 +8,6 @@ from sepprof.results import Latency, Speedup, split
 from sepprof.timing import check_device, measure, tune_allocator
 
 
-def test_latency_is_median_and_iqr_of_rounds():
-    lat = Latency.from_rounds([1.0, 1.2, 1.1, 0.9, 1.05], runs=50)
-    assert lat.median == pytest.approx(1.05)
-    assert lat.iqr == pytest.approx(1.1 - 1.0)
-    assert lat.runs == 50 and lat.rounds == (1.0, 1.2, 1.1, 0.9, 1.05)
-    assert not lat.unstable
-
-
 @pytest.mark.parametrize(
     ("rounds", "unstable"),
     [

@@ -14,7 +14,40 @@ from collections.abc import Callable
 from math import prod
 from typing import Any
 
-from sepprof.costs import ELEMENTWISE_OPS, attention_macs, matmul_macs
+# The tracer's own table and formulas, written apart from ``costs`` on purpose: the traced count
+# is an independent check of the analytic one, so a change to either rule must show up as a
+# disagreement (tests compare the two), never as two sides silently moving together.
+TRACED_OPS_PER_ELEMENT = {
+    "batchnorm": 2,  # scale, shift
+    "bias": 1,
+    "relu": 1,
+    "relu6": 2,  # two clamps
+    "sigmoid": 3,
+    "silu": 4,  # sigmoid, then a multiply
+    "hardswish": 5,
+    "add": 1,
+    "mul": 1,
+    "layernorm": 5,
+    "norm_affine": 2,
+    "hardsigmoid": 4,
+    "gelu": 5,
+    "tanh": 1,
+    "softmax": 3,
+    "mean": 1,
+}
+ELEMENTWISE_OPS = TRACED_OPS_PER_ELEMENT  # the name the handles below use
+
+
+def matmul_macs(batch: int, m: int, k: int, n: int) -> int:
+    """``batch`` products of an (m x k) and a (k x n) matrix: m*n outputs of k terms each."""
+    return batch * m * n * k
+
+
+def attention_macs(heads: int, length: int, source: int, d_qk: int, d_v: int | None = None) -> int:
+    """Scores Q·K^T (length x source, d_qk terms each) and outputs A·V (length x d_v, source
+    terms each), for every head."""
+    return heads * length * source * d_qk + heads * length * (d_v or d_qk) * source
+
 
 MACS, ELTWISE = "macs", "eltwise"
 Handle = Callable[[list, list], Counter]

@@ -157,3 +157,15 @@ def test_multihead_attention_fast_path_kernel_and_op_by_op_count_the_same(fused)
     macs = sum(s.counts["macs"] for s in observed.scopes.values())
     assert macs == 2 * b * length * length * dim + 4 * b * length * dim * dim
     assert not any(s.uncounted for s in observed.scopes.values())
+
+
+def test_tracer_does_not_read_the_analytic_table(monkeypatch):
+    """The traced elementwise count has its own rule table: a wrong analytic rule (BatchNorm at
+    1 op per element instead of 2) must show up as a disagreement, not move both sides."""
+    import sepprof.costs as costs
+    from sepprof.commands.compare import compare
+
+    monkeypatch.setitem(costs.ELEMENTWISE_OPS, "batchnorm", 1)
+    row = compare(k=3, cout=8, size=4, variants="standard").variants[0]
+    bn_elements = 8 * 4 * 4
+    assert row.elementwise_traced - row.elementwise_ops == bn_elements  # 2 per element traced

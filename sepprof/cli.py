@@ -15,39 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import typer.core
 
 from sepprof import __version__
 from sepprof.cli_options import (
+    EXITS,
     OUTPUT,
     TIMED,
     Flags,
     check_units,
     emit,
+    epilog,
     given,
     opt,
     progress_bar,
     shared,
     writable,
 )
-from sepprof.costs import RULE_HELP
 from sepprof.errors import UserError
-
-# Flags take no value: show no "<bool>" placeholder for them in --help.
-_display_type = typer.core.TyperOption.display_type_rich
-typer.core.TyperOption.display_type_rich = lambda self, ctx: (  # type: ignore[method-assign]
-    None if self.is_flag else _display_type(self, ctx)
-)
-# Arguments are shown by their metavar (``BUDGETS.yaml``): no "<path>" beside it.
-typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
-
-EXITS = "Exit codes: 0 ok, 1 a check or budget failed, 2 bad input, 3 internal error, 130 stopped."
-
-
-def _epilog(*examples: str, rule: bool = False) -> str:
-    lines = "\n\n".join(f"    {e}" for e in examples)
-    return f"Examples:\n\n{lines}\n\n" + (RULE_HELP + "\n\n" if rule else "") + EXITS
-
 
 app = typer.Typer(
     help="What depthwise-separable, grouped and inverted-residual convolutions really save: "
@@ -93,7 +77,7 @@ ACT = "ACT"
 
 
 @app.command(
-    epilog=_epilog(
+    epilog=epilog(
         "sepprof compare --k 3 --cout 256",
         "sepprof compare --k 5 --cin 32 --cout 64 --size 28 --variants standard,grouped:4",
         "sepprof compare --config configs/layers/mobilenet_v1_layers.yaml --no-time --json",
@@ -159,7 +143,7 @@ KWARGS = opt(None, "--kwargs", "JSON", "Keyword arguments for the factory, as JS
 
 
 @app.command(
-    epilog=_epilog(
+    epilog=epilog(
         "sepprof profile configs/networks/mobilenet_v2.yaml --no-time",
         "sepprof profile configs/networks/mobilenet_v1.yaml --as standard --width-mult 0.75",
         "sepprof profile --model torchvision.models:resnet50 --input 1,3,224,224 --no-time",
@@ -214,7 +198,7 @@ def _profile_model(model: str, shapes: list[str], inputs: Any, kwargs: Any, run:
 
 
 @app.command(
-    epilog=_epilog(
+    epilog=epilog(
         "sepprof sepify --model examples/models.py:resnet_like --input 1,3,64,64 --no-time",
         "sepprof sepify --model mypkg.nets:build --exclude 'stem*' --save sep.pt",
         rule=True,
@@ -260,7 +244,7 @@ def sepify(
 
 
 @app.command(
-    epilog=_epilog(
+    epilog=epilog(
         "sepprof check configs/budgets/reference.yaml",
         "sepprof check budgets.yaml --junit budgets.xml --baseline baseline.json",
         "sepprof check budgets.yaml --baseline baseline.json --update-baseline",
@@ -299,7 +283,7 @@ def check(
 
 
 @app.command(
-    epilog=_epilog("sepprof sweep --no-time", "sepprof sweep --k 3,5 --cout 32,64 --groups 4")
+    epilog=epilog("sepprof sweep --no-time", "sepprof sweep --k 3,5 --cout 32,64 --groups 4")
 )
 @shared(*TIMED, "as_json", "wide")
 def sweep(
@@ -327,7 +311,7 @@ def sweep(
     emit(result, flags.as_json, lambda r: sweep_view(r, flags.wide))
 
 
-@app.command(epilog=_epilog("sepprof report --quick", "sepprof report --out reports/me --force"))
+@app.command(epilog=epilog("sepprof report --quick", "sepprof report --out reports/me --force"))
 @shared(*REPORT_TIMING, repeat=REPEAT3, device=ALL_DEVICES)
 def report(
     out: Path | None = opt(
@@ -356,7 +340,7 @@ def report(
     print(f"report written to {path}", file=sys.stderr)
 
 
-@app.command(epilog=_epilog("sepprof merge reports/a/report.json gpu.json --out merged.md"))
+@app.command(epilog=epilog("sepprof merge reports/a/report.json gpu.json --out merged.md"))
 @shared("as_json", "wide")
 def merge(
     files: list[Path] = typer.Argument(..., metavar="RESULTS.json...", help="Results files."),
@@ -378,7 +362,7 @@ def merge(
         print(f"written to {cmd.write_markdown(result, out)}", file=sys.stderr)
 
 
-@app.command(epilog=_epilog("sepprof calibrate", "sepprof calibrate --device cuda --dtype fp16"))
+@app.command(epilog=epilog("sepprof calibrate", "sepprof calibrate --device cuda --dtype fp16"))
 @shared("device", "dtype", "threads", "as_json", "wide")
 def calibrate(
     force: bool = opt(False, "--force", "", "Store it even if measured under load or >20% lower."),

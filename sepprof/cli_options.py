@@ -17,8 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import typer.core
 
+from sepprof.costs import RULE_HELP
 from sepprof.errors import UserError
+
+# Flags take no value: show no "<bool>" placeholder for them in --help.
+_display_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = lambda self, ctx: (  # type: ignore[method-assign]
+    None if self.is_flag else _display_type(self, ctx)
+)
+# Arguments are shown by their metavar (``BUDGETS.yaml``): no "<path>" beside it.
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+
+EXITS = "Exit codes: 0 ok, 1 a check or budget failed, 2 bad input, 3 internal error, 130 stopped."
+
+
+def epilog(*examples: str, rule: bool = False) -> str:
+    """A command's help epilogue: its examples, the counting rule where it counts, exit codes."""
+    lines = "\n\n".join(f"    {e}" for e in examples)
+    return f"Examples:\n\n{lines}\n\n" + (RULE_HELP + "\n\n" if rule else "") + EXITS
 
 
 def opt(default: Any, flag: str, metavar: str = "", help: str = "", *more: str) -> Any:

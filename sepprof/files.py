@@ -123,12 +123,7 @@ def check_output_file(path: str | Path, flag: str | None = None, force: bool | N
     target = output_target(path)
     where = _where(path, flag)
     shown = "" if target == path.absolute() else f" (a link to {printable(target)})"
-    try:
-        st = os.stat(target)
-    except (FileNotFoundError, NotADirectoryError):
-        st = None
-    except OSError as exc:
-        raise UserError(f"{where}: cannot write: {exc.strerror}") from None
+    st = _existing(target, where)
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise UserError(f"{where}{shown}: is a folder, not a file")
     if st is not None and not stat.S_ISREG(st.st_mode):
@@ -141,18 +136,23 @@ def check_output_file(path: str | Path, flag: str | None = None, force: bool | N
     return target
 
 
+def _existing(target: Path, where: str) -> os.stat_result | None:
+    """The output's stat, or None when nothing is there yet (a write error names ``where``)."""
+    try:
+        return os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise UserError(f"{where}: cannot write: {exc.strerror}") from None
+
+
 def check_output_folder(path: str | Path, flag: str | None = None) -> Path:
     """Refuse an output folder that is a file, a device, FIFO or socket (a symlink is judged by
     its target); returns the resolved folder, which may not exist yet."""
     path = Path(path)
     target = output_target(path)
     where = _where(path, flag)
-    try:
-        st = os.stat(target)
-    except (FileNotFoundError, NotADirectoryError):
-        st = None
-    except OSError as exc:
-        raise UserError(f"{where}: cannot write: {exc.strerror}") from None
+    st = _existing(target, where)
     if st is not None and stat.S_ISREG(st.st_mode):
         raise UserError(f"{where}: is a file, not a folder")
     if st is not None and not stat.S_ISDIR(st.st_mode):

@@ -4,6 +4,7 @@
     python benchmarks/spread.py --runs 5 --repeat 1 3 5 --write reports/spread.md
     python benchmarks/spread.py --tiny           # a dry run: checks the script, not the goal
     python benchmarks/spread.py --hog            # the same under a one-core CPU hog
+    python benchmarks/spread.py --floor          # this machine's own drift (see below)
 
 Runs the k=3, 256-channel, 56x56 worked example in separate `sepprof compare --json` processes,
 one setting of --repeat after another, and reports for each setting: every run's speedup, its
@@ -15,6 +16,13 @@ counted but marked, and a spread measured with any of them says so.
 ``--hog`` checks the other goal of #13: with one core kept busy by another process, a default
 compare either gives, at the thread count it chose, a speedup within 15% of a quiet run at that
 thread count, or withholds the verdict; never a confident wrong one.
+
+``--floor`` measures the part of the spread no setting of sepprof can remove: the worked
+example's standard and separable modules are built once, in this one process, and timed with
+sepprof's own ``timing.measure`` (paired rounds, the compare default of 5 rounds, then 3x and 9x
+as many) several times back to back. Nothing changes between those measurements but time, so
+their spread is the machine's drift over that many seconds; when it exceeds 5% at the seconds a
+10-second compare can spend on timing, the goal is below this machine's noise floor.
 """
 
 from __future__ import annotations
@@ -86,8 +94,7 @@ def setting(layer: list[str], repeat: int, runs: int) -> tuple[float, float, boo
             f"| {i} | {r.speedup:.2f}x | {interval} | {'yes' if r.trusted else 'no'} | "
             f"{r.threads} | {others} | {r.wall:.1f} s |"
         )
-    values = [r.speedup for r in done]
-    spread = (max(values) - min(values)) / statistics.median(values)
+    spread = _spread([r.speedup for r in done])
     slowest = max(r.wall for r in done)
     quiet = all(r.trusted for r in done)
     say(
@@ -128,16 +135,67 @@ def under_hog(layer: list[str], runs: int) -> None:
     say()
 
 
+def floor(tiny: bool, count: int) -> None:
+    """Back-to-back measurements of the same prebuilt modules in this process, at 5, 15 and 45
+    rounds: their speedups' spread, the mean spread of three consecutive ones ("3 in a row", what
+    three invocations would see at best) and the cores other processes used meanwhile."""
+    from sepprof.blocks import layer_variant
+    from sepprof.contention import others_between, sample
+    from sepprof.options import default_threads
+    from sepprof.results import Speedup
+    from sepprof.spec import LayerSpec, parse_variant
+    from sepprof.timing import measure, tune_allocator
+    from sepprof.variants import build_block, random_input
+
+    tune_allocator()
+    spec = LayerSpec(k=3, cout=16, size=8) if tiny else LayerSpec(k=3, cout=256, size=56)
+    blocks = {v: layer_variant(spec, parse_variant(v)) for v in ("standard", "separable")}
+    x = random_input(1, blocks["standard"].inp)
+    modules = {v: build_block(b) for v, b in blocks.items()}
+    items = {v: (lambda m=m: m(x)) for v, m in modules.items()}
+    threads = default_threads()
+    say(f"### The machine's own drift: the same modules, one process, {threads} thread(s)\n")
+    say("| rounds | seconds each | speedups, in order | spread | 3 in a row | others' CPU |")
+    say("| ---: | ---: | --- | ---: | ---: | ---: |")
+    for rounds in (2, 5, 10) if tiny else (5, 15, 45):
+        values, seconds, before = [], [], sample()
+        for _ in range(count):
+            start = time.perf_counter()
+            lat = measure(items, device="cpu", n_threads=threads, rounds=rounds)
+            seconds.append(time.perf_counter() - start)
+            values.append(Speedup.of(lat["standard"], lat["separable"]).value)
+        threes = [values[i : i + 3] for i in range(len(values) - 2)]
+        in_a_row = statistics.mean(_spread(t) for t in threes) if threes else _spread(values)
+        others = others_between(before, sample())
+        say(
+            f"| {rounds} | {statistics.median(seconds):.1f} s | "
+            f"{', '.join(f'{v:.2f}x' for v in values)} | {_spread(values):.1%} | {in_a_row:.1%} | "
+            f"{'—' if others is None else f'{others:.2f}'} |"
+        )
+    say(
+        "\nA compare's speedup cannot be steadier than the same modules timed for as long in "
+        "one process: where the last column is over 5% at the seconds a default compare spends "
+        "timing, no --repeat within the time goal reaches the spread goal on this machine.\n"
+    )
+
+
+def _spread(values: list[float]) -> float:
+    return (max(values) - min(values)) / statistics.median(values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="invocations per setting")
     parser.add_argument("--repeat", type=int, nargs="+", default=[1, 3], help="settings to try")
     parser.add_argument("--tiny", action="store_true", help="a dry run on a tiny layer")
     parser.add_argument("--hog", action="store_true", help="also run under a one-core CPU hog")
+    parser.add_argument("--floor", action="store_true", help="also measure the machine's drift")
     parser.add_argument("--write", type=Path, help="also write the tables to this markdown file")
     args = parser.parse_args()
     layer = TINY if args.tiny else WORKED
     say(f"## Cross-process spread of the speedup: compare {' '.join(layer)}\n")
+    if args.floor:
+        floor(args.tiny, max(args.runs, 3) * 2)
     if args.hog:
         under_hog(layer, args.runs)
     results = {repeat: setting(layer, repeat, args.runs) for repeat in args.repeat}

@@ -12,11 +12,11 @@ Counting rule (also printed by ``--help`` and in reports):
 - params: every parameter once, where it is first used (tied and shared weights once); BatchNorm's
   scale and shift are kept apart as ``norm_params`` (params + norm_params = all parameters).
 - elementwise ops, counted separately and never mixed into MACs, per output element unless said:
-  BatchNorm 2 (scale, shift), LayerNorm/GroupNorm 5 (+2 with affine), conv/linear bias 1, ReLU 1,
-  ReLU6 2 (min, max), sigmoid 3 (exp, add, divide), SiLU 4 (sigmoid, multiply), hardsigmoid 4,
-  hardswish 5, GELU 5, tanh 1, softmax 3 (exp, sum, divide), add/sub/mul/div (residuals,
-  gates, attention scaling and masks) 1, max pool k-1 comparisons, average pool k, mean and
-  global average pool 1 per input element.
+  BatchNorm 2 (scale, shift), LayerNorm/GroupNorm 5 (+1 weight, +1 bias), conv/linear bias 1, ReLU
+  1, ReLU6 2 (min, max), sigmoid 3 (exp, add, divide), SiLU 4 (sigmoid, multiply), hardsigmoid 4,
+  hardswish 5, GELU 5, tanh 1, softmax 3 (exp, sum, divide), add/sub/mul/div (residuals, gates,
+  attention scaling and masks) 1, max pool k-1 comparisons, average pool k, mean and global
+  average pool 1 per input element.
 - an op with no rule is not guessed: it is named with its call count, and a row that ran one
   shows "n/a" (JSON null) instead of a number; totals leave such rows out and say so.
 - bytes: the minimum an op must move: input + output + weights at the dtype's size, no cache
@@ -56,12 +56,12 @@ RULE_HELP = (
 COUNTING_RULE = (
     "MACs = multiply-adds (1 MAC = 2 FLOPs) of convolutions (any rank; transposed ones from the "
     "input side), linear layers, matmuls and attention (QK^T + AV = 2*B*H*L*S*d_head). "
-    "Elementwise ops are counted apart, per element: BatchNorm 2, LayerNorm/GroupNorm 5 (+2 "
-    "affine), bias 1, ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, hardsigmoid 4, hardswish 5, GELU 5, "
-    "tanh 1, softmax 3, add/sub/mul/div 1, pools per window, means 1 per input. Params = every "
-    "parameter once, where first used (BatchNorm's scale and shift listed apart). An op with no "
-    "rule is n/a, named, never 0. Bytes = input + output + weights per op, summed over ops "
-    "(unfused)."
+    "Elementwise ops are counted apart, per element: BatchNorm 2, LayerNorm/GroupNorm 5 (+1 "
+    "weight, +1 bias), bias 1, ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, hardsigmoid 4, hardswish 5, "
+    "GELU 5, tanh 1, softmax 3, add/sub/mul/div 1, pools per window, means 1 per input. Params ="
+    " every parameter once, where first used (BatchNorm's scale and shift listed apart). An op "
+    "with no rule is n/a, named, never 0. Bytes = input + output + weights per op, summed over "
+    "ops (unfused)."
 )
 
 ELEMENTWISE_OPS = {

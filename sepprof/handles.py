@@ -1,16 +1,19 @@
 """The op table of the tracer: one small counting rule per aten op kind, fvcore-style.
 
 Each handle takes an op's inputs (positional, then keyword values) and outputs, as PyTorch's
-dispatcher sees them in eager mode, and returns a Counter of MACs and elementwise ops under the
-rule in ``costs`` (whose formulas it calls). ``HANDLES`` can be overridden, like fvcore's
-``_DEFAULT_SUPPORTED_OPS``; ops in ``IGNORED`` move or reshape data and compute nothing. Any
-other op is named as uncounted by the tracer, never counted as 0.
+dispatcher sees them in eager mode, and returns a Counter of MACs and elementwise ops under
+DESIGN.md's rule, with its own table and formulas (never ``costs``'), so the traced count stays
+an independent check of the analytic one. Every rule is a plain module-level function (a kind
+is bound with ``partial``), which tests, and mutmut, can reach. ``HANDLES`` can be overridden,
+like fvcore's ``_DEFAULT_SUPPORTED_OPS``; ops in ``IGNORED`` move or reshape data and compute
+nothing. Any other op is named as uncounted by the tracer, never counted as 0.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from math import prod
 from typing import Any
 
@@ -27,8 +30,7 @@ TRACED_OPS_PER_ELEMENT = {
     "hardswish": 5,
     "add": 1,
     "mul": 1,
-    "layernorm": 5,
-    "norm_affine": 2,
+    "layernorm": 5,  # statistics and normalising; a weight and a bias add mul and bias
     "hardsigmoid": 4,
     "gelu": 5,
     "tanh": 1,
@@ -69,7 +71,7 @@ def conv(inputs: list, outputs: list) -> Counter:
     """``aten::convolution``: input, weight, bias, stride, padding, dilation, transposed, ...
     MACs per output position (transposed: per input position) times the weight's size."""
     x, w, out = _shape(inputs[0]), _shape(inputs[1]), _shape(outputs[0])
-    transposed = bool(inputs[6]) if len(inputs) > 6 else False
+    transposed = bool(inputs[6])  # both ops' schema: (input, weight, bias, ..., transposed, ...)
     positions = prod(x[2:]) if transposed else prod(out[2:])
     bias = prod(out) * ELEMENTWISE_OPS["bias"] if _present(inputs[2]) else 0
     return Counter({MACS: x[0] * positions * prod(w), ELTWISE: bias})
@@ -91,12 +93,12 @@ def addmm(inputs: list, outputs: list) -> Counter:
 def sdpa(inputs: list, outputs: list) -> Counter:
     """The fused ``scaled_dot_product_attention`` kernels: QK^T + AV; per score, softmax, the
     scaling and a mask (when given) are elementwise."""
-    q, k, v = (_shape(t) for t in inputs[:3])
-    heads, length, source = prod(q[:-2]), q[-2], k[-2]
-    macs = attention_macs(heads, length, source, q[-1], v[-1])
+    batch, heads, length, d_qk = _shape(inputs[0])  # the fused kernels take (N, H, L, E) only
+    source, d_v = _shape(inputs[1])[2], _shape(inputs[2])[3]
+    macs = attention_macs(batch * heads, length, source, d_qk, d_v)
     masked = any(_present(t) and _shape(t) != () for t in inputs[3:])
     per_score = ELEMENTWISE_OPS["softmax"] + ELEMENTWISE_OPS["mul"] + int(masked)
-    return Counter({MACS: macs, ELTWISE: heads * length * source * per_score})
+    return Counter({MACS: macs, ELTWISE: batch * heads * length * source * per_score})
 
 
 def native_mha(inputs: list, outputs: list) -> Counter:
@@ -113,13 +115,10 @@ def native_mha(inputs: list, outputs: list) -> Counter:
     return Counter({MACS: macs, ELTWISE: bias + scores * per_score})
 
 
-def per_output(kind: str) -> Handle:
-    """``ELEMENTWISE_OPS[kind]`` ops per element of the first output."""
-
-    def handle(inputs: list, outputs: list) -> Counter:
-        return Counter({ELTWISE: _numel(outputs[0]) * ELEMENTWISE_OPS[kind]})
-
-    return handle
+def per_output(kind: str, inputs: list, outputs: list) -> Counter:
+    """``ELEMENTWISE_OPS[kind]`` ops per element of the first output (bound to a kind in
+    ``HANDLES`` with ``partial``, so the rule is a plain function tests and mutmut can reach)."""
+    return Counter({ELTWISE: _numel(outputs[0]) * ELEMENTWISE_OPS[kind]})
 
 
 def per_input(inputs: list, outputs: list) -> Counter:
@@ -133,22 +132,20 @@ def batch_norm(inputs: list, outputs: list) -> Counter:
 
 def layer_norm(inputs: list, outputs: list) -> Counter:
     """``native_layer_norm`` (input, shape, weight, bias, eps) and ``native_group_norm``
-    (input, weight, bias, ...): statistics and normalising, plus scale and shift when affine."""
-    weight = inputs[2] if isinstance(inputs[1], list | tuple) else inputs[1]
-    affine = ELEMENTWISE_OPS["norm_affine"] if _present(weight) else 0
+    (input, weight, bias, ...): statistics and normalising, then a multiply per element for a
+    weight and an add for a bias (either may be absent, e.g. ``LayerNorm(bias=False)``)."""
+    weight, bias = inputs[2:4] if isinstance(inputs[1], list | tuple) else inputs[1:3]
+    affine = ELEMENTWISE_OPS["mul"] * _present(weight) + ELEMENTWISE_OPS["bias"] * _present(bias)
     return Counter({ELTWISE: _numel(inputs[0]) * (ELEMENTWISE_OPS["layernorm"] + affine)})
 
 
-def pool(fn: str) -> Handle:
-    """Max pooling: k-1 comparisons per output; average pooling: k adds (k = window size)."""
-
-    def handle(inputs: list, outputs: list) -> Counter:
-        dims = len(_shape(outputs[0])) - 2
-        kernel = list(inputs[1])
-        window = prod(kernel) if len(kernel) > 1 else kernel[0] ** max(dims, 1)
-        return Counter({ELTWISE: _numel(outputs[0]) * (window - 1 if fn == "max" else window)})
-
-    return handle
+def pool(fn: str, inputs: list, outputs: list) -> Counter:
+    """Max pooling (``fn`` "max"): k-1 comparisons per output; average pooling: k adds (k = the
+    window's size; one kernel size stands for every spatial dimension)."""
+    dims = len(_shape(outputs[0])) - 2
+    kernel = list(inputs[1])
+    window = prod(kernel) if len(kernel) > 1 else kernel[0] ** max(dims, 1)
+    return Counter({ELTWISE: _numel(outputs[0]) * (window - 1 if fn == "max" else window)})
 
 
 def _each(names: str, handle: Handle) -> dict[str, Handle]:
@@ -167,7 +164,9 @@ def _activations() -> dict[str, Handle]:
         "tanh": "tanh",
     }
     return {
-        f"aten::{op}{tail}": per_output(kind) for op, kind in kinds.items() for tail in ("", "_")
+        f"aten::{op}{tail}": partial(per_output, kind)
+        for op, kind in kinds.items()
+        for tail in ("", "_")
     }
 
 
@@ -182,13 +181,16 @@ HANDLES: dict[str, Handle] = {
     ),
     "aten::_native_multi_head_attention": native_mha,
     **_activations(),
-    **_each("add add_ sub sub_ rsub mul mul_ div div_ masked_fill masked_fill_", per_output("add")),
-    **_each("_softmax softmax", per_output("softmax")),
+    **_each(
+        "add add_ sub sub_ rsub mul mul_ div div_ masked_fill masked_fill_",
+        partial(per_output, "add"),
+    ),
+    **_each("_softmax softmax _safe_softmax", partial(per_output, "softmax")),
     **_each("native_batch_norm _native_batch_norm_legit_no_training", batch_norm),
     **_each("native_layer_norm native_group_norm", layer_norm),
-    **_each("max_pool1d max_pool2d max_pool3d max_pool2d_with_indices", pool("max")),
-    **_each("max_pool3d_with_indices", pool("max")),
-    **_each("avg_pool1d avg_pool2d avg_pool3d", pool("avg")),
+    **_each("max_pool1d max_pool2d max_pool3d max_pool2d_with_indices", partial(pool, "max")),
+    **_each("max_pool3d_with_indices", partial(pool, "max")),
+    **_each("avg_pool1d avg_pool2d avg_pool3d", partial(pool, "avg")),
     **_each("mean sum adaptive_max_pool2d _adaptive_avg_pool2d adaptive_avg_pool2d", per_input),
 }
 

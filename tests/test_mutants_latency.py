@@ -364,3 +364,20 @@ def test_half_width_not_full_width_is_held_to_ten_percent():
     """Three rounds at 2.0 and three at 2.5: resampled medians are 2.0 with probability 22/64,
     so the interval is 2.0x-2.5x around 2.25x: half-width 0.25 > 10% (0.225)."""
     assert not Speedup.paired([2.0, 2.5, 2.0, 2.5, 2.0, 2.5]).trusted
+
+
+def test_bootstrap_is_the_same_every_time_for_many_distinct_values():
+    """101 distinct values give bootstrap medians over dozens of order statistics: an unseeded
+    generator would move the interval's ends from one call to the next."""
+    values = [1.0 + (i * 37 % 101) / 50 for i in range(101)]
+    first = bootstrap_interval(values)
+    assert all(bootstrap_interval(values) == first for _ in range(10))
+
+
+def test_exactly_ten_percent_half_width_is_still_trusted():
+    """The rule is "over ±10%": 9x-11x around 10x is exactly ±10% (binary-exact: 0.1 x 10.0
+    rounds to 1.0 and (11 - 9) / 2 is 1.0), so it carries a verdict; a hair wider does not."""
+    from sepprof.results.latency import _instability
+
+    assert _instability([9.0, 10.0, 11.0], 10.0, 9.0, 11.0) == ""
+    assert _instability([9.0, 10.0, 11.0], 10.0, 9.0, 11.000001).startswith("unstable")

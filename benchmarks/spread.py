@@ -19,7 +19,7 @@ thread count, or withholds the verdict; never a confident wrong one.
 
 ``--floor`` measures the part of the spread no setting of sepprof can remove: the worked
 example's standard and separable modules are built once, in this one process, and timed with
-sepprof's own ``timing.measure`` (paired rounds, the compare default of 5 rounds, then 3x and 9x
+sepprof's own ``timing.measure`` (paired rounds, the compare default of 7 rounds, then 3x and 7x
 as many) several times back to back. Nothing changes between those measurements but time, so
 their spread is the machine's drift over that many seconds; when it exceeds 5% at the seconds a
 10-second compare can spend on timing, the goal is below this machine's noise floor.
@@ -136,7 +136,7 @@ def under_hog(layer: list[str], runs: int) -> None:
 
 
 def floor(tiny: bool, count: int) -> None:
-    """Back-to-back measurements of the same prebuilt modules in this process, at 5, 15 and 45
+    """Back-to-back measurements of the same prebuilt modules in this process, at 7, 21 and 49
     rounds: their speedups' spread, the mean spread of three consecutive ones ("3 in a row", what
     three invocations would see at best) and the cores other processes used meanwhile."""
     from sepprof.blocks import layer_variant
@@ -157,7 +157,7 @@ def floor(tiny: bool, count: int) -> None:
     say(f"### The machine's own drift: the same modules, one process, {threads} thread(s)\n")
     say("| rounds | seconds each | speedups, in order | spread | 3 in a row | others' CPU |")
     say("| ---: | ---: | --- | ---: | ---: | ---: |")
-    for rounds in (2, 5, 10) if tiny else (5, 15, 45):
+    for rounds in (2, 5, 10) if tiny else (7, 21, 49):
         values, seconds, before = [], [], sample()
         for _ in range(count):
             start = time.perf_counter()

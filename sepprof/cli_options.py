@@ -65,7 +65,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
         float,
         opt(0.03, "--min-time", "SECONDS", "Seconds of timed calls per item per round."),
     ),
-    "rounds": (int, opt(5, "--rounds", "N", "Rounds; latency is the median of round medians.")),
+    "rounds": (int, opt(7, "--rounds", "N", "Rounds; latency is the median of round medians.")),
     "repeat": (int, opt(1, "--repeat", "N", "Fresh worker processes to time in (rounds pooled).")),
     "allocator": (
         str,

@@ -28,7 +28,7 @@ class TimingOptions:
     dtype: str = "fp32"
     memory_format: str = "contiguous"
     min_time: float = 0.05
-    rounds: int = 5
+    rounds: int = 7
     allocator: str = "tuned"
     backend: str = "eager"
     mode: str = "inference"

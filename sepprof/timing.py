@@ -162,7 +162,7 @@ def measure(
     *,
     device: str,
     n_threads: int,
-    rounds: int = 5,
+    rounds: int = 7,
     min_time: float = 0.05,
     on_round: Callable[[], None] | None = None,
 ) -> dict[str, Latency]:

@@ -111,11 +111,11 @@ def test_a_round_is_the_median_of_its_blocks_and_latency_the_median_of_rounds(mo
     assert lat["b"].rounds == pytest.approx((1.0, 1.0, 1.0)) and lat["b"].runs == 9
 
 
-def test_measure_defaults_to_5_rounds_of_at_least_50_ms(monkeypatch):
+def test_measure_defaults_to_7_rounds_of_at_least_50_ms(monkeypatch):
     fake_timer(monkeypatch, {"x": itertools.repeat(0.02)})
     (lat,) = timing.measure({"x": lambda: "x"}, device="cpu", n_threads=1).values()
-    assert len(lat.rounds) == 5
-    assert lat.runs == 5 * 3  # 3 blocks of 20 ms pass 50 ms and agree
+    assert len(lat.rounds) == 7
+    assert lat.runs == 7 * 3  # 3 blocks of 20 ms pass 50 ms and agree
 
 
 def test_timed_round_edges_are_inclusive(monkeypatch):

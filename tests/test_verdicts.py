@@ -6,6 +6,7 @@ from math import comb
 import pytest
 
 from sepprof.budgets import Budget, judge
+from sepprof.options import TimingOptions
 from sepprof.results import Comparison, Latency, Speedup
 from sepprof.results.latency import bootstrap_interval, budget_metrics, in_sequence, pool
 
@@ -27,6 +28,20 @@ def test_median_of_order_statistic_probabilities_make_min_max_the_95_interval_of
     assert bootstrap_interval(values) == (4.8, 5.5)
     assert bootstrap_interval(values) == bootstrap_interval(list(values))  # fixed seed
     assert bootstrap_interval([3.0] * 7) == (3.0, 3.0)
+
+
+def test_seven_rounds_are_the_fewest_whose_95_interval_leaves_out_the_extremes():
+    """Why the default is 7 rounds. The median of a resample of n (odd) is the smallest value
+    when at least (n+1)/2 draws are it: n=5: 0.058 (above 0.025, so the interval is [min, max]
+    and one stray round decides trust); n=7: P = sum_{i>=4} C(7,i) (1/7)^i (6/7)^(7-i) = 0.0102,
+    under 0.025, so the interval runs from the 2nd to the 6th of 7 distinct ratios."""
+    p_min = sum(comb(7, i) * (1 / 7) ** i * (6 / 7) ** (7 - i) for i in range(4, 8))
+    assert p_min == pytest.approx(0.01015, abs=1e-5)  # 0.00918 + 0.00092 + 0.00005 + 0.0000012
+    ratios = [5.0, 3.1, 5.2, 4.9, 5.1, 6.9, 5.3]  # one stray round each way
+    assert bootstrap_interval(ratios) == (4.9, 5.3)
+    assert Speedup.paired(ratios).trusted  # 4.9x-5.3x around 5.1x: within ±10%
+    assert not Speedup.paired([5.0, 3.1, 5.2, 6.9, 5.1]).trusted  # the same strays in 5 rounds
+    assert TimingOptions().rounds == 7
 
 
 def test_speedup_is_the_median_of_per_round_ratios():

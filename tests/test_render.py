@@ -15,6 +15,7 @@ from sepprof.render.calibrate import calibration_view
 from sepprof.render.check import check_view
 from sepprof.render.compare import compare_view
 from sepprof.render.console import to_text
+from sepprof.render.markdown import headline as markdown_headline
 from sepprof.render.merge import merge_view
 from sepprof.render.profile import profile_view
 from sepprof.render.sepify import sepify_view
@@ -159,6 +160,25 @@ def test_contended_speedup_gives_no_verdict():
     text = to_text(compare_view(replace(result, comparisons=(doubted,))), 120)
     assert "contended: no verdict" in text and "no speed verdict on cpu (contended)" in text
     assert "faster" not in text
+
+
+def test_an_unstable_speedup_says_why_and_what_to_do_under_the_summary():
+    result = CompareResult.from_dict(load("compare_timed"))
+    comp = result.comparisons[0]
+    reason = "unstable: per-round speedups spread 4.31x-6.02x; rerun with more --rounds"
+    doubted = replace(
+        comp, speedup={"cpu": replace(comp.speedup["cpu"], trusted=False, reason=reason)}
+    )
+    text = " ".join(to_text(compare_view(replace(result, comparisons=(doubted,))), 120).split())
+    assert "no speed verdict on cpu (unstable) cpu unstable: per-round speedups spread" in text
+    assert "4.31x-6.02x; rerun with more --rounds" in text
+    assert "<br>cpu unstable: per-round speedups spread 4.31x-6.02x; rerun with" in (
+        markdown_headline(doubted)
+    )
+    contended = replace(
+        doubted, speedup={"cpu": replace(doubted.speedup["cpu"], reason="contended: x")}
+    )
+    assert "<br>" not in markdown_headline(contended)  # said once, with the machine's notes
 
 
 @pytest.mark.parametrize("module", ["markdown", "junit"])

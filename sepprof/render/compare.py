@@ -4,6 +4,7 @@ headline per comparison and the footer."""
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 
 from sepprof.render.console import (
@@ -24,6 +25,7 @@ from sepprof.render.formats import (
     speed,
     speed_of,
     unit_name,
+    why_no_verdict,
 )
 from sepprof.results import CompareResult, CompareSet, Comparison, Row
 
@@ -215,7 +217,9 @@ def compare_view(result: CompareResult, units: str = "macs", wide: bool = False)
     for device in devices_of(result.variants):
         parts.append(compare_latency(result, device, wide))
     parts += unstable_note(result.variants)
-    parts += [headline(c) for c in result.comparisons]
+    for comp in result.comparisons:
+        parts.append(headline(comp))
+        parts += [Padding(Text(why, style="yellow"), (0, 0, 0, 2)) for why in why_no_verdict(comp)]
     return Group(*parts, *footer(result.variants, result.notes))
 
 

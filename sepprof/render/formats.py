@@ -101,6 +101,18 @@ def speed_of(comp: Any, device: str) -> str:
     return speed(comp.speed_change.get(device), s.doubt if s else "")
 
 
+def why_no_verdict(comp: Any) -> list[str]:
+    """Why each speed verdict withheld as unstable was withheld and what to do, one line per
+    device: ``cpu unstable: per-round speedups spread 4.3x-6.1x (...); rerun on a quiet machine
+    ...``. Contention is the machine's, said once per device with the other notes."""
+    lines = []
+    for device, s in comp.speedup.items():
+        if s.doubt and not s.reason.startswith("contended"):
+            kind, _, detail = s.reason.partition(": ")
+            lines.append(f"{device} {kind}: {detail}" if detail else f"{device}: {kind}")
+    return lines
+
+
 MERGE_HEADER = ["machine", "device", "setup", "dtype", "threads", "variant", "MACs", "ms", "speed"]
 
 

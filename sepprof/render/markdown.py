@@ -19,6 +19,7 @@ from sepprof.render.formats import (
     speed,
     speed_of,
     spread,
+    why_no_verdict,
 )
 from sepprof.results import CheckResult, CompareResult, ProfileResult
 from sepprof.results.ratios import Change
@@ -172,7 +173,7 @@ def headline(comp: Any) -> str:
         doubt = comp.speedup[device].doubt
         said = f"no speed verdict on {device} ({doubt})" if doubt else f"{speed(c)} on {device}"
         text += f" → {said}"
-    return text
+    return text + "".join(f"<br>{markdown_text(why)}" for why in why_no_verdict(comp))
 
 
 def types_markdown(result: ProfileResult) -> str:

@@ -140,6 +140,7 @@ def floor(tiny: bool, count: int) -> None:
     rounds: their speedups' spread, the mean spread of three consecutive ones ("3 in a row", what
     three invocations would see at best) and the cores other processes used meanwhile."""
     from sepprof.blocks import layer_variant
+    from sepprof.cli_options import SHARED
     from sepprof.contention import others_between, sample
     from sepprof.options import default_threads
     from sepprof.results import Speedup
@@ -148,6 +149,7 @@ def floor(tiny: bool, count: int) -> None:
     from sepprof.variants import build_block, random_input
 
     tune_allocator()
+    min_time = SHARED["min_time"][1].default  # the CLI's --min-time, as a default compare times
     spec = LayerSpec(k=3, cout=16, size=8) if tiny else LayerSpec(k=3, cout=256, size=56)
     blocks = {v: layer_variant(spec, parse_variant(v)) for v in ("standard", "separable")}
     x = random_input(1, blocks["standard"].inp)
@@ -161,7 +163,7 @@ def floor(tiny: bool, count: int) -> None:
         values, seconds, before = [], [], sample()
         for _ in range(count):
             start = time.perf_counter()
-            lat = measure(items, device="cpu", n_threads=threads, rounds=rounds)
+            lat = measure(items, device="cpu", n_threads=threads, rounds=rounds, min_time=min_time)
             seconds.append(time.perf_counter() - start)
             values.append(Speedup.of(lat["standard"], lat["separable"]).value)
         threes = [values[i : i + 3] for i in range(len(values) - 2)]
@@ -174,8 +176,9 @@ def floor(tiny: bool, count: int) -> None:
         )
     say(
         "\nA compare's speedup cannot be steadier than the same modules timed for as long in "
-        "one process: where the last column is over 5% at the seconds a default compare spends "
-        "timing, no --repeat within the time goal reaches the spread goal on this machine.\n"
+        "one process: where the '3 in a row' column is over 5% at the seconds a default "
+        "compare spends timing, no --repeat within the time goal reaches the spread goal on "
+        "this machine.\n"
     )
 
 

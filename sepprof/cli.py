@@ -330,7 +330,7 @@ def report(
 
     out = out or cmd.default_folder()
     cmd.check_output(out, force)
-    opts = flags.timing(min_time=0.01 if quick else 0.03, rounds=3 if quick else 5)
+    opts = flags.timing(min_time=0.01 if quick else 0.03, rounds=3 if quick else 7)
     command = cmd.reproduce(out, sys.argv)
     with progress_bar() as progress:
         built = cmd.build_report(

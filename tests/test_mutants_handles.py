@@ -3,7 +3,7 @@
 Each case runs a real PyTorch module through the tracer and compares its MACs and elementwise
 ops with a formula typed here from the op's definition (DESIGN.md's counting rule: one MAC per
 multiply-add of a weight; bias, add and multiply 1 op per output element; BatchNorm 2 per
-element; layer/group norm 5 for the statistics plus 2 for an affine scale and shift; softmax 3;
+element; layer/group norm 5 for the statistics plus 1 for a weight and 1 for a bias; softmax 3;
 max pool k-1 comparisons and average pool k adds per output, k the window's size; reductions 1
 per input element). Shapes are small, asymmetric and batched (N=2), so a swapped or dropped
 dimension changes the count. Fast enough to run once per mutant (benchmarks/mutation.py).
@@ -215,7 +215,9 @@ def test_multihead_attention_module_is_counted_op_by_op_with_the_same_macs():
     mod = Call(lambda m, x: mha(x, x, x, need_weights=False)[0])
     mod.mha = mha
     macs, _ = counted(mod, torch.randn(N, length, embed))
-    assert macs == N * 4 * length * embed * embed + 2 * N * heads * length * length * (embed // 2)
+    assert macs == N * 4 * length * embed * embed + 2 * N * heads * length * length * (
+        embed // heads
+    )
 
 
 # --- elementwise ---------------------------------------------------------------------------

@@ -228,7 +228,9 @@ def test_speedup_pairs_rounds_only_when_both_sides_have_the_same_rounds():
     assert busy_base.reason == "contended: a"
     uneven = Speedup.of(base, Latency.from_rounds([2.0, 2.0], runs=2))
     assert uneven.ratios == () and uneven.value == 2.0 and not uneven.trusted
-    assert uneven.reason == "unstable: baseline and variant were not timed in the same rounds"
+    assert uneven.reason == (
+        "unstable: baseline and variant were not timed in the same rounds; time them in one command"
+    )
     zero = Speedup.of(base, Latency.from_rounds([2.0, 0.0, 2.0], runs=3))
     assert zero.ratios == () and zero.value == 2.0  # no ratio of a zero round: medians
     bare = Speedup.of(Latency(4.0, 0.0, 1), Latency(2.0, 0.0, 1).contended("contended: c"))

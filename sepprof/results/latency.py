@@ -148,7 +148,10 @@ class Speedup:
         )
         reason = baseline.contention or variant.contention
         if not reason and baseline.rounds != variant.rounds:
-            reason = "unstable: baseline and variant were not timed in the same rounds"
+            reason = (
+                "unstable: baseline and variant were not timed in the same rounds; "
+                "time them in one command"
+            )
         return cls(value, value * rel, trusted=not reason, reason=reason)
 
     def to_dict(self) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def _save(fig: Any, folder: Path, stem: str) -> str:
 def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple[str, str]:
     """MAC reduction (theory curve 1/(1/Cout + 1/k²)) and measured speedup against Cout."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(7.6, 4.2))  # the legend outside takes ~3 in of it
     by_k: dict[int, list[tuple[int, Any]]] = {}
     for p in points:
         comp = next((c for c in p.comparisons if c.variant == "separable"), None)

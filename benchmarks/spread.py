@@ -142,19 +142,19 @@ def floor(tiny: bool, count: int) -> None:
     from sepprof.blocks import layer_variant
     from sepprof.cli_options import SHARED
     from sepprof.contention import others_between, sample
-    from sepprof.options import default_threads
+    from sepprof.measure import block_items
+    from sepprof.options import TimingOptions, default_threads
     from sepprof.results import Speedup
     from sepprof.spec import LayerSpec, parse_variant
     from sepprof.timing import measure, tune_allocator
-    from sepprof.variants import build_block, random_input
 
     tune_allocator()
-    min_time = SHARED["min_time"][1].default  # the CLI's --min-time, as a default compare times
     spec = LayerSpec(k=3, cout=16, size=8) if tiny else LayerSpec(k=3, cout=256, size=56)
-    blocks = {v: layer_variant(spec, parse_variant(v)) for v in ("standard", "separable")}
-    x = random_input(1, blocks["standard"].inp)
-    modules = {v: build_block(b) for v, b in blocks.items()}
-    items = {v: (lambda m=m: m(x)) for v, m in modules.items()}
+    opts = TimingOptions(min_time=SHARED["min_time"][1].default)  # the CLI's, as compare times
+    items = {}  # built once: what a compare times for each variant, without its stages
+    for variant in ("standard", "separable"):
+        block = layer_variant(spec, parse_variant(variant))
+        items.update(block_items(block, 1, "cpu", opts, stages=False))
     threads = default_threads()
     say(f"### The machine's own drift: the same modules, one process, {threads} thread(s)\n")
     say("| rounds | seconds each | speedups, in order | spread | 3 in a row | others' CPU |")
@@ -163,7 +163,9 @@ def floor(tiny: bool, count: int) -> None:
         values, seconds, before = [], [], sample()
         for _ in range(count):
             start = time.perf_counter()
-            lat = measure(items, device="cpu", n_threads=threads, rounds=rounds, min_time=min_time)
+            lat = measure(
+                items, device="cpu", n_threads=threads, rounds=rounds, min_time=opts.min_time
+            )
             seconds.append(time.perf_counter() - start)
             values.append(Speedup.of(lat["standard"], lat["separable"]).value)
         threes = [values[i : i + 3] for i in range(len(values) - 2)]

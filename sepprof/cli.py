@@ -32,6 +32,7 @@ from sepprof.cli_options import (
     writable,
 )
 from sepprof.errors import UserError
+from sepprof.options import ROUNDS
 
 app = typer.Typer(
     help="What depthwise-separable, grouped and inverted-residual convolutions really save: "
@@ -330,7 +331,7 @@ def report(
 
     out = out or cmd.default_folder()
     cmd.check_output(out, force)
-    opts = flags.timing(min_time=0.01 if quick else 0.03, rounds=3 if quick else 7)
+    opts = flags.timing(min_time=0.01 if quick else 0.03, rounds=3 if quick else ROUNDS)
     command = cmd.reproduce(out, sys.argv)
     with progress_bar() as progress:
         built = cmd.build_report(

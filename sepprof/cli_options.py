@@ -21,6 +21,7 @@ import typer.core
 
 from sepprof.costs import RULE_HELP
 from sepprof.errors import UserError
+from sepprof.options import ROUNDS
 
 # Flags take no value: show no "<bool>" placeholder for them in --help.
 _display_type = typer.core.TyperOption.display_type_rich
@@ -65,7 +66,10 @@ SHARED: dict[str, tuple[Any, Any]] = {
         float,
         opt(0.03, "--min-time", "SECONDS", "Seconds of timed calls per item per round."),
     ),
-    "rounds": (int, opt(7, "--rounds", "N", "Rounds; latency is the median of round medians.")),
+    "rounds": (
+        int,
+        opt(ROUNDS, "--rounds", "N", "Rounds; latency is the median of round medians."),
+    ),
     "repeat": (int, opt(1, "--repeat", "N", "Fresh worker processes to time in (rounds pooled).")),
     "allocator": (
         str,

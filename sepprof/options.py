@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sepprof.errors import UserError
 
 MAX_MIN_TIME = 60.0  # seconds per item per round
+ROUNDS = 7  # the fewest whose bootstrap 95% interval leaves out the extreme ratios
 MAX_ROUNDS = 1000
 MAX_REPEAT = 50
 TIMING_CAP = 600.0  # seconds of timing one command (one process) may spend, all calls together
@@ -28,7 +29,7 @@ class TimingOptions:
     dtype: str = "fp32"
     memory_format: str = "contiguous"
     min_time: float = 0.05
-    rounds: int = 7
+    rounds: int = ROUNDS
     allocator: str = "tuned"
     backend: str = "eager"
     mode: str = "inference"

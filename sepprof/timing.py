@@ -24,7 +24,7 @@ import torch
 from torch.utils.benchmark import Timer
 
 from sepprof.errors import UserError
-from sepprof.options import timing_left
+from sepprof.options import ROUNDS, timing_left
 from sepprof.results import Latency
 from sepprof.variants import DTYPES
 
@@ -162,7 +162,7 @@ def measure(
     *,
     device: str,
     n_threads: int,
-    rounds: int = 7,
+    rounds: int = ROUNDS,
     min_time: float = 0.05,
     on_round: Callable[[], None] | None = None,
 ) -> dict[str, Latency]:

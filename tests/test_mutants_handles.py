@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import partial
+from math import prod
 
 import pytest
 import torch
@@ -62,10 +63,7 @@ def rule(handle, inputs: list, outputs: list) -> Counter:
 
 def conv_macs(out_elements: int, cin: int, groups: int, *kernel: int) -> int:
     """Output elements x (Cin/g) x kernel size: one MAC per weight per output position."""
-    size = 1
-    for k in kernel:
-        size *= k
-    return out_elements * (cin // groups) * size
+    return out_elements * (cin // groups) * prod(kernel)
 
 
 # --- convolutions --------------------------------------------------------------------------

@@ -22,9 +22,9 @@ from sepprof.render.formats import (
     number,
     ratio,
     share,
-    speed,
     speed_of,
     unit_name,
+    verdict_on,
     why_no_verdict,
 )
 from sepprof.results import CompareResult, CompareSet, Comparison, Row
@@ -193,8 +193,7 @@ def headline(comp: Comparison) -> Text:
         doubt = comp.speedup[device].doubt
         style = "yellow" if doubt else "bold red" if c.direction == "slower" else "bold green"
         text.append(" → ")
-        said = f"no speed verdict on {device} ({doubt})" if doubt else f"{speed(c)} on {device}"
-        text.append(said, style=style)
+        text.append(verdict_on(comp, device), style=style)
     return text
 
 

@@ -19,6 +19,7 @@ from sepprof.render.formats import (
     speed,
     speed_of,
     spread,
+    verdict_on,
     why_no_verdict,
 )
 from sepprof.results import CheckResult, CompareResult, ProfileResult
@@ -169,10 +170,7 @@ def headline(comp: Any) -> str:
     if comp.theory_change:
         text += f" (theory: {change(comp.theory_change)})"
     text += f", {change(comp.params_change, 'params')}"
-    for device, c in comp.speed_change.items():
-        doubt = comp.speedup[device].doubt
-        said = f"no speed verdict on {device} ({doubt})" if doubt else f"{speed(c)} on {device}"
-        text += f" → {said}"
+    text += "".join(f" → {verdict_on(comp, device)}" for device in comp.speed_change)
     return text + "".join(f"<br>{markdown_text(why)}" for why in why_no_verdict(comp))
 
 

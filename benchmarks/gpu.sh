@@ -57,7 +57,7 @@ plan() {
 dry_run() {
   bash -n "$0" || exit 2
   plan
-  "$PY" -c 'import sepprof.cli, sepprof.timing' || { echo "gpu.sh: sepprof does not import" >&2; exit 2; }
+  "$PY" -c 'import sepprof.cli, sepprof.timing.timer' || { echo "gpu.sh: sepprof does not import" >&2; exit 2; }
   if [ -d .whl ]; then echo "wheels: $(ls .whl | wc -l) in .whl/"; else echo "wheels: none in .whl/ (fine where fvcore and pydantic are installed)"; fi
   echo "dry run: well-formed; outputs would go to $DEST"
 }

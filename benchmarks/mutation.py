@@ -64,16 +64,19 @@ HANDLES += ("addmm", "sdpa", "native_mha", "per_output", "per_input", "batch_nor
 HANDLES += ("layer_norm", "pool")
 FAST = "not network_counts"  # leave out tracing whole networks (tens of seconds a mutant)
 TARGETS = {
-    "claims": Target("sepprof/claims.py", ("tests/test_claims.py",)),
+    "claims": Target("sepprof/results/claims.py", ("tests/test_claims.py",)),
     "units": Target("sepprof/units.py", ("tests/test_units.py",)),
     "roofline": Target(
-        "sepprof/roofline.py", ("tests/test_roofline.py", "tests/test_mutants_roofline.py")
+        "sepprof/timing/roofline.py", ("tests/test_roofline.py", "tests/test_mutants_roofline.py")
     ),
     "costs": Target(
-        "sepprof/costs.py", ("tests/test_costs.py", "tests/test_costs_independent.py"), (), FAST
+        "sepprof/count/costs.py",
+        ("tests/test_costs.py", "tests/test_costs_independent.py"),
+        (),
+        FAST,
     ),
     "handles": Target(
-        "sepprof/handles.py",
+        "sepprof/count/handles.py",
         ("tests/test_mutants_handles.py", "tests/test_costs_independent.py"),
         HANDLES,
         FAST,
@@ -83,10 +86,10 @@ TARGETS = {
         ("tests/test_mutants_latency.py", "tests/test_mutants_budgets.py"),
     ),
     "timing": Target(
-        "sepprof/timing.py", ("tests/test_mutants_latency.py",), ("timed_round", "measure")
+        "sepprof/timing/timer.py", ("tests/test_mutants_latency.py",), ("timed_round", "measure")
     ),
     "budgets": Target(
-        "sepprof/budgets.py",
+        "sepprof/spec/budgets.py",
         ("tests/test_mutants_budgets.py",),
         ("_judge", "_failed", "judge", "_trust", "regressions"),
     ),
@@ -115,14 +118,14 @@ PLANTED = (
     ),
     Planted(
         "round = mean of its blocks",
-        "sepprof/timing.py",
+        "sepprof/timing/timer.py",
         "medians[name].append(statistics.median(times) * 1e3)",
         "medians[name].append(statistics.mean(times) * 1e3)",
         LATENCY_TESTS,
     ),
     Planted(
         "roof curve without min(peak, ...)",
-        "sepprof/roofline.py",
+        "sepprof/timing/roofline.py",
         "return xs, [self.attainable(x) for x in xs]",
         "return xs, [x * self.bandwidth for x in xs]",
         ("tests/test_mutants_roofline.py",),
@@ -136,21 +139,21 @@ PLANTED = (
     ),
     Planted(  # the audit's two handle bugs, kept by hand as well as in mutmut's run
         "traced max pool counts k² per output, not k²-1",
-        "sepprof/handles.py",
+        "sepprof/count/handles.py",
         '(window - 1 if fn == "max" else window)',
         "window",
         ("tests/test_mutants_handles.py",),
     ),
     Planted(
         "traced activations count 1 op per element whatever their kind",
-        "sepprof/handles.py",
+        "sepprof/count/handles.py",
         "_numel(outputs[0]) * ELEMENTWISE_OPS[kind]",
         "_numel(outputs[0])",
         ("tests/test_mutants_handles.py",),
     ),
     Planted(
         "BatchNorm counted as 1 op per element",
-        "sepprof/costs.py",
+        "sepprof/count/costs.py",
         '"batchnorm": 2,',
         '"batchnorm": 1,',
         ("tests/test_costs_independent.py", "-k", FAST),

@@ -140,12 +140,12 @@ def counting(scale: Scale) -> None:
     import torch
     from fvcore.nn import FlopCountAnalysis
 
-    from sepprof.blocks import layer_variant
-    from sepprof.costs import plan_cost
-    from sepprof.network import load_network
-    from sepprof.spec import LayerSpec, parse_variants
-    from sepprof.trace import trace, trace_plan
-    from sepprof.variants import build_block, build_plan, random_input
+    from sepprof.count.costs import plan_cost
+    from sepprof.count.trace import trace, trace_plan
+    from sepprof.models.variants import build_block, build_plan, random_input
+    from sepprof.spec.blocks import layer_variant
+    from sepprof.spec.layer import LayerSpec, parse_variants
+    from sepprof.spec.network import load_network
 
     say(f"## Counting (in process, fastest of {scale.repeat} after a warm-up)\n")
     say("| what | sepprof | reference | ratio | goal |")
@@ -195,8 +195,8 @@ def model_row(scale: Scale) -> None:
     import torch
     from fvcore.nn import FlopCountAnalysis
 
-    from sepprof.model import ModelInputs
-    from sepprof.model_profile import profile_model
+    from sepprof.commands.model_profile import profile_model
+    from sepprof.models.model import ModelInputs
 
     sys.path.insert(0, str(ROOT / "tests"))
     from zoo import ResNet50
@@ -262,11 +262,11 @@ def timing_overhead(scale: Scale) -> None:
     import torch
     from torch.utils.benchmark import Timer
 
-    from sepprof import timing
-    from sepprof.blocks import layer_variant
-    from sepprof.options import default_threads
-    from sepprof.spec import LayerSpec, parse_variants
-    from sepprof.variants import build_block, random_input
+    from sepprof.models.variants import build_block, random_input
+    from sepprof.spec.blocks import layer_variant
+    from sepprof.spec.layer import LayerSpec, parse_variants
+    from sepprof.timing import timer as timing
+    from sepprof.timing.options import default_threads
 
     timing.tune_allocator()
     layer = LayerSpec(cout=scale.channels // 2, size=scale.size // 2)

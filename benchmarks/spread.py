@@ -139,14 +139,14 @@ def floor(tiny: bool, count: int) -> None:
     """Back-to-back measurements of the same prebuilt modules in this process, at 7, 21 and 49
     rounds: their speedups' spread, the mean spread of three consecutive ones ("3 in a row", what
     three invocations would see at best) and the cores other processes used meanwhile."""
-    from sepprof.blocks import layer_variant
     from sepprof.cli_options import SHARED
-    from sepprof.contention import others_between, sample
-    from sepprof.measure import block_items
-    from sepprof.options import TimingOptions, default_threads
     from sepprof.results import Speedup
-    from sepprof.spec import LayerSpec, parse_variant
-    from sepprof.timing import measure, tune_allocator
+    from sepprof.spec.blocks import layer_variant
+    from sepprof.spec.layer import LayerSpec, parse_variant
+    from sepprof.timing.contention import others_between, sample
+    from sepprof.timing.measure import block_items
+    from sepprof.timing.options import TimingOptions, default_threads
+    from sepprof.timing.timer import measure, tune_allocator
 
     tune_allocator()
     spec = LayerSpec(k=3, cout=16, size=8) if tiny else LayerSpec(k=3, cout=256, size=56)

@@ -32,7 +32,7 @@ from sepprof.cli_options import (
     writable,
 )
 from sepprof.errors import UserError
-from sepprof.options import ROUNDS
+from sepprof.timing.options import ROUNDS
 
 app = typer.Typer(
     help="What depthwise-separable, grouped and inverted-residual convolutions really save: "
@@ -183,7 +183,7 @@ def profile(
             result = _profile_model(model, input_shapes, inputs, kwargs, run)
         else:
             from sepprof.commands.profile import profile as profile_network
-            from sepprof.network import Options, load_network
+            from sepprof.spec.network import Options, load_network
 
             options = Options(width_mult, resolution, as_)
             result = profile_network(load_network(config), options, batch=batch, **run)
@@ -191,8 +191,8 @@ def profile(
 
 
 def _profile_model(model: str, shapes: list[str], inputs: Any, kwargs: Any, run: dict) -> Any:
-    from sepprof.model import build_model, parse_inputs, parse_kwargs
-    from sepprof.model_profile import profile_model
+    from sepprof.commands.model_profile import profile_model
+    from sepprof.models.model import build_model, parse_inputs, parse_kwargs
 
     built = build_model(model, parse_kwargs(kwargs))
     return profile_model(built, parse_inputs(shapes, inputs), name=model, **run)
@@ -227,7 +227,7 @@ def sepify(
     params, MACs and latency per layer and in total, and what was skipped and why."""
     from sepprof.commands.sepify import convert, save_converted
     from sepprof.files import check_output_file
-    from sepprof.model import build_model, parse_inputs, parse_kwargs
+    from sepprof.models.model import build_model, parse_inputs, parse_kwargs
     from sepprof.render.sepify import sepify_view
 
     check_units(flags.units)

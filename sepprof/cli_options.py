@@ -19,9 +19,9 @@ from typing import Any
 import typer
 import typer.core
 
-from sepprof.costs import RULE_HELP
+from sepprof.count.costs import RULE_HELP
 from sepprof.errors import UserError
-from sepprof.options import ROUNDS
+from sepprof.timing.options import ROUNDS
 
 # Flags take no value: show no "<bool>" placeholder for them in --help.
 _display_type = typer.core.TyperOption.display_type_rich
@@ -113,8 +113,8 @@ class Flags:
     def timing(self, **fixed: Any) -> Any:
         """Validated ``TimingOptions`` (``fixed`` fills what the command has no flag for); None
         when not timed, after refusing a device this machine does not have."""
-        from sepprof.options import TimingOptions, start_timing_clock
-        from sepprof.spec import check_untimed_dtype
+        from sepprof.spec.layer import check_untimed_dtype
+        from sepprof.timing.options import TimingOptions, start_timing_clock
 
         given = {f: self.values[n] for n, f in TIMING_FIELDS.items() if n in self.values}
         fields = {**fixed, **given}
@@ -139,7 +139,7 @@ class Flags:
 
 def _check_cuda(opts: Any) -> None:
     if "cuda" in opts.devices:
-        from sepprof.timing import check_device
+        from sepprof.timing.timer import check_device
 
         check_device("cuda", opts.dtype)
 

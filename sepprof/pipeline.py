@@ -8,11 +8,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sepprof.costs import block_cost, op_cost, stage_cost
-from sepprof.guards import check_memory
-from sepprof.ops import Block, Conv, Linear, Pool, Stage
+from sepprof.count.costs import block_cost, op_cost, stage_cost
+from sepprof.count.memory import check_memory
 from sepprof.results import Latency, Roof, Row
-from sepprof.roofline import Roofline, roof_time
+from sepprof.spec.ops import Block, Conv, Linear, Pool, Stage
+from sepprof.timing.roofline import Roofline, roof_time
 
 Progress = Callable[[str, int], Callable[[], None]]
 Items = dict[str, Callable[[], Any]]
@@ -229,7 +229,7 @@ def measure(
         counts = backward()
         targets = [with_backward(t, counts) for t in targets]
     if timing is not None and items is not None:
-        from sepprof.measure import time_all
+        from sepprof.timing.measure import time_all
 
         timings = time_all(items, timing, progress, time_bytes, hint)
         targets = [with_timings(t, timings, batch, itemsize) for t in targets]

@@ -10,7 +10,7 @@ import pytest
 
 import sepprof
 from sepprof.errors import UserError
-from sepprof.spec import LayerSpec
+from sepprof.spec.layer import LayerSpec
 
 WORKED = 1 / 256 + 1 / 9  # 1/Cout + 1/k² at k=3, 256 channels (DESIGN.md's worked example)
 

@@ -11,15 +11,15 @@ import pytest
 import torch
 from torch import nn
 
-from sepprof import backends
-from sepprof.backends import Check, compare_outputs, prepare
-from sepprof.blocks import layer_variant
+from sepprof.backends import prepare as backends
+from sepprof.backends.folding import block_folding, elementwise_note, folds
+from sepprof.backends.prepare import Check, compare_outputs, prepare
 from sepprof.errors import UserError
-from sepprof.folding import block_folding, elementwise_note, folds
-from sepprof.ops import module_name
-from sepprof.options import TimingOptions
-from sepprof.spec import LayerSpec, parse_variants
-from sepprof.variants import build_block, random_input
+from sepprof.models.variants import build_block, random_input
+from sepprof.spec.blocks import layer_variant
+from sepprof.spec.layer import LayerSpec, parse_variants
+from sepprof.spec.ops import module_name
+from sepprof.timing.options import TimingOptions
 
 HAS_ORT = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime"))
 needs_ort = pytest.mark.skipif(
@@ -170,9 +170,9 @@ def _run(backend: str, mode: str, low: float, high: float, subject: str = "worke
 
 
 def test_kernels_claim_holds_only_when_a_backend_flips_eagers_verdict():
-    from sepprof.backend_report import kernels_claim
-    from sepprof.claims import FAILS, HOLDS, INCONCLUSIVE, UNMEASURED
+    from sepprof.commands.backend_matrix import kernels_claim
     from sepprof.results.backends import BackendMatrix
+    from sepprof.results.claims import FAILS, HOLDS, INCONCLUSIVE, UNMEASURED
 
     eager = _run("eager", "inference", 3.0, 3.4)
     same = BackendMatrix((eager, _run("onnxruntime", "inference", 4.1, 4.9)))
@@ -255,9 +255,9 @@ def test_measure_reports_compile_seconds_and_checks_of_each_item():
 def test_kernels_claim_gives_no_verdict_on_a_contended_speedup():
     from dataclasses import replace
 
-    from sepprof.backend_report import kernels_claim
-    from sepprof.claims import INCONCLUSIVE
+    from sepprof.commands.backend_matrix import kernels_claim
     from sepprof.results.backends import BackendMatrix
+    from sepprof.results.claims import INCONCLUSIVE
 
     eager = _run("eager", "inference", 3.0, 3.4)
     train = _run("eager", "train", 0.6, 0.8)
@@ -268,7 +268,7 @@ def test_kernels_claim_gives_no_verdict_on_a_contended_speedup():
 def test_a_failed_compilation_exits_2_with_the_compilers_reason():
     from torch._dynamo.exc import BackendCompilerFailed
 
-    from sepprof.compiled import compile_failure
+    from sepprof.backends.compiled import compile_failure
 
     inner = RuntimeError("fatal error: Python.h: No such file or directory\ncompilation terminated")
     with pytest.raises(UserError) as err, compile_failure():
@@ -280,7 +280,7 @@ def test_a_failed_compilation_exits_2_with_the_compilers_reason():
 
 
 def test_folding_note_reads_the_run_and_trusts_only_what_ort_showed():
-    from sepprof.folding import blocks_note
+    from sepprof.backends.folding import blocks_note
 
     blocks = [_block("standard"), _block("separable")]  # 1 + 2 BatchNorms after convs
     removed = 1 * 36 * 12 * 1 + (8 * 36 + 12 * 36) * 1  # batch 1, 6x6, BN 2 ops -> bias 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sepprof.budgets import Budget, judge
+from sepprof.spec.budgets import Budget, judge
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 LAYERS = """\
@@ -273,7 +273,7 @@ def test_budget_backend_and_mode_are_checked_at_their_line(cli, tmp_path, extra,
 
 def test_budget_times_with_its_backend_and_mode(cli, tmp_path, monkeypatch):
     """A budget's backend and mode reach the timing (recorded rounds stand in for the clock)."""
-    import sepprof.measure as m
+    import sepprof.timing.measure as m
     from sepprof.results import Latency
 
     asked = []
@@ -302,7 +302,7 @@ def test_step_summary_that_is_a_fifo_is_skipped_not_waited_on(cli, tmp_path, mon
 
 def test_a_regression_of_exactly_the_limit_passes():
     """2.0 -> 2.1 is a 5% regression: a 5% limit holds (no floating-point 5.000000000000004%)."""
-    from sepprof.budgets import Budget, regressions
+    from sepprof.spec.budgets import Budget, regressions
 
     budget = Budget(name="b", config="x.yaml", max_macs="1G", max_regression="5%")
     (verdict,) = regressions(budget, {"macs": 2.1}, {"macs": 2.0})

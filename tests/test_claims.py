@@ -10,7 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from sepprof.claims import (
+from sepprof.commands.compare import compare
+from sepprof.results import CompareResult, Comparison, Row, Speedup, TypeShare
+from sepprof.results.claims import (
     COMPUTED,
     EXACT,
     FAILS,
@@ -28,9 +30,7 @@ from sepprof.claims import (
     interval,
     parameter_reduction,
 )
-from sepprof.commands.compare import compare
-from sepprof.results import CompareResult, Comparison, Row, Speedup, TypeShare
-from sepprof.spec import LayerSpec, parse_variants
+from sepprof.spec.layer import LayerSpec, parse_variants
 
 SEP_RATIO = 1 / 256 + 1 / 9  # MobileNets eq. (5) at k=3, Cout=256
 WORKED = {"k": 3, "cin": 256, "cout": 256, "size": 56, "stride": 1, "batch": 1}

@@ -196,7 +196,7 @@ def test_strict_exits_1_and_shows_the_traced_number_on_a_mismatch(cli, monkeypat
     turns it into exit 1. (Simulated: fvcore's conv rule is made to count one MAC too many.)"""
     from collections import Counter
 
-    import sepprof.trace as trace
+    import sepprof.count.trace as trace
 
     honest = trace.HANDLES["aten::convolution"]
 
@@ -217,7 +217,7 @@ def test_a_disagreeing_fvcore_is_shown_and_fails_strict(cli, monkeypatch):
     """fvcore is an independent peer: if its count differs, the row shows its number, named."""
     from collections import Counter
 
-    import sepprof.peer as peer
+    import sepprof.count.peer as peer
 
     honest = peer._handles
 
@@ -254,7 +254,7 @@ def test_train_mode_counts_the_backward_pass(cli):
 def test_inference_and_training_side_by_side(cli, monkeypatch):
     """--mode inference,train times the layer in both modes; JSON is one compare-set, and the
     summary line gives both verdicts (recorded rounds: 5x in inference, 2x in training)."""
-    import sepprof.measure as m
+    import sepprof.timing.measure as m
     from sepprof.results import Latency
 
     def recorded(items, **_):

@@ -3,8 +3,8 @@ that other processes crowded marked contended. Readings are injected, never live
 
 import pytest
 
-import sepprof.contention as contention
-from sepprof.contention import (
+import sepprof.timing.contention as contention
+from sepprof.timing.contention import (
     Contention,
     Sample,
     choose_threads,

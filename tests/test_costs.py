@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sepprof.blocks import layer_variant
-from sepprof.costs import block_cost, op_cost, separable_theory_ratio
-from sepprof.ops import Act, Add, BatchNorm, Conv, Linear, Mul, Pool, Shape, conv_out_size
-from sepprof.spec import LayerSpec, parse_variant
+from sepprof.count.costs import block_cost, op_cost, separable_theory_ratio
+from sepprof.spec.blocks import layer_variant
+from sepprof.spec.layer import LayerSpec, parse_variant
+from sepprof.spec.ops import Act, Add, BatchNorm, Conv, Linear, Mul, Pool, Shape, conv_out_size
 
 
 def variant_cost(variant: str, **layer):
@@ -146,7 +146,7 @@ def test_convnd_matches_pytorchs_shapes_and_the_formula(
     import torch
     from torch import nn
 
-    from sepprof.ops import ConvNd, Dims
+    from sepprof.spec.ops import ConvNd, Dims
 
     groups, cout = (cin, cin * mult) if depthwise else (1, mult)
     kind = [nn.Conv1d, nn.Conv2d, nn.Conv3d][dims - 1]
@@ -166,7 +166,7 @@ def test_convnd_matches_pytorchs_shapes_and_the_formula(
 
 
 def test_conv_and_convnd_agree_on_square_2d():
-    from sepprof.ops import ConvNd, Dims
+    from sepprof.spec.ops import ConvNd, Dims
 
     square = Conv(Shape(8, 14, 14), 16, 3, 2, 1, 1, 1, True)
     general = ConvNd(Dims(8, (14, 14)), 16, (3, 3), (2, 2), (2, 2), (1, 1), 1, True)
@@ -175,7 +175,7 @@ def test_conv_and_convnd_agree_on_square_2d():
 
 
 def test_matmul_and_attention_rules():
-    from sepprof.costs import attention_macs, matmul_macs
+    from sepprof.count.costs import attention_macs, matmul_macs
 
     assert matmul_macs(4, 5, 6, 7) == 4 * 5 * 6 * 7
     b, h, length, s, d = 2, 3, 5, 7, 8

@@ -18,12 +18,12 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from sepprof.blocks import layer_variant
-from sepprof.costs import block_cost, plan_cost, stage_cost
-from sepprof.network import Options, load_network
-from sepprof.spec import LayerSpec, parse_variant
-from sepprof.trace import trace_block, trace_plan
-from sepprof.variants import build_block, build_plan, random_input
+from sepprof.count.costs import block_cost, plan_cost, stage_cost
+from sepprof.count.trace import trace_block, trace_plan
+from sepprof.models.variants import build_block, build_plan, random_input
+from sepprof.spec.blocks import layer_variant
+from sepprof.spec.layer import LayerSpec, parse_variant
+from sepprof.spec.network import Options, load_network
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 PER_ELEMENT = {  # ops per output element, by aten op name (DESIGN.md's rule, typed by hand)
@@ -187,8 +187,8 @@ def test_macs_round_to_the_published_figure(name, published, digits, source):
 
 def test_elementwise_ops_cost_no_macs_or_params_and_counts_are_integers():
     """Per DESIGN.md: pools and gates are elementwise only; counts are integers (JSON)."""
-    from sepprof.costs import op_cost
-    from sepprof.ops import Add, Linear, Mul, Pool, Shape
+    from sepprof.count.costs import op_cost
+    from sepprof.spec.ops import Add, Linear, Mul, Pool, Shape
 
     x = Shape(8, 4, 4)  # 128 elements
     cases = [
@@ -222,8 +222,8 @@ def test_bytes_default_to_fp32_at_every_level():
 def test_convnd_by_hand():
     """1-D grouped conv and a 2-D transposed conv (MACs from the input side, as fvcore and
     torch's counter count them), worked by hand."""
-    from sepprof.costs import op_cost
-    from sepprof.ops import ConvNd, Dims
+    from sepprof.count.costs import op_cost
+    from sepprof.spec.ops import ConvNd, Dims
 
     one_d = ConvNd(Dims(8, (16,)), 12, (3,), (1,), (2,), (1,), groups=4)
     cost = op_cost(one_d)  # 16 + 2 - 2 - 1 + 1 = 16 outputs of 12 channels, 8/4 x 3 weights
@@ -237,8 +237,8 @@ def test_convnd_by_hand():
 
 
 def test_conv_counts_are_integers():
-    from sepprof.costs import op_cost
-    from sepprof.ops import Conv, Shape
+    from sepprof.count.costs import op_cost
+    from sepprof.spec.ops import Conv, Shape
 
     cost = op_cost(Conv(Shape(8, 6, 6), 12, 3, padding=1, groups=4, bias=True))
     assert (cost.macs, cost.params, cost.eltwise) == (12 * 36 * 2 * 9, 12 * 2 * 9 + 12, 12 * 36)
@@ -248,8 +248,8 @@ def test_conv_counts_are_integers():
 def test_bytes_of_elementwise_ops_by_hand():
     """An add reads two tensors and writes one; a gate reads x and one scale per channel and
     writes one; BatchNorm reads and writes x plus its scale and shift (fp32: 4 bytes)."""
-    from sepprof.costs import op_cost, total
-    from sepprof.ops import Add, BatchNorm, Mul, Shape
+    from sepprof.count.costs import op_cost, total
+    from sepprof.spec.ops import Add, BatchNorm, Mul, Shape
 
     x = Shape(8, 4, 4)  # 128 elements, 8 channels
     assert op_cost(Add(x)).bytes == 3 * 128 * 4

@@ -69,7 +69,7 @@ def test_calibrate_cuda(cli):
 def test_cuda_timing_waits_for_the_kernel():
     """A kernel that spins the GPU for about a millisecond must time as long as it runs: without
     synchronisation only its microsecond launch would be timed."""
-    from sepprof.timing import measure
+    from sepprof.timing.timer import measure
 
     cycles = 2_000_000  # >= 1 ms at any clock up to 2 GHz
     lat = measure(
@@ -84,10 +84,10 @@ def test_cuda_timing_waits_for_the_kernel():
 
 @pytest.mark.parametrize("dtype", ["fp16", "bf16"])
 def test_half_precision_modules_and_inputs_are_half_on_cuda(dtype):
-    from sepprof.blocks import layer_variant
-    from sepprof.measure import block_items
-    from sepprof.options import TimingOptions
-    from sepprof.spec import LayerSpec, parse_variants
+    from sepprof.spec.blocks import layer_variant
+    from sepprof.spec.layer import LayerSpec, parse_variants
+    from sepprof.timing.measure import block_items
+    from sepprof.timing.options import TimingOptions
 
     layer = LayerSpec(k=3, cin=16, cout=16, size=8)
     block = layer_variant(layer, parse_variants(["separable"], layer)[0])

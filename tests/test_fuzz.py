@@ -10,10 +10,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sepprof.budgets import load_budgets
 from sepprof.errors import SpecError
-from sepprof.network import load_network
-from sepprof.spec import load_layers
+from sepprof.spec.budgets import load_budgets
+from sepprof.spec.layer import load_layers
+from sepprof.spec.network import load_network
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = [
@@ -249,7 +249,7 @@ def only_user_errors(reader, path: Path) -> None:
 @FUZZ
 @given(tree=JSON_TREES, schema=st.sampled_from(["sepprof.compare/1", "sepprof.check/1", None]))
 def test_generated_json_is_read_or_one_user_error(tmp_path, tree, schema):
-    from sepprof.json_inputs import read_baseline, read_results
+    from sepprof.spec.json_inputs import read_baseline, read_results
 
     if schema and isinstance(tree, dict):
         tree = {**tree, "schema": schema}
@@ -273,7 +273,7 @@ def test_generated_json_is_read_or_one_user_error(tmp_path, tree, schema):
     )
 )
 def test_mutated_results_files(tmp_path, compare_json, edits):
-    from sepprof.json_inputs import read_baseline, read_results
+    from sepprof.spec.json_inputs import read_baseline, read_results
 
     path = tmp_path / "mutated.json"
     path.write_bytes(mutate(compare_json, edits))

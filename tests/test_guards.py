@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sepprof.blocks import layer_variant
-from sepprof.guards import CHANNEL_BLOCK, estimate_bytes, op_bytes
-from sepprof.network import Options, load_network
-from sepprof.ops import Conv, Shape
-from sepprof.spec import LayerSpec, parse_variants
+from sepprof.count.memory import CHANNEL_BLOCK, estimate_bytes, op_bytes
+from sepprof.spec.blocks import layer_variant
+from sepprof.spec.layer import LayerSpec, parse_variants
+from sepprof.spec.network import Options, load_network
+from sepprof.spec.ops import Conv, Shape
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1 << 20
@@ -25,7 +25,7 @@ def kib(key):
     for line in open("/proc/self/status"):
         if line.startswith(key):
             return int(line.split()[1]) * 1024
-import torch, sepprof.cli, sepprof.commands.compare, sepprof.commands.profile, sepprof.trace
+import torch, sepprof.cli, sepprof.commands.compare, sepprof.commands.profile, sepprof.count.trace
 base = kib("VmRSS:")
 open("/proc/self/clear_refs", "w").write("5")
 code = sepprof.cli.main(sys.argv[1:])
@@ -97,7 +97,7 @@ def test_the_1_channel_8192_layer_is_estimated_near_its_measured_9_2_gb():
 def test_too_much_is_refused_before_allocating_naming_the_flag(cli, monkeypatch):
     # 96 MiB "free": the 1-channel 1024x1024 layer (about 156 MiB with its padded copies) is
     # refused; were it not, running it would still need only ~100 MB (safe on a shared box).
-    monkeypatch.setattr("sepprof.guards.free_bytes", lambda device: 96 << 20)
+    monkeypatch.setattr("sepprof.count.memory.free_bytes", lambda device: 96 << 20)
     run = cli("compare", "--k", "1", "--cout", "1", "--size", "1024", "--no-time")
     assert run.code == 2
     # by hand: the input held (1x), then in + out + both padded to 16 channels (34x), of

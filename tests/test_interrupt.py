@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 # Runs the real CLI, but says READY on stderr when the first timing warm-up starts.
 READY = """
 import sys
-import sepprof.timing as timing
+import sepprof.timing.timer as timing
 original = timing.warm_up
 def ready(*args, **kwargs):
     timing.warm_up = original

@@ -7,14 +7,14 @@ import os
 import pytest
 
 from sepprof.errors import UserError
-from sepprof.json_inputs import MAX_JSON_DEPTH, load_json, read_baseline, read_results
+from sepprof.spec.json_inputs import MAX_JSON_DEPTH, load_json, read_baseline, read_results
 
 
 @pytest.fixture(scope="module")
 def compare_doc(tmp_path_factory):
     """A real ``compare --json`` document (analytic, so quick)."""
     from sepprof.commands.compare import compare
-    from sepprof.spec import LayerSpec, parse_variants
+    from sepprof.spec.layer import LayerSpec, parse_variants
 
     layer = LayerSpec(k=3, cout=8, size=8)
     return compare(layer, parse_variants("standard,separable"), trace=False).to_dict()

@@ -13,19 +13,19 @@ from hypothesis import strategies as st
 from nets import ResNet18Like, VGGLike, mlp
 from torch import nn
 
+from sepprof.commands.model_profile import profile_model
 from sepprof.errors import UserError
-from sepprof.model import (
+from sepprof.models.model import (
     build_model,
     load_factory,
     parse_inputs,
     parse_kwargs,
     run_forward,
 )
-from sepprof.model_profile import profile_model
-from sepprof.ops import conv_out_size
-from sepprof.options import TimingOptions
 from sepprof.render.console import profile_view, to_text
 from sepprof.results import ProfileResult
+from sepprof.spec.ops import conv_out_size
+from sepprof.timing.options import TimingOptions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "models.py"
 

@@ -6,7 +6,7 @@ measurement could fail).
 
 import pytest
 
-from sepprof.budgets import Budget, judge, regressions
+from sepprof.spec.budgets import Budget, judge, regressions
 
 UNTRUSTED = "untrusted.speedup.cpu"
 

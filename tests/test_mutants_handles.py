@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sepprof import handles
-from sepprof.trace import trace
+from sepprof.count import handles
+from sepprof.count.trace import trace
 
 N = 2  # batch: every formula below multiplies by it
 

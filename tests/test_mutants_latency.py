@@ -9,7 +9,6 @@ from math import sqrt
 
 import pytest
 
-from sepprof import timing
 from sepprof.results import Latency, Speedup
 from sepprof.results.latency import (
     bootstrap_interval,
@@ -19,6 +18,7 @@ from sepprof.results.latency import (
     pool,
     split,
 )
+from sepprof.timing import timer as timing
 
 
 def test_latency_is_the_median_of_rounds_not_their_mean():

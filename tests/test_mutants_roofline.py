@@ -5,11 +5,11 @@ Added for issue #18: the chart once drew its own roof inline, so a bug there wen
 
 import pytest
 
-from sepprof.calibration import Calibration
-from sepprof.costs import Cost
+from sepprof.count.costs import Cost
 from sepprof.render import plots
 from sepprof.results import Latency, Row
-from sepprof.roofline import Roofline, op_times, roof_time
+from sepprof.timing.calibration import Calibration
+from sepprof.timing.roofline import Roofline, op_times, roof_time
 
 PEAK, DRAM, CACHE = 200e9, 40e9, 100e9  # ridge 5 FLOP/byte on DRAM, 2 on cache
 

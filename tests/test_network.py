@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from sepprof.commands.profile import by_type, label, profile
-from sepprof.costs import plan_cost
+from sepprof.count.costs import plan_cost
 from sepprof.errors import SpecError
-from sepprof.network import Options, load_network
+from sepprof.spec.network import Options, load_network
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sepprof.commands.profile import profile
-from sepprof.network import Options, load_network
+from sepprof.spec.network import Options, load_network
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 TINY = """\

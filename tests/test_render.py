@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from sepprof.calibration import Calibration
 from sepprof.render.calibrate import calibration_view
 from sepprof.render.check import check_view
 from sepprof.render.compare import compare_view
@@ -31,6 +30,7 @@ from sepprof.results import (
     Verdict,
 )
 from sepprof.results.sepify import SepifyReport
+from sepprof.timing.calibration import Calibration
 
 DATA = Path(__file__).parent / "data" / "render"
 WIDTHS = (60, 80, 120)

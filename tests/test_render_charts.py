@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sepprof.calibration import Calibration
 from sepprof.render import plots
 from sepprof.results import CompareResult, ProfileResult, SweepResult
+from sepprof.timing.calibration import Calibration
 
 DATA = Path(__file__).parent / "data" / "render"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sepprof.calibration import Calibration
 from sepprof.render.markdown import report_markdown
 from sepprof.results import CompareResult, Latency, ProfileResult, SweepResult
 from sepprof.results.ratios import Change
 from sepprof.results.report import Report
+from sepprof.timing.calibration import Calibration
 
 DATA = Path(__file__).parent / "data" / "render"
 

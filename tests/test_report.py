@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from sepprof.claims import check_claims
 from sepprof.commands import report as report_module
 from sepprof.commands.compare import compare
 from sepprof.commands.profile import profile
 from sepprof.commands.report import write_report
 from sepprof.commands.sweep import Grid, sweep
-from sepprof.network import load_network
-from sepprof.options import TimingOptions
 from sepprof.results import CompareResult
+from sepprof.results.claims import check_claims
 from sepprof.results.report import Report
-from sepprof.spec import LayerSpec, parse_variants
+from sepprof.spec.layer import LayerSpec, parse_variants
+from sepprof.spec.network import load_network
+from sepprof.timing.options import TimingOptions
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 FAST = TimingOptions(rounds=2, min_time=0.002)
@@ -26,7 +26,7 @@ FAST = TimingOptions(rounds=2, min_time=0.002)
 @pytest.fixture(scope="module")
 def small_report() -> Report:
     """A report built from small, really measured results (not the full default grid)."""
-    from sepprof.calibration import calibrate
+    from sepprof.timing.calibration import calibrate
 
     layer = LayerSpec(cout=32, size=14)
     main = compare(
@@ -150,8 +150,8 @@ def test_report_unwritable_output(cli, tmp_path):
 def quiet_recorded_machine(monkeypatch):
     """Timing replaced by recorded rounds on a quiet machine: every standard item 10-12 ms,
     everything else 2-2.5 ms (per-round speedups 5.0, 4.8, 5.5, 5.0, 5.0)."""
-    import sepprof.contention as contention
-    import sepprof.measure as m
+    import sepprof.timing.contention as contention
+    import sepprof.timing.measure as m
     from sepprof.results import Latency
 
     class Quiet:

@@ -1,7 +1,7 @@
 import pytest
 
-from sepprof.costs import Cost
-from sepprof.roofline import Roofline, roof_time
+from sepprof.count.costs import Cost
+from sepprof.timing.roofline import Roofline, roof_time
 
 
 def test_attainable_is_min_of_peak_and_bandwidth_times_intensity():
@@ -22,7 +22,7 @@ def test_roof_time_sums_ops_and_names_the_bound():
 
 
 def calibration(peak=200e9, dram=40e9, contention="", created="2026-11-01T00:00:00+00:00"):
-    from sepprof.calibration import Calibration
+    from sepprof.timing.calibration import Calibration
 
     return Calibration(
         "cpu",
@@ -41,7 +41,7 @@ def calibration(peak=200e9, dram=40e9, contention="", created="2026-11-01T00:00:
 
 
 def test_a_contended_or_much_lower_calibration_does_not_replace_the_stored_one():
-    from sepprof.calibration import refusal
+    from sepprof.timing.calibration import refusal
 
     stored = calibration()
     assert refusal(calibration(peak=190e9, dram=36e9), stored) == ""  # within 20%
@@ -55,9 +55,9 @@ def test_a_contended_or_much_lower_calibration_does_not_replace_the_stored_one()
 
 
 def test_calibrate_keeps_the_stored_roof_unless_forced(monkeypatch):
-    import sepprof.calibration as cal
+    import sepprof.timing.calibration as cal
     from sepprof.commands.calibrate import calibrate
-    from sepprof.options import TimingOptions
+    from sepprof.timing.options import TimingOptions
 
     measured = iter([calibration(), calibration(peak=97e9), calibration(peak=97e9)])
     monkeypatch.setattr(cal, "calibrate", lambda device, dtype, threads, tick=None: next(measured))
@@ -75,9 +75,9 @@ def test_calibrate_keeps_the_stored_roof_unless_forced(monkeypatch):
 
 def test_rates_are_the_best_round(monkeypatch):
     """Noise only slows a measurement: a calibration rate comes from its fastest round."""
-    import sepprof.timing as timing
-    from sepprof.calibration import _rates
+    import sepprof.timing.timer as timing
     from sepprof.results import Latency
+    from sepprof.timing.calibration import _rates
 
     def fake(items, **kw):
         return {k: Latency.from_rounds([4.0, 2.0, 8.0], 10) for k in items}
@@ -88,7 +88,7 @@ def test_rates_are_the_best_round(monkeypatch):
 
 
 def test_report_roof_is_the_stored_one_or_measured_and_not_stored(monkeypatch):
-    import sepprof.calibration as cal
+    import sepprof.timing.calibration as cal
 
     monkeypatch.setattr(cal, "calibrate", lambda *a, **k: calibration(contention="contended: x"))
     roof, source = cal.roof_for("cpu", "fp32", 2, quick=True)

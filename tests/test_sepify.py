@@ -24,11 +24,11 @@ from sepprof.commands.sepify import (
     sepify,
 )
 from sepprof.errors import UserError
-from sepprof.model import build_model
-from sepprof.ops import conv_out_size
-from sepprof.options import TimingOptions
+from sepprof.models.model import build_model
 from sepprof.render.console import to_text
 from sepprof.render.sepify import sepify_view
+from sepprof.spec.ops import conv_out_size
+from sepprof.timing.options import TimingOptions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "models.py"
 SHAPE = (1, 3, 32, 32)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from sepprof.errors import SpecError
-from sepprof.spec import LayerSpec, load_layers, parse_variants, read_yaml, validate_flags
+from sepprof.spec.layer import LayerSpec, load_layers, parse_variants, read_yaml, validate_flags
 
 
 def flag_error(**values) -> str:

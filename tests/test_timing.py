@@ -5,7 +5,7 @@ import torch
 
 from sepprof.errors import UserError
 from sepprof.results import Latency, Speedup, split
-from sepprof.timing import check_device, measure, tune_allocator
+from sepprof.timing.timer import check_device, measure, tune_allocator
 
 
 @pytest.mark.parametrize(
@@ -73,13 +73,13 @@ def test_timer_block_runner_exists():
     use); a torch release that drops it must fail here, not time silently wrong."""
     from torch.utils.benchmark import Timer
 
-    from sepprof.timing import run_block
+    from sepprof.timing.timer import run_block
 
     assert run_block(Timer("pass"), 10) > 0
 
 
 def test_measure_gives_up_after_its_timeout(monkeypatch):
-    import sepprof.timing as timing
+    import sepprof.timing.timer as timing
 
     monkeypatch.setattr(timing, "TIMEOUT", 0.0)
     with pytest.raises(UserError, match="timing stopped after 0 s"):
@@ -87,7 +87,7 @@ def test_measure_gives_up_after_its_timeout(monkeypatch):
 
 
 def test_all_timing_of_a_command_shares_one_cap(monkeypatch):
-    import sepprof.options as options
+    import sepprof.timing.options as options
 
     monkeypatch.setattr(options, "_deadline", None)
     options.start_timing_clock(0.0)  # the CLI starts this clock once per command
@@ -96,8 +96,8 @@ def test_all_timing_of_a_command_shares_one_cap(monkeypatch):
 
 
 def test_rounds_alternate_direction_so_pairs_stay_adjacent():
-    from sepprof.measure import paired_order
-    from sepprof.timing import round_order
+    from sepprof.timing.measure import paired_order
+    from sepprof.timing.timer import round_order
 
     items = {"standard": 1, "separable": 2, "separable/depthwise": 3, "grouped:4": 4}
     order = list(paired_order(items))
@@ -109,7 +109,7 @@ def test_rounds_alternate_direction_so_pairs_stay_adjacent():
 def test_measure_pairs_rounds_of_every_item(monkeypatch):
     """Round i of every item comes from the same pass: a b, then b a, so the pair is adjacent
     in every round and a drift falls on each side alike."""
-    import sepprof.timing as timing
+    import sepprof.timing.timer as timing
 
     seen, rounds = [], []
 
@@ -143,14 +143,14 @@ def test_measure_pairs_rounds_of_every_item(monkeypatch):
     ],
 )
 def test_nonsense_timing_options_are_refused_naming_the_flag(fields, flag):
-    from sepprof.options import TimingOptions
+    from sepprof.timing.options import TimingOptions
 
     with pytest.raises(UserError, match=f"^{flag}: "):
         TimingOptions(**fields)
 
 
 def test_sane_timing_options_are_accepted():
-    from sepprof.options import MAX_MIN_TIME, TimingOptions, machine_cpus
+    from sepprof.timing.options import MAX_MIN_TIME, TimingOptions, machine_cpus
 
     opts = TimingOptions(min_time=MAX_MIN_TIME, rounds=1000, threads=machine_cpus(), repeat=3)
     assert opts.thread_count() == machine_cpus()
@@ -182,8 +182,8 @@ def test_repeat_pools_rounds_from_worker_processes(tmp_path):
 
     import cloudpickle
 
-    from sepprof.measure import time_all
-    from sepprof.options import TimingOptions
+    from sepprof.timing.measure import time_all
+    from sepprof.timing.options import TimingOptions
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     log = tmp_path / "pids"
@@ -210,9 +210,9 @@ def test_repeat_pools_rounds_from_worker_processes(tmp_path):
 def test_networks_come_before_their_stages_so_compared_networks_are_adjacent():
     from pathlib import Path
 
-    from sepprof.measure import paired_order, plan_items
-    from sepprof.network import Options, load_network
-    from sepprof.options import TimingOptions
+    from sepprof.spec.network import Options, load_network
+    from sepprof.timing.measure import paired_order, plan_items
+    from sepprof.timing.options import TimingOptions
 
     net = load_network(Path(__file__).resolve().parents[1] / "configs/networks/mobilenet_v1.yaml")
     plans = {
@@ -226,8 +226,8 @@ def test_networks_come_before_their_stages_so_compared_networks_are_adjacent():
 def test_work_a_worker_cannot_load_is_a_user_error(tmp_path):
     """Work that pickles here but cannot be rebuilt in the worker (its module is not importable
     there) ends in one line naming --repeat, not a traceback; the worker serves on."""
-    from sepprof.options import TimingOptions
-    from sepprof.repeats import _run_one, workers
+    from sepprof.timing.options import TimingOptions
+    from sepprof.timing.repeats import _run_one, workers
 
     work = tmp_path / "work.pickle"
     work.write_bytes(b"cno_such_module\nfactory\n.")  # pickle: the global no_such_module.factory

@@ -6,11 +6,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from torch import nn
 
-from sepprof.blocks import conv_stage, layer_variant
-from sepprof.costs import block_cost, stage_cost
-from sepprof.ops import Block, Shape
-from sepprof.spec import LayerSpec, parse_variants
-from sepprof.trace import trace, trace_block
+from sepprof.count.costs import block_cost, stage_cost
+from sepprof.count.trace import trace, trace_block
+from sepprof.spec.blocks import conv_stage, layer_variant
+from sepprof.spec.layer import LayerSpec, parse_variants
+from sepprof.spec.ops import Block, Shape
 
 
 @st.composite
@@ -146,7 +146,7 @@ class FusedAttention(nn.Module):
 @pytest.mark.parametrize("fused", [True, False])
 def test_multihead_attention_fast_path_kernel_and_op_by_op_count_the_same(fused):
     """QK^T + AV = 2*B*H*L*S*d_head = 2*B*L*S*E, plus four E x E projections per token."""
-    from sepprof.trace import observe
+    from sepprof.count.trace import observe
 
     b, length, dim, heads = 2, 5, 12, 3
     x = torch.randn(b, length, dim)
@@ -162,7 +162,7 @@ def test_multihead_attention_fast_path_kernel_and_op_by_op_count_the_same(fused)
 def test_tracer_does_not_read_the_analytic_table(monkeypatch):
     """The traced elementwise count has its own rule table: a wrong analytic rule (BatchNorm at
     1 op per element instead of 2) must show up as a disagreement, not move both sides."""
-    import sepprof.costs as costs
+    import sepprof.count.costs as costs
     from sepprof.commands.compare import compare
 
     monkeypatch.setitem(costs.ELEMENTWISE_OPS, "batchnorm", 1)

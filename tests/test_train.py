@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sepprof.backends import prepare
-from sepprof.backward import block_backward, op_backward, plan_backward, plan_stage_needs
-from sepprof.backward_trace import count_step
-from sepprof.blocks import layer_variant
-from sepprof.ops import Act, BatchNorm, Block, Conv, Linear, Plan, Pool, Shape, Stage
-from sepprof.spec import LayerSpec, parse_variants
-from sepprof.variants import build_block, build_plan, random_input
+from sepprof.backends.prepare import prepare
+from sepprof.count.backward import block_backward, op_backward, plan_backward, plan_stage_needs
+from sepprof.count.backward_trace import count_step
+from sepprof.models.variants import build_block, build_plan, random_input
+from sepprof.spec.blocks import layer_variant
+from sepprof.spec.layer import LayerSpec, parse_variants
+from sepprof.spec.ops import Act, BatchNorm, Block, Conv, Linear, Plan, Pool, Shape, Stage
 
 N, CIN, COUT, K, SIZE, STRIDE = 2, 16, 24, 3, 10, 2
 HO = (SIZE + 2 * 1 - K) // STRIDE + 1  # 5
@@ -134,7 +134,7 @@ def test_training_step_gradients_are_fresh_each_call():
 
 
 def test_rows_per_stage_sum_to_the_whole_and_name_stages_as_timed():
-    from sepprof.backward import block_rows, plan_rows
+    from sepprof.count.backward import block_rows, plan_rows
 
     rows = plan_rows(_tiny_net(), "tiny", 1)
     assert list(rows) == ["tiny", "stem.pool", "body.conv", "body.dw", "head.fc"]

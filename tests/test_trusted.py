@@ -28,8 +28,8 @@ SEPARABLE = [2.0, 2.5, 2.0, 2.0, 1.8]  # per-round ratios 5.0, 4.8, 5.5, 5.0, 5.
 def recorded(monkeypatch):
     """Replay recorded rounds and contention readings through ``time_all``; returns the
     (items, threads) each measurement was asked for."""
-    import sepprof.contention as contention
-    import sepprof.measure as m
+    import sepprof.timing.contention as contention
+    import sepprof.timing.measure as m
 
     monkeypatch.setattr(contention, "default_threads", lambda: 2)
     calls = []
@@ -52,8 +52,8 @@ def items(device):
 
 
 def test_quiet_machine_times_on_every_core_and_trusts_the_speedup(recorded):
-    from sepprof.measure import time_all
-    from sepprof.options import TimingOptions
+    from sepprof.timing.measure import time_all
+    from sepprof.timing.options import TimingOptions
 
     setup, calls = recorded
     setup(before=0.05, during=0.1)
@@ -67,8 +67,8 @@ def test_quiet_machine_times_on_every_core_and_trusts_the_speedup(recorded):
 
 
 def test_busy_core_lowers_the_default_threads_and_says_so(recorded):
-    from sepprof.measure import time_all
-    from sepprof.options import TimingOptions
+    from sepprof.timing.measure import time_all
+    from sepprof.timing.options import TimingOptions
 
     setup, calls = recorded
     setup(before=1.0, during=1.0)  # one core busy elsewhere, before and during
@@ -82,8 +82,8 @@ def test_busy_core_lowers_the_default_threads_and_says_so(recorded):
 
 
 def test_contended_timing_withholds_the_verdict(recorded):
-    from sepprof.measure import time_all
-    from sepprof.options import TimingOptions
+    from sepprof.timing.measure import time_all
+    from sepprof.timing.options import TimingOptions
 
     setup, _ = recorded
     setup(before=1.0, during=1.6)  # the load grew while timing at 1 thread
@@ -97,8 +97,8 @@ def test_contended_timing_withholds_the_verdict(recorded):
 
 
 def test_explicit_threads_above_the_free_cores_are_honoured_and_flagged(recorded):
-    from sepprof.measure import time_all
-    from sepprof.options import TimingOptions
+    from sepprof.timing.measure import time_all
+    from sepprof.timing.options import TimingOptions
 
     setup, calls = recorded
     setup(before=1.0, during=1.0)
@@ -110,7 +110,7 @@ def test_explicit_threads_above_the_free_cores_are_honoured_and_flagged(recorded
 
 def test_compare_json_carries_the_conditions_and_the_trust(recorded):
     import sepprof
-    from sepprof.options import TimingOptions
+    from sepprof.timing.options import TimingOptions
 
     setup, _ = recorded
     setup(before=1.0, during=1.6)
@@ -170,7 +170,7 @@ def test_quiet_check_judges_timed_budgets(cli, recorded, tmp_path):
 
 def test_stage_rows_carry_no_latency_unless_stages_were_timed(recorded):
     import sepprof
-    from sepprof.options import TimingOptions
+    from sepprof.timing.options import TimingOptions
 
     setup, _ = recorded
     setup(before=0.0, during=0.0)

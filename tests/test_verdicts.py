@@ -5,10 +5,10 @@ from math import comb
 
 import pytest
 
-from sepprof.budgets import Budget, judge
-from sepprof.options import TimingOptions
 from sepprof.results import Comparison, Latency, Speedup
 from sepprof.results.latency import bootstrap_interval, budget_metrics, in_sequence, pool
+from sepprof.spec.budgets import Budget, judge
+from sepprof.timing.options import TimingOptions
 
 BASE = [10.0, 12.0, 11.0, 10.0, 9.0]
 VARIANT = [2.0, 2.5, 2.0, 2.0, 1.8]  # ratios 5.0, 4.8, 5.5, 5.0, 5.0

@@ -12,8 +12,8 @@ import torch
 import zoo
 from torch import nn
 
-from sepprof.model import ModelInputs, parse_inputs
-from sepprof.model_profile import profile_model
+from sepprof.commands.model_profile import profile_model
+from sepprof.models.model import ModelInputs, parse_inputs
 from sepprof.render.console import to_text
 from sepprof.render.profile import profile_view
 

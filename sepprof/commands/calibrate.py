@@ -36,9 +36,9 @@ def calibrate(
     """Calibrate every device of ``timing`` (a ``TimingOptions``) and store each result unless
     it was measured under contention or is over 20% below the stored one (``force`` stores it
     anyway)."""
-    from sepprof.calibration import calibrate as measure_roof
-    from sepprof.calibration import load_calibration, refusal, save_calibration
-    from sepprof.measure import resolve_devices
+    from sepprof.timing.calibration import calibrate as measure_roof
+    from sepprof.timing.calibration import load_calibration, refusal, save_calibration
+    from sepprof.timing.measure import resolve_devices
 
     done = []
     threads = timing.thread_count()

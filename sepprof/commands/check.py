@@ -14,19 +14,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sepprof import json_inputs
-from sepprof.blocks import layer_variant
-from sepprof.budgets import Budget, judge, load_budgets
-from sepprof.costs import plan_cost
+from sepprof.count.costs import plan_cost
+from sepprof.count.memory import blocks_bytes
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.files import write_atomic
-from sepprof.guards import blocks_bytes
-from sepprof.network import Options, is_network, load_network
-from sepprof.ops import Block, Plan
 from sepprof.pipeline import Progress, Target, Traced, block_target, measure
 from sepprof.results import CheckResult, Latency, Row
-from sepprof.spec import load_layers, parse_variants
+from sepprof.spec import json_inputs
+from sepprof.spec.blocks import layer_variant
+from sepprof.spec.budgets import Budget, judge, load_budgets
+from sepprof.spec.layer import load_layers, parse_variants
+from sepprof.spec.network import Options, is_network, load_network
+from sepprof.spec.ops import Block, Plan
 
 Metrics = tuple[dict[str, float], dict[str, str], dict[str, Any]]
 BUDGET_HINT = "use a smaller batch or resolution in the budget"
@@ -35,7 +35,7 @@ WRITTEN, STANDARD = "as written", "as standard"
 
 def read_baseline(path: str | Path) -> dict[str, dict[str, float]]:
     """The metrics of a baseline written by ``--update-baseline``."""
-    return json_inputs.read_baseline(path)  # bounded, schema-checked (sepprof.json_inputs)
+    return json_inputs.read_baseline(path)  # bounded, schema-checked (sepprof.spec.json_inputs)
 
 
 def write_baseline(result: CheckResult, path: str | Path) -> Path:
@@ -155,7 +155,7 @@ def exit_code(result: CheckResult) -> int:
 
 def _check_device(loaded: Any, index: int, device: str, timing: Any) -> None:
     """Refuse, at the budget's line, a device it limits that this machine cannot time on."""
-    from sepprof.timing import check_device
+    from sepprof.timing.timer import check_device
 
     try:
         check_device(device, getattr(timing, "dtype", "fp32"))
@@ -253,25 +253,25 @@ def _plan_bytes(plan: Plan, batch: int) -> int:
 
 
 def _trace_plan(plan: Plan, batch: int) -> Traced:
-    from sepprof.trace import trace_plan
+    from sepprof.count.trace import trace_plan
 
     return Traced({WRITTEN: trace_plan(plan, batch)[0][""]})
 
 
 def _trace_blocks(blocks: list[Block], batch: int) -> Traced:
-    from sepprof.trace import trace_block
+    from sepprof.count.trace import trace_block
 
     return Traced({b.name: trace_block(b, batch)[0][""] for b in blocks})
 
 
 def _plan_items(plans: dict[str, Plan], batch: int, device: str, opts: Any) -> dict:
-    from sepprof.measure import plan_items
+    from sepprof.timing.measure import plan_items
 
     return plan_items(plans, batch, device, opts, "")
 
 
 def _block_items(blocks: list[Block], batch: int, device: str, opts: Any) -> dict:
-    from sepprof.measure import block_items
+    from sepprof.timing.measure import block_items
 
     return {k: v for b in blocks for k, v in block_items(b, batch, device, opts, False).items()}
 

@@ -9,15 +9,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sepprof.blocks import layer_variant
+from sepprof.count.memory import blocks_bytes, estimate_bytes
 from sepprof.environment import environment
 from sepprof.errors import UserError
-from sepprof.guards import blocks_bytes, estimate_bytes
-from sepprof.ops import Block
 from sepprof.pipeline import Backward, Progress, Traced, block_target, measure
 from sepprof.results import CompareResult, CompareSet
 from sepprof.results.compare import comparisons
-from sepprof.spec import LayerSpec, VariantSpec, load_layers, parse_variants, validate_flags
+from sepprof.spec.blocks import layer_variant
+from sepprof.spec.layer import LayerSpec, VariantSpec, load_layers, parse_variants, validate_flags
+from sepprof.spec.ops import Block
 from sepprof.units import DTYPE_BYTES
 
 DEFAULT_VARIANTS = "standard,separable"
@@ -136,8 +136,8 @@ def _ops_bytes(block: Block, batch: int, itemsize: int) -> int:
 def _trace(blocks: list[Block], batch: int) -> Traced:
     """sepprof's traced counts for each variant and its stages, keyed like the targets, with
     torch's and fvcore's MACs of each variant as peer checks."""
-    from sepprof.peer import fvcore_block, skipped_note
-    from sepprof.trace import trace_block
+    from sepprof.count.peer import fvcore_block, skipped_note
+    from sepprof.count.trace import trace_block
 
     counts: dict[str, Any] = {}
     torch_macs: dict[str, int] = {}
@@ -153,14 +153,14 @@ def _trace(blocks: list[Block], batch: int) -> Traced:
 def _backward(blocks: list[Block], batch: int, trace: bool) -> Backward:
     """``--mode train``: each variant's and stage's backward MACs by the rule, and each
     variant's by torch's counter (``trace``) as the peer check."""
-    from sepprof.backward import block_rows
+    from sepprof.count.backward import block_rows
 
     counts: dict[str, tuple[int, int | None, int | None]] = {}
     for block in blocks:
         rows = block_rows(block, batch)
         counts.update({k: (c.macs, None, None) for k, c in rows.items()})
         if trace:
-            from sepprof.backward_trace import block_step
+            from sepprof.count.backward_trace import block_step
 
             step = block_step(block, batch)
             counts[block.name] = (
@@ -173,13 +173,13 @@ def _backward(blocks: list[Block], batch: int, trace: bool) -> Backward:
 
 def _folding(blocks: list[Block], batch: int, env: dict[str, Any]) -> list[str]:
     """What the backend that ran folded away (BatchNorm into the conv), for the eltwise column."""
-    from sepprof.folding import blocks_note
+    from sepprof.backends.folding import blocks_note
 
     note = blocks_note(blocks, batch, env) if env.get("timed") else None
     return [note] if note else []
 
 
 def _items(blocks: list[Block], batch: int, device: str, timing: Any, stages: bool) -> dict:
-    from sepprof.measure import block_items
+    from sepprof.timing.measure import block_items
 
     return {k: v for b in blocks for k, v in block_items(b, batch, device, timing, stages).items()}

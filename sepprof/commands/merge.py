@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sepprof import json_inputs
 from sepprof.errors import UserError
 from sepprof.files import distinct_inputs
 from sepprof.results import (
@@ -21,11 +20,12 @@ from sepprof.results import (
     MergedRow,
     MergeResult,
 )
+from sepprof.spec import json_inputs
 
 
 def read_results(path: str | Path) -> list[CompareResult]:
     """The compare results held by a results file (compare JSON, a list of them, or a report)."""
-    docs = json_inputs.read_results(path)  # bounded, schema-checked (sepprof.json_inputs)
+    docs = json_inputs.read_results(path)  # bounded, schema-checked (sepprof.spec.json_inputs)
     out = []
     for doc in docs:
         schema = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__

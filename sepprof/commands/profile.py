@@ -7,14 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sepprof.costs import plan_cost
+from sepprof.count.costs import plan_cost
+from sepprof.count.memory import blocks_bytes, estimate_bytes
 from sepprof.environment import environment
 from sepprof.errors import UserError
-from sepprof.guards import blocks_bytes, estimate_bytes
-from sepprof.network import Network, Options, load_network
-from sepprof.ops import Block, Plan, Stage, stage_path
 from sepprof.pipeline import Progress, Target, Traced, measure, stage_row
 from sepprof.results import ProfileResult, Row, TypeShare
+from sepprof.spec.network import Network, Options, load_network
+from sepprof.spec.ops import Block, Plan, Stage, stage_path
 from sepprof.units import DTYPE_BYTES
 
 TYPE_ORDER = (
@@ -135,8 +135,8 @@ def _describe(network: Network, options: Options, plan: Plan, batch: int) -> dic
 def _trace(plan: Plan, batch: int) -> Traced:
     """sepprof's traced counts per layer (by module path) and for the whole network, with
     torch's and fvcore's MACs of the whole network as peer checks."""
-    from sepprof.peer import fvcore_plan, skipped_note
-    from sepprof.trace import trace_plan
+    from sepprof.count.peer import fvcore_plan, skipped_note
+    from sepprof.count.trace import trace_plan
 
     traced, torch_macs = trace_plan(plan, batch)
     counts = {(NETWORK if path == "" else path): c for path, c in traced.items()}
@@ -147,7 +147,7 @@ def _trace(plan: Plan, batch: int) -> Traced:
 
 def _folding(plan: Plan, batch: int, env: dict[str, Any]) -> list[str]:
     """What the backend that ran folded away (BatchNorm into the conv), for the eltwise column."""
-    from sepprof.folding import plan_note
+    from sepprof.backends.folding import plan_note
 
     note = plan_note(plan, NETWORK, batch, env) if env.get("timed") else None
     return [note] if note else []
@@ -164,7 +164,7 @@ def _time_bytes(plans: dict[str, Plan], batch: int, itemsize: int) -> int:
 def plan_items(
     plans: dict[str, Plan], batch: int, device: str, timing: Any, stages_of: str
 ) -> dict:
-    from sepprof.measure import plan_items as items
+    from sepprof.timing.measure import plan_items as items
 
     return items(plans, batch, device, timing, stages_of)
 

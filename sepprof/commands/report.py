@@ -15,19 +15,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sepprof.backend_report import SETUPS, backend_matrix, kernels_claim
-from sepprof.claims import check_claims
+from sepprof.commands.backend_matrix import SETUPS, backend_matrix, kernels_claim
 from sepprof.commands.compare import compare
 from sepprof.commands.profile import profile
 from sepprof.commands.sweep import Grid, sweep
 from sepprof.errors import UserError
 from sepprof.files import check_output_folder, read_input_text, umask
-from sepprof.network import is_network, load_network
 from sepprof.pipeline import Progress
 from sepprof.results import REPORT_SCHEMA
 from sepprof.results.backends import BackendMatrix
+from sepprof.results.claims import check_claims
 from sepprof.results.report import Report
-from sepprof.spec import LayerSpec, load_layers, parse_variants
+from sepprof.spec.layer import LayerSpec, load_layers, parse_variants
+from sepprof.spec.network import is_network, load_network
 
 MAIN_VARIANTS = "standard,separable,grouped:4,inverted:6"
 FULL_GRID = Grid(k=(3, 5, 7), cout=(16, 32, 64, 128, 256), size=(28,))
@@ -68,7 +68,7 @@ def _calibrations(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Each device's stored calibration, else one measured for this report and never stored (a
     report may run on a busy machine); and a line per device saying which."""
-    from sepprof.calibration import roof_for
+    from sepprof.timing.calibration import roof_for
 
     found = {d: roof_for(d, timing.dtype, timing.thread_count(), quick) for d in devices}
     return {d: c for d, (c, _) in found.items()}, {d: why for d, (_, why) in found.items()}
@@ -119,7 +119,7 @@ def build_report(
     progress: Progress | None = None,
 ) -> Report:
     """Measure and check everything the report shows."""
-    from sepprof.measure import resolve_devices
+    from sepprof.timing.measure import resolve_devices
 
     timing = replace(timing, devices=resolve_devices(timing.devices))
     networks_paths = [p for p in configs if is_network(p)]

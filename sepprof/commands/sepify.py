@@ -19,7 +19,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from sepprof.conversion import (
+from sepprof.commands.model_profile import time_modules
+from sepprof.count.model_count import FORWARD_NOTE, Counted, count_model, scope_counts
+from sepprof.count.sepify_rows import layer_rows
+from sepprof.count.trace import Scope
+from sepprof.environment import environment
+from sepprof.errors import UserError
+from sepprof.models.conversion import (
     ConversionError,
     SeparableConv,
     SeparableConv2d,
@@ -31,11 +37,7 @@ from sepprof.conversion import (
     skip_reason,
     swap,
 )
-from sepprof.environment import environment
-from sepprof.errors import UserError
-from sepprof.model import ModelInputs, as_inputs, one_line
-from sepprof.model_count import FORWARD_NOTE, Counted, count_model, scope_counts
-from sepprof.model_profile import time_modules
+from sepprof.models.model import ModelInputs, as_inputs, one_line
 from sepprof.pipeline import Progress
 from sepprof.results.sepify import (
     ACTIVATIONS,
@@ -45,8 +47,6 @@ from sepprof.results.sepify import (
     SepifyReport,
     SkippedLayer,
 )
-from sepprof.sepify_rows import layer_rows
-from sepprof.trace import Scope
 from sepprof.units import DTYPE_BYTES
 
 __all__ = [

@@ -11,7 +11,7 @@ from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.pipeline import Progress
 from sepprof.results import SweepResult
-from sepprof.spec import LayerSpec, VariantSpec, parse_variants, validate_flags
+from sepprof.spec.layer import LayerSpec, VariantSpec, parse_variants, validate_flags
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from sepprof.costs import COUNTING_RULE
+from sepprof.count.costs import COUNTING_RULE
 from sepprof.render.fit import FitTable, new_table
 from sepprof.render.formats import count, number, spread
 from sepprof.results import Latency, Row

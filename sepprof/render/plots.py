@@ -26,7 +26,7 @@ STAGE_COLORS = {
 def _pyplot() -> Any:
     """pyplot on the Agg backend, its config and font cache kept in sepprof's cache folder
     (not ~/.config/matplotlib or ~/.cache/matplotlib) unless MPLCONFIGDIR is set."""
-    from sepprof.calibration import cache_dir
+    from sepprof.timing.calibration import cache_dir
 
     os.environ.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
     import matplotlib
@@ -87,7 +87,7 @@ def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple
 
 def _theory_line(ax: Any, k: int, couts: list[int], color: str) -> None:
     """The textbook MAC reduction 1 / (1/Cout + 1/k²), from the product's one formula."""
-    from sepprof.costs import separable_theory_ratio
+    from sepprof.count.costs import separable_theory_ratio
 
     lo, hi = min(couts), max(couts)
     xs = [lo * (hi / lo) ** (i / 60) for i in range(61)] if hi > lo else [lo]
@@ -172,7 +172,7 @@ def roofline_chart(
 def _roofs(ax: Any, calibration: Any, intensities: list[float]) -> None:
     """The DRAM roof (solid) and, dashed in another colour on top so that it shows where the
     two coincide, the cache roof; both drawn by ``Roofline.attainable`` (via ``curve``)."""
-    from sepprof.roofline import Roofline
+    from sepprof.timing.roofline import Roofline
 
     xs = intensities or [1.0]
     lo, hi = min(min(xs) / 2, 0.1), max(max(xs) * 2, 1000)

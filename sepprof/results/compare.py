@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sepprof.costs import separable_theory_ratio
+from sepprof.count.costs import separable_theory_ratio
 from sepprof.results.latency import Speedup
 from sepprof.results.ratios import Change
 from sepprof.results.rows import Row
 from sepprof.results.schemas import COMPARE_SCHEMA, COMPARE_SET_SCHEMA
 
 if TYPE_CHECKING:
-    from sepprof.spec import LayerSpec
+    from sepprof.spec.layer import LayerSpec
 
 
 @dataclass(frozen=True)

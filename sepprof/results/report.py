@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sepprof.claims import Claim
 from sepprof.results.backends import BackendMatrix
+from sepprof.results.claims import Claim
 from sepprof.results.compare import CompareResult
 from sepprof.results.latency import Latency, Speedup
 from sepprof.results.profile import ProfileResult
@@ -104,7 +104,7 @@ class Report:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Report:
         """A report read back from its report.json (to render it again without measuring)."""
-        from sepprof.calibration import Calibration
+        from sepprof.timing.calibration import Calibration
 
         cals = d.get("calibrations", {})
         backends = d.get("backends")

@@ -6,10 +6,10 @@ from dataclasses import dataclass, replace
 from typing import Any, get_args
 
 from sepprof.errors import UserError
-from sepprof.ops import ActKind
 from sepprof.results.latency import Speedup
 from sepprof.results.ratios import Change
 from sepprof.results.rows import Row
+from sepprof.spec.ops import ActKind
 
 SEPIFY_SCHEMA = "sepprof.sepify/1"
 ACTIVATIONS: tuple[str, ...] = get_args(ActKind)

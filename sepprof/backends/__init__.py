@@ -1,0 +1,1 @@
+"""Backends a module is timed on: eager, torch.compile, ONNX Runtime, and what each folds."""

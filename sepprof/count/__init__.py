@@ -1,0 +1,1 @@
+"""Counting: the cost model, the tracer and its op rules, the fvcore peer, model counting, backward."""

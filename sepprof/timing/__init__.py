@@ -1,0 +1,1 @@
+"""Timing: measure, the timer, contention, worker processes, options, calibration, roofline."""

@@ -1,0 +1,254 @@
+"""Timing blocks and networks on each device: build their modules, make one callable per item,
+and measure every item in the same rounds (imports torch), with the contention around it.
+
+The thread count defaults to the cores other processes leave free; other processes' CPU use is
+read before, during and after timing, and a device timed while they took its cores has every
+latency marked contended (so its speedups give no verdict). ``repeat`` > 1 runs the rounds in
+that many fresh worker processes (``sepprof.timing.repeats``) and pools them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sepprof.backends.prepare import (
+    backend_env,
+    backend_facts,
+    backend_notes,
+    check_backend,
+    timed_item,
+)
+from sepprof.count.memory import check_memory
+from sepprof.models.variants import (
+    DTYPES,
+    build_block,
+    build_plan,
+    memory_format,
+    random_input,
+)
+from sepprof.pipeline import Progress
+from sepprof.results import Latency
+from sepprof.results.latency import pool
+from sepprof.spec.ops import Block, Plan, Stage, module_name, stage_path
+from sepprof.timing.calibration import Calibration, load_calibration
+from sepprof.timing.contention import Contention, Meter, Threads, choose_threads, others_cpu
+from sepprof.timing.options import TimingOptions
+from sepprof.timing.timer import (
+    available_devices,
+    check_device,
+    measure,
+    tune_allocator,
+)
+from sepprof.timing.timer import threads as torch_threads
+
+Items = dict[str, Callable[[], Any]]
+
+
+@dataclass
+class Timings:
+    """Latencies per device and item, the calibration found for each device, and the
+    environment facts that belong in the result."""
+
+    latency: dict[str, dict[str, Latency]] = field(default_factory=dict)
+    calibration: dict[str, Calibration | None] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_devices(devices: tuple[str, ...]) -> tuple[str, ...]:
+    """Expand ``all`` to every device present."""
+    return available_devices() if "all" in devices else devices
+
+
+def _on(module: Any, device: str, opts: TimingOptions) -> Any:
+    fmt = memory_format(opts.memory_format)
+    return module.to(device=device, dtype=DTYPES[opts.dtype], memory_format=fmt)
+
+
+def _stage_item(
+    module: Any,
+    stage: Stage,
+    block: Block,
+    batch: int,
+    device: str,
+    opts: TimingOptions,
+    input_grad: bool = True,
+) -> Callable[[], Any]:
+    """A stage on its own: fed a random input of its shape (and of its block's, for shortcuts)."""
+    xs = random_input(batch, stage.inp, device, opts.dtype, opts.memory_format)
+    xb = random_input(batch, block.inp, device, opts.dtype, opts.memory_format)
+    return timed_item(module, (xs, xb), device, opts, input_grad)
+
+
+def block_items(
+    block: Block, batch: int, device: str, opts: TimingOptions, stages: bool = True
+) -> Items:
+    """A ``compare`` variant, and (``stages``) each of its stages when it has several
+    (``name/stage``), on ``opts.backend`` in ``opts.mode`` (``backends.prepare``)."""
+    module = _on(build_block(block), device, opts)
+    x = random_input(batch, block.inp, device, opts.dtype, opts.memory_format)
+    items: Items = {block.name: timed_item(module, (x,), device, opts)}
+    if stages and len(block.stages) > 1:
+        for stage in block.stages:
+            sub = getattr(module, module_name(stage.name))
+            items[f"{block.name}/{stage.name}"] = _stage_item(
+                sub, stage, block, batch, device, opts
+            )
+    return items
+
+
+def plan_items(
+    plans: dict[str, Plan], batch: int, device: str, opts: TimingOptions, stages_of: str
+) -> Items:
+    """Whole networks (keyed by their label, first, so the networks a speedup compares are timed
+    back to back) and each stage of ``plans[stages_of]`` (keyed by its module path); in train
+    mode the image needs no gradient, nor does a stage before the first parameter
+    (``backward.plan_stage_needs``)."""
+    from sepprof.count.backward import plan_stage_needs
+
+    items: Items = {}
+    stages: Items = {}
+    for label, plan in plans.items():
+        module = _on(build_plan(plan), device, opts)
+        x = random_input(batch, plan.inp, device, opts.dtype, opts.memory_format)
+        items[label] = timed_item(module, (x,), device, opts, input_grad=False)
+        if label != stages_of:
+            continue
+        for block, stage, grad, _ in plan_stage_needs(plan):
+            path = stage_path(block, stage, True)
+            sub = module.get_submodule(path)
+            stages[path] = _stage_item(sub, stage, block, batch, device, opts, grad)
+    return {**items, **stages}
+
+
+def paired_order(items: Items) -> Items:
+    """Whole variants and networks first, in the order given, then stages (``name/stage``): the
+    items a speedup compares are timed back to back in every round."""
+    return dict(sorted(items.items(), key=lambda kv: "/" in kv[0]))
+
+
+@dataclass(frozen=True)
+class DeviceRun:
+    """One device's latencies from one process, the cores others used while it timed, and
+    what preparing its items found (``backends.backend_facts``: compile seconds, checks)."""
+
+    latency: dict[str, Latency]
+    during: float | None
+    backend: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def time_devices(
+    make_items: Callable[[str], Items],
+    opts: TimingOptions,
+    devices: tuple[str, ...],
+    n_threads: int,
+    progress: Progress | None = None,
+) -> dict[str, DeviceRun]:
+    """Time every item on each device in this process, metering others' CPU use meanwhile."""
+    runs = {}
+    for device in devices:
+        slow = progress and opts.backend != "eager"  # compiling or exporting takes a while
+        built = progress(f"preparing items on {device} ({opts.backend})", 1) if slow else None
+        with torch_threads(n_threads):  # compiled kernels and ORT sessions keep this count
+            items = paired_order(make_items(device))
+        if built:
+            built()
+        tick = progress(f"timing {len(items)} items on {device}", opts.rounds) if progress else None
+        meter = Meter().start()
+        latency = measure(
+            items,
+            device=device,
+            n_threads=n_threads,
+            rounds=opts.rounds,
+            min_time=opts.min_time,
+            on_round=tick,
+        )
+        runs[device] = DeviceRun(latency, meter.stop(), backend_facts(items))
+    return runs
+
+
+def time_all(
+    make_items: Callable[[str], Items],
+    opts: TimingOptions,
+    progress: Progress | None = None,
+    needed: int = 0,
+    hint: str = "use a smaller --batch or --size",
+) -> Timings:
+    """Time every item ``make_items(device)`` returns, on each device, in the same rounds (in
+    ``opts.repeat`` worker processes when over 1); refuse first, on each device, when ``needed``
+    bytes are over half of its free memory."""
+    devices = resolve_devices(opts.devices)
+    for device in devices:
+        check_device(device, opts.dtype)
+        check_backend(opts.backend, opts.mode, device)  # no compiler or ORT: refused up front
+        check_memory(f"timing on {device}", needed, device, hint)
+    threads = choose_threads(opts.threads, others_cpu(reuse=1.0))
+    allocator = tune_allocator() if opts.allocator == "tuned" else "system (untouched)"
+    if opts.repeat > 1:
+        from sepprof.timing.repeats import run_workers
+
+        runs = run_workers(make_items, opts, devices, threads.used, progress)
+    else:
+        runs = [time_devices(make_items, opts, devices, threads.used, progress)]
+    after = others_cpu(0.1)
+    timings = Timings()
+    if threads.used < threads.cores or threads.oversubscribed:
+        timings.notes.append(f"threads: {threads.note}")
+    contention = {d: _contention(d, threads, [r[d] for r in runs], after) for d in devices}
+    for device in devices:
+        reason = contention[device].reason
+        latency = {k: pool([r[device].latency[k] for r in runs]) for k in runs[0][device].latency}
+        timings.latency[device] = {k: lat.contended(reason) for k, lat in latency.items()}
+        if reason:
+            timings.notes.append(f"{device}: {reason}")
+        timings.calibration[device] = _calibration(device, opts, threads.used, timings.notes)
+    timings.env = _env(devices, opts, threads, allocator, contention)
+    timings.env.update(backend_env(opts, [r[d].backend for r in runs[:1] for d in devices]))
+    timings.notes.extend(backend_notes(timings.env))
+    return timings
+
+
+def _contention(
+    device: str, threads: Threads, runs: list[DeviceRun], after: float | None
+) -> Contention:
+    """Contention around a device's timing: the busiest of its worker processes."""
+    during = [r.during for r in runs if r.during is not None]
+    return Contention(
+        device, threads.used, threads.cores, threads.others, max(during, default=None), after
+    )
+
+
+def _calibration(
+    device: str, opts: TimingOptions, n_threads: int, notes: list[str]
+) -> Calibration | None:
+    calibration = load_calibration(device, opts.dtype, n_threads)
+    if calibration is None:
+        notes.append(
+            f"no roofline for {device}/{opts.dtype}/{n_threads} threads: run "
+            "`sepprof calibrate` to measure this machine's peak and bandwidth"
+        )
+    return calibration
+
+
+def _env(
+    devices: tuple[str, ...],
+    opts: TimingOptions,
+    threads: Threads,
+    allocator: str,
+    contention: dict[str, Contention],
+) -> dict[str, Any]:
+    """The measurement's conditions, for the result's environment block (and its header)."""
+    busiest = max(contention.values(), key=lambda c: c.during or 0.0)
+    return {
+        "devices": list(devices),
+        **threads.to_env(),
+        "memory_format": opts.memory_format,
+        "allocator": allocator,
+        "rounds": opts.rounds,
+        "repeat": opts.repeat,
+        "min_time": opts.min_time,
+        "other_cpu_cores": busiest.to_dict(),
+        "contention": next((c.reason for c in contention.values() if c.reason), ""),
+    }

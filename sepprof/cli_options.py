@@ -211,9 +211,11 @@ def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int], Callable
 def emit(result: Any, as_json: bool, view: Callable[[Any], Any]) -> None:
     """Print a result as one JSON document, or as tables (one per result of a set)."""
     if as_json:
-        from sepprof.render.json import write_json
+        from sepprof.render.json import render_json
+        from sepprof.streams import document
 
-        write_json(result)  # to the real stdout, even while --json sends prints to stderr
+        # to the real stdout, even while --json sends every other print to stderr
+        document().write(render_json(result) + "\n")
         return
     from sepprof.render.console import console
 

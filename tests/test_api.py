@@ -84,3 +84,23 @@ def test_long_steps_report_progress():
 
     sepprof.compare(k=3, cout=16, size=8, progress=progress)
     assert seen == [["counting by tracing", 1, 1]]
+
+
+def test_schema_names_are_the_documented_ones():
+    """Schema names are part of the JSON contract (README's table, DESIGN.md): typed here by hand
+    so that a rename anywhere shows."""
+    from sepprof.results import schemas
+
+    names = {k: v for k, v in vars(schemas).items() if k.endswith("_SCHEMA")}
+    assert names == {
+        "COMPARE_SCHEMA": "sepprof.compare/1",
+        "COMPARE_SET_SCHEMA": "sepprof.compare-set/1",
+        "PROFILE_SCHEMA": "sepprof.profile/1",
+        "SWEEP_SCHEMA": "sepprof.sweep/1",
+        "CHECK_SCHEMA": "sepprof.check/1",
+        "CALIBRATION_SCHEMA": "sepprof.calibration/1",
+        "CALIBRATION_SET_SCHEMA": "sepprof.calibration-set/1",
+        "MERGE_SCHEMA": "sepprof.merge/1",
+        "REPORT_SCHEMA": "sepprof.report/1",
+        "SEPIFY_SCHEMA": "sepprof.sepify/1",
+    }

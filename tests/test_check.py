@@ -273,7 +273,7 @@ def test_budget_backend_and_mode_are_checked_at_their_line(cli, tmp_path, extra,
 
 def test_budget_times_with_its_backend_and_mode(cli, tmp_path, monkeypatch):
     """A budget's backend and mode reach the timing (recorded rounds stand in for the clock)."""
-    import sepprof.timing.measure as m
+    import sepprof.timing.rounds as rounds
     from sepprof.results import Latency
 
     asked = []
@@ -282,7 +282,7 @@ def test_budget_times_with_its_backend_and_mode(cli, tmp_path, monkeypatch):
         asked.append(sorted(items))
         return {k: Latency.from_rounds([1.0, 1.1, 1.0, 1.0, 0.9], 10) for k in items}
 
-    monkeypatch.setattr(m, "measure", recorded)
+    monkeypatch.setattr(rounds, "measure", recorded)
     text = "budgets:\n  - name: t\n    config: layers.yaml\n    max_latency_ms: {cpu: 1000}\n"
     run = cli("check", budgets(tmp_path, text + "    mode: train\n"), "--repeat", "1", "--json")
     assert run.code == 0, run.err

@@ -255,6 +255,7 @@ def test_inference_and_training_side_by_side(cli, monkeypatch):
     """--mode inference,train times the layer in both modes; JSON is one compare-set, and the
     summary line gives both verdicts (recorded rounds: 5x in inference, 2x in training)."""
     import sepprof.timing.measure as m
+    import sepprof.timing.rounds as rounds
     from sepprof.results import Latency
 
     def recorded(items, **_):
@@ -270,9 +271,9 @@ def test_inference_and_training_side_by_side(cli, monkeypatch):
         def stop(self):
             return 0.0  # nobody else used the cores while timing
 
-    monkeypatch.setattr(m, "measure", recorded)
+    monkeypatch.setattr(rounds, "measure", recorded)
     monkeypatch.setattr(m, "others_cpu", lambda window=0.2, reuse=0.0: 0.0)
-    monkeypatch.setattr(m, "Meter", Quiet)
+    monkeypatch.setattr(rounds, "Meter", Quiet)
     args = ["--cout", "16", "--size", "8", "--threads", "1", "--mode", "inference,train"]
     doc = cli("compare", *args, "--json").json()
     assert doc["schema"] == "sepprof.compare-set/1"

@@ -97,7 +97,7 @@ def test_the_1_channel_8192_layer_is_estimated_near_its_measured_9_2_gb():
 def test_too_much_is_refused_before_allocating_naming_the_flag(cli, monkeypatch):
     # 96 MiB "free": the 1-channel 1024x1024 layer (about 156 MiB with its padded copies) is
     # refused; were it not, running it would still need only ~100 MB (safe on a shared box).
-    monkeypatch.setattr("sepprof.count.memory.free_bytes", lambda device: 96 << 20)
+    monkeypatch.setattr("sepprof.environment.free_bytes", lambda device: 96 << 20)
     run = cli("compare", "--k", "1", "--cout", "1", "--size", "1024", "--no-time")
     assert run.code == 2
     # by hand: the input held (1x), then in + out + both padded to 16 channels (34x), of

@@ -8,8 +8,9 @@ import pytest
 from sepprof.count.costs import Cost
 from sepprof.render import plots
 from sepprof.results import Latency, Row
-from sepprof.timing.calibration import Calibration
-from sepprof.timing.roofline import Roofline, op_times, roof_time
+from sepprof.results.calibration import Calibration
+from sepprof.results.roofline import Roofline
+from sepprof.timing.roofline import op_times, roof_time
 
 PEAK, DRAM, CACHE = 200e9, 40e9, 100e9  # ridge 5 FLOP/byte on DRAM, 2 on cache
 

@@ -29,8 +29,8 @@ from sepprof.results import (
     SweepResult,
     Verdict,
 )
+from sepprof.results.calibration import Calibration
 from sepprof.results.sepify import SepifyReport
-from sepprof.timing.calibration import Calibration
 
 DATA = Path(__file__).parent / "data" / "render"
 WIDTHS = (60, 80, 120)

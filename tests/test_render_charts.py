@@ -13,7 +13,7 @@ import pytest
 
 from sepprof.render import plots
 from sepprof.results import CompareResult, ProfileResult, SweepResult
-from sepprof.timing.calibration import Calibration
+from sepprof.results.calibration import Calibration
 
 DATA = Path(__file__).parent / "data" / "render"
 
@@ -38,7 +38,7 @@ def draw_all(folder: Path) -> dict[str, object]:
     points += [("", row) for row in net.layers]
     plots._save = keep
     try:
-        plots.sweep_chart(list(SweepResult.from_dict(load("sweep_timed")).points), "cpu", folder)
+        plots.sweep_chart(SweepResult.from_dict(load("sweep_timed")), "cpu", folder)
         plots.share_chart(main, "cpu", folder)
         plots.roofline_chart(points, cal, "cpu", folder)
         plots.type_chart(net, "cpu", folder, "types-0-cpu")
@@ -100,7 +100,8 @@ def test_charts_write_nothing_in_home(tmp_path):
     code = (
         "import sys; sys.path.insert(0, '.');"
         "from pathlib import Path; from tests.test_render_charts import draw_all;"
-        f"draw_all(Path({str(tmp_path)!r}))"
+        "from sepprof.commands.report import keep_matplotlib_out_of_home;"
+        f"keep_matplotlib_out_of_home(); draw_all(Path({str(tmp_path)!r}))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120

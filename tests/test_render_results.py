@@ -10,9 +10,9 @@ import pytest
 
 from sepprof.render.markdown import report_markdown
 from sepprof.results import CompareResult, Latency, ProfileResult, SweepResult
+from sepprof.results.calibration import Calibration
 from sepprof.results.ratios import Change
 from sepprof.results.report import Report
-from sepprof.timing.calibration import Calibration
 
 DATA = Path(__file__).parent / "data" / "render"
 
@@ -165,3 +165,14 @@ def test_realised_interval_scales_the_speedup_interval():
     s = comp.speedup["cpu"]
     low, high = comp.to_dict()["realised_interval"]["cpu"]
     assert (low, high) == pytest.approx((s.low * comp.macs_ratio, s.high * comp.macs_ratio))
+
+
+def test_the_counting_rule_travels_with_the_result():
+    """The rule printed under the counts is a field of the result, in its JSON (a renderer
+    looks nothing up); its key phrases are DESIGN.md's."""
+    import sepprof
+
+    r = sepprof.compare(k=3, cin=32, cout=64, variants=["standard", "separable"], trace=False)
+    rule = r.to_dict()["counting_rule"]
+    assert "1 MAC = 2 FLOPs" in rule and "BatchNorm 2" in rule and "never 0" in rule
+    assert type(r).from_dict(r.to_dict()).counting_rule == rule

@@ -152,6 +152,7 @@ def quiet_recorded_machine(monkeypatch):
     everything else 2-2.5 ms (per-round speedups 5.0, 4.8, 5.5, 5.0, 5.0)."""
     import sepprof.timing.contention as contention
     import sepprof.timing.measure as m
+    import sepprof.timing.rounds as rounds
     from sepprof.results import Latency
 
     class Quiet:
@@ -168,8 +169,8 @@ def quiet_recorded_machine(monkeypatch):
 
     monkeypatch.setattr(contention, "default_threads", lambda: 2)
     monkeypatch.setattr(m, "others_cpu", lambda window=0.2, reuse=0.0: 0.0)
-    monkeypatch.setattr(m, "Meter", Quiet)
-    monkeypatch.setattr(m, "measure", recorded)
+    monkeypatch.setattr(rounds, "Meter", Quiet)
+    monkeypatch.setattr(rounds, "measure", recorded)
 
 
 def test_quick_report_end_to_end(cli, tmp_path, quiet_recorded_machine, monkeypatch):

@@ -1,7 +1,8 @@
 import pytest
 
 from sepprof.count.costs import Cost
-from sepprof.timing.roofline import Roofline, roof_time
+from sepprof.results.roofline import Roofline
+from sepprof.timing.roofline import roof_time
 
 
 def test_attainable_is_min_of_peak_and_bandwidth_times_intensity():
@@ -22,7 +23,7 @@ def test_roof_time_sums_ops_and_names_the_bound():
 
 
 def calibration(peak=200e9, dram=40e9, contention="", created="2026-11-01T00:00:00+00:00"):
-    from sepprof.timing.calibration import Calibration
+    from sepprof.results.calibration import Calibration
 
     return Calibration(
         "cpu",

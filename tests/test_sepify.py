@@ -401,3 +401,12 @@ def test_any_rank_geometry_and_padding_mode_converts_exactly(factory, shape, nam
         )
     with torch.no_grad():
         assert done.model.eval()(torch.zeros(shape)).shape == model.eval()(torch.zeros(shape)).shape
+
+
+def test_sepify_activations_are_the_op_kinds_activations():
+    from typing import get_args
+
+    from sepprof.results.sepify import ACTIVATIONS
+    from sepprof.spec.ops import ActKind
+
+    assert get_args(ActKind) == ACTIVATIONS

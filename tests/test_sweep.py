@@ -84,3 +84,18 @@ def test_sweep_table(cli):
 def test_sweep_bad_lists_exit_2(cli, args, message):
     run = cli("sweep", "--no-time", *args)
     assert run.code == 2 and message in run.err and run.out == ""
+
+
+def test_the_theory_line_is_in_the_result_and_follows_the_textbook_formula():
+    """The chart's theory line is data of the sweep (and its JSON), not computed by the chart:
+    1 / (1/Cout + 1/k²) over the swept Cout range, typed here from MobileNets' formula."""
+    import sepprof
+
+    r = sepprof.sweep(k=(3, 5), cout=(16, 64), size=(8,), trace=False)
+    curve = r.to_dict()["theory_curve"]
+    assert set(curve) == {"3", "5"}
+    for k, points in curve.items():
+        assert points[0][0] == 16 and points[-1][0] == pytest.approx(64)
+        for cout, reduction in points:
+            assert reduction == pytest.approx(1 / (1 / cout + 1 / int(k) ** 2))
+    assert type(r).from_dict(r.to_dict()).theory_curve == r.theory_curve

@@ -96,7 +96,7 @@ def test_all_timing_of_a_command_shares_one_cap(monkeypatch):
 
 
 def test_rounds_alternate_direction_so_pairs_stay_adjacent():
-    from sepprof.timing.measure import paired_order
+    from sepprof.timing.rounds import paired_order
     from sepprof.timing.timer import round_order
 
     items = {"standard": 1, "separable": 2, "separable/depthwise": 3, "grouped:4": 4}
@@ -211,8 +211,9 @@ def test_networks_come_before_their_stages_so_compared_networks_are_adjacent():
     from pathlib import Path
 
     from sepprof.spec.network import Options, load_network
-    from sepprof.timing.measure import paired_order, plan_items
+    from sepprof.timing.measure import plan_items
     from sepprof.timing.options import TimingOptions
+    from sepprof.timing.rounds import paired_order
 
     net = load_network(Path(__file__).resolve().parents[1] / "configs/networks/mobilenet_v1.yaml")
     plans = {

@@ -30,20 +30,21 @@ def recorded(monkeypatch):
     (items, threads) each measurement was asked for."""
     import sepprof.timing.contention as contention
     import sepprof.timing.measure as m
+    import sepprof.timing.rounds as rounds
 
     monkeypatch.setattr(contention, "default_threads", lambda: 2)
     calls = []
 
     def setup(before, during):
         monkeypatch.setattr(m, "others_cpu", lambda window=0.2, reuse=0.0: before)
-        monkeypatch.setattr(m, "Meter", lambda: FakeMeter(during))
+        monkeypatch.setattr(rounds, "Meter", lambda: FakeMeter(during))
 
     def fake_measure(items, *, device, n_threads, rounds, min_time, on_round=None):
         calls.append((list(items), n_threads))
         rounds_of = {"standard": STANDARD, "separable": SEPARABLE}
         return {k: Latency.from_rounds(rounds_of.get(k, [1.0] * 5), 50) for k in items}
 
-    monkeypatch.setattr(m, "measure", fake_measure)
+    monkeypatch.setattr(rounds, "measure", fake_measure)
     return setup, calls
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from sepprof.backends.prepare import check_backend
 from sepprof.errors import UserError
-from sepprof.pipeline import Progress
 from sepprof.results.backends import BackendMatrix, BackendRun
 from sepprof.results.claims import FAILS, HOLDS, INCONCLUSIVE, UNMEASURED, Claim, interval
+from sepprof.timing.options import Progress
 
 SETUPS = (
     ("eager", "inference"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sepprof.pipeline import Progress
+from sepprof.timing.options import Progress
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sepprof.count.memory import blocks_bytes
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.files import write_atomic
-from sepprof.pipeline import Progress, Target, Traced, block_target, measure
+from sepprof.pipeline import Target, Traced, block_target, measure
 from sepprof.results import CheckResult, Latency, Row
 from sepprof.spec import json_inputs
 from sepprof.spec.blocks import layer_variant
@@ -27,6 +27,7 @@ from sepprof.spec.budgets import Budget, judge, load_budgets
 from sepprof.spec.layer import load_layers, parse_variants
 from sepprof.spec.network import Options, is_network, load_network
 from sepprof.spec.ops import Block, Plan
+from sepprof.timing.options import Progress
 
 Metrics = tuple[dict[str, float], dict[str, str], dict[str, Any]]
 BUDGET_HINT = "use a smaller batch or resolution in the budget"

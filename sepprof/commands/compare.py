@@ -9,15 +9,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sepprof.count.costs import COUNTING_RULE, theory_ratio
 from sepprof.count.memory import blocks_bytes, estimate_bytes
 from sepprof.environment import environment
 from sepprof.errors import UserError
-from sepprof.pipeline import Backward, Progress, Traced, block_target, measure
+from sepprof.pipeline import Backward, Traced, block_target, measure
 from sepprof.results import CompareResult, CompareSet
 from sepprof.results.compare import comparisons
 from sepprof.spec.blocks import layer_variant
 from sepprof.spec.layer import LayerSpec, VariantSpec, load_layers, parse_variants, validate_flags
 from sepprof.spec.ops import Block
+from sepprof.timing.options import Progress
 from sepprof.units import DTYPE_BYTES
 
 DEFAULT_VARIANTS = "standard,separable"
@@ -61,7 +63,10 @@ def compare(
     env = environment(dtype=getattr(timing, "dtype", "fp32"), **measured.environment)
     rows = measured.rows
     notes = (*measured.notes, *_folding(blocks, spec.batch, measured.environment))
-    return CompareResult(env, spec.model_dump(), rows, tuple(comparisons(rows, spec)), notes)
+    theory = {r.name: theory_ratio(rows[0].kind, r.kind, r.name, spec.cout, spec.k) for r in rows}
+    return CompareResult(
+        env, spec.model_dump(), rows, tuple(comparisons(rows, theory)), notes, COUNTING_RULE
+    )
 
 
 def compare_file(

@@ -11,11 +11,13 @@ from typing import Any
 from torch import nn
 
 from sepprof.commands.profile import NETWORK, by_type
+from sepprof.count.costs import COUNTING_RULE
 from sepprof.count.model_count import Counted, count_model
 from sepprof.environment import environment
 from sepprof.models.model import ModelInputs, as_inputs
-from sepprof.pipeline import Progress, Target, measure
+from sepprof.pipeline import Target, measure
 from sepprof.results import ProfileResult
+from sepprof.timing.options import Progress
 from sepprof.units import DTYPE_BYTES
 
 WHOLE_NOTE = "a --model network is timed whole, as one call (no per-layer times)"
@@ -130,4 +132,5 @@ def profile_model(
         totals,
         None,
         tuple(notes),
+        COUNTING_RULE,
     )

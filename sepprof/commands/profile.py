@@ -7,14 +7,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sepprof.count.costs import plan_cost
+from sepprof.count.costs import COUNTING_RULE, plan_cost
 from sepprof.count.memory import blocks_bytes, estimate_bytes
+from sepprof.count.rows import stage_row
 from sepprof.environment import environment
 from sepprof.errors import UserError
-from sepprof.pipeline import Progress, Target, Traced, measure, stage_row
+from sepprof.pipeline import Target, Traced, measure
 from sepprof.results import ProfileResult, Row, TypeShare
 from sepprof.spec.network import Network, Options, load_network
 from sepprof.spec.ops import Block, Plan, Stage, stage_path
+from sepprof.timing.options import Progress
 from sepprof.units import DTYPE_BYTES
 
 TYPE_ORDER = (
@@ -86,6 +88,7 @@ def profile(
         totals,
         measured.rows[-1] if before else None,
         (*measured.notes, *_folding(plan, batch, measured.environment)),
+        COUNTING_RULE,
     )
 
 

@@ -8,6 +8,7 @@ the target only when complete, so an error or Ctrl-C leaves nothing half-written
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import replace
@@ -21,13 +22,14 @@ from sepprof.commands.profile import profile
 from sepprof.commands.sweep import Grid, sweep
 from sepprof.errors import UserError
 from sepprof.files import check_output_folder, read_input_text, umask
-from sepprof.pipeline import Progress
 from sepprof.results import REPORT_SCHEMA
 from sepprof.results.backends import BackendMatrix
 from sepprof.results.claims import check_claims
 from sepprof.results.report import Report
 from sepprof.spec.layer import LayerSpec, load_layers, parse_variants
 from sepprof.spec.network import is_network, load_network
+from sepprof.timing.calibration import cache_dir
+from sepprof.timing.options import Progress
 
 MAIN_VARIANTS = "standard,separable,grouped:4,inverted:6"
 FULL_GRID = Grid(k=(3, 5, 7), cout=(16, 32, 64, 128, 256), size=(28,))
@@ -187,13 +189,20 @@ def _swap(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def keep_matplotlib_out_of_home() -> None:
+    """matplotlib's config and font cache go to sepprof's cache folder (not ~/.config/matplotlib
+    or ~/.cache/matplotlib) unless MPLCONFIGDIR is set."""
+    os.environ.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
+
+
 def draw_charts(report: Report, folder: Path) -> dict[str, tuple[str, str]]:
     """Every chart of the report: key -> (PNG file name, alt text)."""
+    keep_matplotlib_out_of_home()
     from sepprof.render import plots
 
     images: dict[str, tuple[str, str]] = {}
     for device, cal in report.calibrations.items():
-        images[f"sweep-{device}"] = plots.sweep_chart(list(report.sweep.points), device, folder)
+        images[f"sweep-{device}"] = plots.sweep_chart(report.sweep, device, folder)
         images[f"shares-{device}"] = plots.share_chart(report.main, device, folder)
         if cal is not None:
             images[f"roofline-{device}"] = plots.roofline_chart(

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from sepprof.commands.model_profile import time_modules
+from sepprof.count.costs import COUNTING_RULE
 from sepprof.count.model_count import FORWARD_NOTE, Counted, count_model, scope_counts
 from sepprof.count.sepify_rows import layer_rows
 from sepprof.count.trace import Scope
@@ -38,7 +39,6 @@ from sepprof.models.conversion import (
     swap,
 )
 from sepprof.models.model import ModelInputs, as_inputs, one_line
-from sepprof.pipeline import Progress
 from sepprof.results.sepify import (
     ACTIVATIONS,
     SEPIFY_SCHEMA,
@@ -47,6 +47,7 @@ from sepprof.results.sepify import (
     SepifyReport,
     SkippedLayer,
 )
+from sepprof.timing.options import Progress
 from sepprof.units import DTYPE_BYTES
 
 __all__ = [
@@ -284,6 +285,7 @@ def convert(
         replace(before.totals, name="before"),
         replace(after.totals, name="after"),
         tuple(notes),
+        COUNTING_RULE,
     )
     if timing is not None and names:
         report = _time(model, converted_model, report, before.scopes, inputs, timing, progress)

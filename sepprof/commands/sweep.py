@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sepprof.commands.compare import compare
+from sepprof.count.costs import separable_theory_ratio
 from sepprof.environment import environment
 from sepprof.errors import UserError
-from sepprof.pipeline import Progress
-from sepprof.results import SweepResult
+from sepprof.results import CompareResult, SweepResult
 from sepprof.spec.layer import LayerSpec, VariantSpec, parse_variants, validate_flags
+from sepprof.timing.options import Progress
 
 
 @dataclass(frozen=True)
@@ -107,4 +108,19 @@ def sweep(
         "size": list(grid.size),
         "groups": list(grid.groups),
     }
-    return SweepResult(env, grid_dict, tuple(points), tuple(notes))
+    return SweepResult(env, grid_dict, tuple(points), tuple(notes), theory_curves(points))
+
+
+def theory_curves(points: list[CompareResult]) -> dict[int, tuple[tuple[float, float], ...]]:
+    """Per kernel size with a separable variant, 1 / (1/Cout + 1/k²) at 61 Couts spaced evenly on
+    a log axis over the swept range (the chart's theory line)."""
+    couts: dict[int, list[int]] = {}
+    for p in points:
+        if any(c.variant == "separable" for c in p.comparisons):
+            couts.setdefault(p.spec["k"], []).append(p.spec["cout"])
+    curves = {}
+    for k, cs in couts.items():
+        lo, hi = min(cs), max(cs)
+        xs = [lo * (hi / lo) ** (i / 60) for i in range(61)] if hi > lo else [float(lo)]
+        curves[k] = tuple((x, 1 / separable_theory_ratio(x, k)) for x in xs)
+    return curves

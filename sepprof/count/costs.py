@@ -220,3 +220,15 @@ def attention_macs(heads: int, length: int, source: int, d_qk: int, d_v: int | N
 def separable_theory_ratio(cout: int, k: int) -> float:
     """MobileNets' cost ratio of depthwise-separable to standard conv: 1/Cout + 1/k^2."""
     return 1 / cout + 1 / (k * k)
+
+
+def theory_ratio(baseline_kind: str, kind: str, name: str, cout: int, k: int) -> float | None:
+    """The textbook cost ratio of a variant to a standard baseline, where one exists:
+    1/Cout + 1/k^2 (separable), 1/g (``grouped:g``)."""
+    if baseline_kind != "standard":
+        return None
+    if kind == "separable":
+        return separable_theory_ratio(cout, k)
+    if kind == "grouped":
+        return 1 / int(name.split(":")[1])
+    return None

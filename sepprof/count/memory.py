@@ -1,14 +1,10 @@
-"""Resource guards: estimate the memory a layer or network needs before allocating any of it."""
+"""Memory estimates: what a layer or network needs before any of it is allocated (checked against
+the free memory by ``environment.check_memory``)."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 from sepprof.count.costs import op_cost
-from sepprof.errors import UserError
 from sepprof.spec.ops import Block, Conv, Op, Shape
-from sepprof.units import human
 
 # oneDNN (PyTorch's CPU convolution) copies a conv's input and output into a blocked layout
 # whose channels are padded to a multiple of 16 (AVX-512 fp32): a 1-channel 8192x8192 conv holds
@@ -47,36 +43,6 @@ def _working_bytes(ops: list[Op], batch: int, itemsize: int) -> int:
     weights = sum(op_cost(op, batch, itemsize).all_params for op in ops) * itemsize
     first = batch * ops[0].inp.numel * itemsize
     return weights + first + max(op_bytes(op, batch, itemsize) for op in ops)
-
-
-def free_bytes(device: str) -> int:
-    """Memory available now on ``device`` (MemAvailable on Linux CPUs)."""
-    if device == "cuda":
-        import torch
-
-        return torch.cuda.mem_get_info()[0]
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    if sys.platform != "win32" and hasattr(os, "sysconf"):
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return 1 << 62
-
-
-def check_memory(
-    what: str, needed: int, device: str, hint: str = "use a smaller --batch or --size"
-) -> None:
-    """Refuse to allocate more than half of the memory free on ``device``."""
-    free = free_bytes(device)
-    if needed > free // 2:
-        raise UserError(
-            f"{what} needs about {human(needed)}B on {device} but only {human(free)}B are free; "
-            f"refusing to allocate more than half of free memory ({hint})"
-        )
 
 
 def blocks_bytes(blocks: list[Block], batch: int, itemsize: int, stages: bool = True) -> int:

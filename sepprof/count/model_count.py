@@ -19,10 +19,10 @@ from torch import nn
 from sepprof.count.costs import Cost, op_cost
 from sepprof.count.handles import ELTWISE, MACS
 from sepprof.count.recognise import Recognised, recognise
+from sepprof.count.rows import describe
 from sepprof.count.trace import Observed, Scope, observe
 from sepprof.errors import UserError
 from sepprof.models.model import ModelInputs, evaluating, one_line, reraise_control
-from sepprof.pipeline import describe
 from sepprof.results import Row
 from sepprof.spec.ops import ConvNd, Op, Stage
 

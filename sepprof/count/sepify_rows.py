@@ -9,7 +9,7 @@ from torch import nn
 
 from sepprof.count.model_count import op_detail
 from sepprof.count.recognise import conv_op
-from sepprof.pipeline import block_row, stage_row
+from sepprof.count.rows import block_row, stage_row
 from sepprof.results.rows import Row
 from sepprof.results.sepify import ConvertedLayer, SepifyOptions
 from sepprof.spec.ops import Act, BatchNorm, Block, Conv, ConvNd, Stage

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from sepprof.count.memory import check_memory
+from sepprof.environment import check_memory
 from sepprof.errors import UserError
 from sepprof.files import check_input_file
 

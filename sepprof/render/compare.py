@@ -219,7 +219,7 @@ def compare_view(result: CompareResult, units: str = "macs", wide: bool = False)
     for comp in result.comparisons:
         parts.append(headline(comp))
         parts += [Padding(Text(why, style="yellow"), (0, 0, 0, 2)) for why in why_no_verdict(comp)]
-    return Group(*parts, *footer(result.variants, result.notes))
+    return Group(*parts, *footer(result.variants, result.notes, result.counting_rule))
 
 
 def modes_line(result: CompareSet) -> Text:

@@ -17,7 +17,6 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from sepprof.count.costs import COUNTING_RULE
 from sepprof.render.fit import FitTable, new_table
 from sepprof.render.formats import count, number, spread
 from sepprof.results import Latency, Row
@@ -123,11 +122,11 @@ def uncounted(rows: Iterable[Row]) -> Text | None:
     return Text(f"ops the tracer could not count (shown as n/a, not 0): {listed}", style="yellow")
 
 
-def footer(rows: Iterable[Row], notes: Iterable[str]) -> list[Text]:
+def footer(rows: Iterable[Row], notes: Iterable[str], rule: str) -> list[Text]:
     """What closes every result: uncounted ops by name, the notes, the counting rule."""
     extra = uncounted(rows)
     return [
         *([extra] if extra else []),
         *(Text(n, style="dim") for n in notes),
-        Text(COUNTING_RULE, style="dim"),
+        *([Text(rule, style="dim")] if rule else []),
     ]

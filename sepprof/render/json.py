@@ -37,11 +37,3 @@ def render_json(result: Any) -> str:
         shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
         print(f"note: not a finite number, written as null: {shown}", file=sys.stderr)
     return text
-
-
-def write_json(result: Any) -> None:
-    """Print a result's JSON as the one document on stdout (``streams.document``: the real
-    stdout even while ``--json`` sends every other print to stderr)."""
-    from sepprof.streams import document
-
-    document().write(render_json(result) + "\n")

@@ -3,11 +3,10 @@ PNG and SVG side by side, returning the PNG's file name and its alt text."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from sepprof.results import CompareResult, ProfileResult, Row
+from sepprof.results import CompareResult, ProfileResult, Row, SweepResult
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 OFFSETS = [(4, 3), (-9, -8), (4, -9), (-9, 4)]  # numbered points near each other stay legible
@@ -24,11 +23,8 @@ STAGE_COLORS = {
 
 
 def _pyplot() -> Any:
-    """pyplot on the Agg backend, its config and font cache kept in sepprof's cache folder
-    (not ~/.config/matplotlib or ~/.cache/matplotlib) unless MPLCONFIGDIR is set."""
-    from sepprof.timing.calibration import cache_dir
-
-    os.environ.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
+    """pyplot on the Agg backend (where matplotlib keeps its config is the caller's choice:
+    ``commands.report.keep_matplotlib_out_of_home``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,8 +51,10 @@ def _save(fig: Any, folder: Path, stem: str) -> str:
     return f"{stem}.png"
 
 
-def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple[str, str]:
-    """MAC reduction (theory curve 1/(1/Cout + 1/k²)) and measured speedup against Cout."""
+def sweep_chart(sweep: SweepResult, device: str, folder: Path) -> tuple[str, str]:
+    """MAC reduction (the result's theory curve 1/(1/Cout + 1/k²)) and measured speedup against
+    Cout."""
+    points = sweep.points
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.6, 4.2))  # the legend outside takes ~3 in of it
     by_k: dict[int, list[tuple[int, Any]]] = {}
@@ -66,7 +64,7 @@ def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple
             by_k.setdefault(p.spec["k"], []).append((p.spec["cout"], comp))
     for color, (k, items) in zip(COLORS, sorted(by_k.items()), strict=False):
         items.sort(key=lambda item: item[0])
-        _theory_line(ax, k, [c for c, _ in items], color)
+        _theory_line(ax, k, sweep.theory_curve.get(k, ()), color)
         timed = [(c, comp.speedup[device]) for c, comp in items if device in comp.speedup]
         _speedups(ax, k, timed, color, device)
     ax.axhline(1, color="#7f7f7f", lw=0.8, ls=":")
@@ -85,14 +83,11 @@ def sweep_chart(points: list[CompareResult], device: str, folder: Path) -> tuple
     return _save(fig, folder, f"sweep-{device}"), alt
 
 
-def _theory_line(ax: Any, k: int, couts: list[int], color: str) -> None:
-    """The textbook MAC reduction 1 / (1/Cout + 1/k²), from the product's one formula."""
-    from sepprof.count.costs import separable_theory_ratio
-
-    lo, hi = min(couts), max(couts)
-    xs = [lo * (hi / lo) ** (i / 60) for i in range(61)] if hi > lo else [lo]
-    ys = [1 / separable_theory_ratio(x, k) for x in xs]
-    ax.plot(xs, ys, color=color, lw=1.2, label=f"k={k}: theory 1/(1/Cout + 1/k²)")
+def _theory_line(ax: Any, k: int, curve: tuple[tuple[float, float], ...], color: str) -> None:
+    """The textbook MAC reduction 1 / (1/Cout + 1/k²), as the sweep result samples it."""
+    if curve:
+        xs, ys = zip(*curve, strict=True)
+        ax.plot(xs, ys, color=color, lw=1.2, label=f"k={k}: theory 1/(1/Cout + 1/k²)")
 
 
 def _speedups(ax: Any, k: int, timed: list[tuple[int, Any]], color: str, device: str) -> None:
@@ -172,7 +167,7 @@ def roofline_chart(
 def _roofs(ax: Any, calibration: Any, intensities: list[float]) -> None:
     """The DRAM roof (solid) and, dashed in another colour on top so that it shows where the
     two coincide, the cache roof; both drawn by ``Roofline.attainable`` (via ``curve``)."""
-    from sepprof.timing.roofline import Roofline
+    from sepprof.results.roofline import Roofline
 
     xs = intensities or [1.0]
     lo, hi = min(min(xs) / 2, 0.1), max(max(xs) * 2, 1000)

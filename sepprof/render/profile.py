@@ -184,4 +184,4 @@ def profile_view(result: ProfileResult, units: str = "macs", wide: bool = False)
     parts += unstable_note([*result.layers, result.totals])
     extra = [before_after(result), reference_line(result)]
     parts += [p for p in extra if p is not None]
-    return Group(*parts, *footer(result.layers, result.notes))
+    return Group(*parts, *footer(result.layers, result.notes, result.counting_rule))

@@ -170,5 +170,5 @@ def sepify_view(report: Any, units: str = "macs", wide: bool = False) -> Rendera
     whole = model_line(report, units)
     if whole is not None:
         parts.append(whole)
-    parts += footer((), report.notes)
+    parts += footer((), report.notes, report.counting_rule)
     return Group(*parts)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sepprof.count.costs import separable_theory_ratio
 from sepprof.results.latency import Speedup
 from sepprof.results.ratios import Change
 from sepprof.results.rows import Row
 from sepprof.results.schemas import COMPARE_SCHEMA, COMPARE_SET_SCHEMA
-
-if TYPE_CHECKING:
-    from sepprof.spec.layer import LayerSpec
 
 
 @dataclass(frozen=True)
@@ -125,6 +122,7 @@ class CompareResult:
     variants: tuple[Row, ...]
     comparisons: tuple[Comparison, ...]
     notes: tuple[str, ...] = ()
+    counting_rule: str = ""  # the rule the counts follow, as printed under them
     schema: str = COMPARE_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,6 +134,7 @@ class CompareResult:
             "variants": [v.to_dict() for v in self.variants],
             "comparisons": [c.to_dict() for c in self.comparisons],
             "notes": list(self.notes),
+            "counting_rule": self.counting_rule,
         }
 
     @classmethod
@@ -146,26 +145,17 @@ class CompareResult:
             tuple(Row.from_dict(v) for v in d["variants"]),
             tuple(Comparison.from_dict(c) for c in d["comparisons"]),
             tuple(d.get("notes", ())),
+            d.get("counting_rule", ""),
         )
-
-
-def theory_ratio(baseline: Row, row: Row, layer: LayerSpec) -> float | None:
-    """The textbook cost ratio where one exists: 1/Cout + 1/k^2 (separable), 1/g (grouped)."""
-    if baseline.kind != "standard":
-        return None
-    if row.kind == "separable":
-        return separable_theory_ratio(layer.cout, layer.k)
-    if row.kind == "grouped":
-        return 1 / int(row.name.split(":")[1])
-    return None
 
 
 def _ratio(value: int | None, baseline: int | None) -> float | None:
     return value / baseline if value is not None and baseline else None
 
 
-def comparisons(rows: tuple[Row, ...], layer: LayerSpec) -> list[Comparison]:
-    """Each variant against the first: MAC, params and theory ratios, and measured speedups."""
+def comparisons(rows: tuple[Row, ...], theory: Mapping[str, float | None]) -> list[Comparison]:
+    """Each variant against the first: MAC and params ratios, measured speedups, and the
+    textbook ratio ``theory`` gives for the variant's name (from the cost model)."""
     base = rows[0]
     out = []
     for row in rows[1:]:
@@ -179,7 +169,7 @@ def comparisons(rows: tuple[Row, ...], layer: LayerSpec) -> list[Comparison]:
                 base.name,
                 row.name,
                 row.macs_analytic / base.macs_analytic,
-                theory_ratio(base, row, layer),
+                theory.get(row.name),
                 row.params / base.params,
                 speedup,
                 _ratio(row.macs_traced, base.macs_traced),

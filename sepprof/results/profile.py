@@ -62,6 +62,7 @@ class ProfileResult:
     totals: Row
     before: Row | None = None
     notes: tuple[str, ...] = ()
+    counting_rule: str = ""  # the rule the counts follow, as printed under them
     schema: str = PROFILE_SCHEMA
 
     @property
@@ -129,6 +130,7 @@ class ProfileResult:
                 "time": {d: c.to_dict() for d, c in change["time"].items()},
             },
             "notes": list(self.notes),
+            "counting_rule": self.counting_rule,
         }
 
     @classmethod
@@ -141,4 +143,5 @@ class ProfileResult:
             Row.from_dict(d["totals"]),
             Row.from_dict(d["before"]) if d.get("before") else None,
             tuple(d.get("notes", ())),
+            d.get("counting_rule", ""),
         )

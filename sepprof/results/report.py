@@ -104,7 +104,7 @@ class Report:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Report:
         """A report read back from its report.json (to render it again without measuring)."""
-        from sepprof.timing.calibration import Calibration
+        from sepprof.results.calibration import Calibration
 
         cals = d.get("calibrations", {})
         backends = d.get("backends")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, get_args
+from typing import Any
 
 from sepprof.errors import UserError
 from sepprof.results.latency import Speedup
 from sepprof.results.ratios import Change
 from sepprof.results.rows import Row
-from sepprof.spec.ops import ActKind
 
 SEPIFY_SCHEMA = "sepprof.sepify/1"
-ACTIVATIONS: tuple[str, ...] = get_args(ActKind)
+# The activations sepify can insert: the values of ``spec.ops.ActKind`` (a test checks they agree;
+# results sit below spec, so the literal type cannot be imported here).
+ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "silu", "sigmoid", "hardswish")
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class SepifyReport:
     before: Row | None = None
     after: Row | None = None
     notes: tuple[str, ...] = ()
+    counting_rule: str = ""  # the rule the counts follow, as printed under them
     schema: str = SEPIFY_SCHEMA
 
     @property
@@ -204,6 +206,7 @@ class SepifyReport:
             "after": self.after.to_dict() if self.after else None,
             "model_change": _changes_dict(self.changes) if self.changes else None,
             "notes": list(self.notes),
+            "counting_rule": self.counting_rule,
         }
 
     @classmethod
@@ -217,4 +220,5 @@ class SepifyReport:
             Row.from_dict(d["before"]) if d.get("before") else None,
             Row.from_dict(d["after"]) if d.get("after") else None,
             tuple(d.get("notes", ())),
+            d.get("counting_rule", ""),
         )

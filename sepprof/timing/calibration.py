@@ -16,58 +16,19 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sepprof.environment import cpu_model, version
 from sepprof.files import write_atomic
-from sepprof.results import CALIBRATION_SCHEMA
+from sepprof.results.calibration import Calibration
 from sepprof.timing.contention import Contention, Meter, others_cpu
 from sepprof.timing.options import default_threads
-from sepprof.timing.roofline import Roofline
 from sepprof.units import DTYPE_BYTES
 
 DRAM_BUFFER = {"cpu": 256 << 20, "cuda": 1 << 30}
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """A device's measured peak and bandwidths, with every measurement that went into them."""
-
-    device: str
-    device_name: str
-    dtype: str
-    threads: int
-    torch: str
-    peak_flops: float
-    peak_source: str
-    dram_bandwidth: float
-    cache_bandwidth: float | None
-    cache_bytes: int | None
-    flops: dict[str, float] = field(default_factory=dict)
-    bandwidths: dict[str, float] = field(default_factory=dict)
-    created: str = ""
-    schema: str = CALIBRATION_SCHEMA
-    other_cpu_cores: dict[str, float | None] = field(default_factory=dict)
-    contention: str = ""  # why it was measured under contention (empty: it was not)
-
-    def roofline(self) -> Roofline:
-        """The roof ``compare`` and reports use: peak and DRAM bandwidth."""
-        return Roofline(self.peak_flops, self.dram_bandwidth, "DRAM")
-
-    @property
-    def ridge(self) -> float:
-        """Intensity (FLOP/byte) where the DRAM roof turns from memory- to compute-bound."""
-        return self.roofline().ridge
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ridge": self.ridge}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Calibration:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 def cache_dir() -> Path:

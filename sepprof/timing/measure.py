@@ -15,12 +15,11 @@ from typing import Any
 
 from sepprof.backends.prepare import (
     backend_env,
-    backend_facts,
     backend_notes,
     check_backend,
     timed_item,
 )
-from sepprof.count.memory import check_memory
+from sepprof.environment import check_memory
 from sepprof.models.variants import (
     DTYPES,
     build_block,
@@ -28,22 +27,19 @@ from sepprof.models.variants import (
     memory_format,
     random_input,
 )
-from sepprof.pipeline import Progress
 from sepprof.results import Latency
+from sepprof.results.calibration import Calibration
 from sepprof.results.latency import pool
 from sepprof.spec.ops import Block, Plan, Stage, module_name, stage_path
-from sepprof.timing.calibration import Calibration, load_calibration
-from sepprof.timing.contention import Contention, Meter, Threads, choose_threads, others_cpu
-from sepprof.timing.options import TimingOptions
+from sepprof.timing.calibration import load_calibration
+from sepprof.timing.contention import Contention, Threads, choose_threads, others_cpu
+from sepprof.timing.options import Progress, TimingOptions
+from sepprof.timing.rounds import DeviceRun, Items, time_devices
 from sepprof.timing.timer import (
     available_devices,
     check_device,
-    measure,
     tune_allocator,
 )
-from sepprof.timing.timer import threads as torch_threads
-
-Items = dict[str, Callable[[], Any]]
 
 
 @dataclass
@@ -121,52 +117,6 @@ def plan_items(
             sub = module.get_submodule(path)
             stages[path] = _stage_item(sub, stage, block, batch, device, opts, grad)
     return {**items, **stages}
-
-
-def paired_order(items: Items) -> Items:
-    """Whole variants and networks first, in the order given, then stages (``name/stage``): the
-    items a speedup compares are timed back to back in every round."""
-    return dict(sorted(items.items(), key=lambda kv: "/" in kv[0]))
-
-
-@dataclass(frozen=True)
-class DeviceRun:
-    """One device's latencies from one process, the cores others used while it timed, and
-    what preparing its items found (``backends.backend_facts``: compile seconds, checks)."""
-
-    latency: dict[str, Latency]
-    during: float | None
-    backend: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def time_devices(
-    make_items: Callable[[str], Items],
-    opts: TimingOptions,
-    devices: tuple[str, ...],
-    n_threads: int,
-    progress: Progress | None = None,
-) -> dict[str, DeviceRun]:
-    """Time every item on each device in this process, metering others' CPU use meanwhile."""
-    runs = {}
-    for device in devices:
-        slow = progress and opts.backend != "eager"  # compiling or exporting takes a while
-        built = progress(f"preparing items on {device} ({opts.backend})", 1) if slow else None
-        with torch_threads(n_threads):  # compiled kernels and ORT sessions keep this count
-            items = paired_order(make_items(device))
-        if built:
-            built()
-        tick = progress(f"timing {len(items)} items on {device}", opts.rounds) if progress else None
-        meter = Meter().start()
-        latency = measure(
-            items,
-            device=device,
-            n_threads=n_threads,
-            rounds=opts.rounds,
-            min_time=opts.min_time,
-            on_round=tick,
-        )
-        runs[device] = DeviceRun(latency, meter.stop(), backend_facts(items))
-    return runs
 
 
 def time_all(

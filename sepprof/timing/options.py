@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sepprof.errors import UserError
@@ -15,6 +16,9 @@ ROUNDS = 7  # the fewest whose bootstrap 95% interval leaves out the extreme rat
 MAX_ROUNDS = 1000
 MAX_REPEAT = 50
 TIMING_CAP = 600.0  # seconds of timing one command (one process) may spend, all calls together
+
+# A progress reporter: called with a step's name and item count, returns the call that ends it.
+Progress = Callable[[str, int], Callable[[], None]]
 
 _deadline: float | None = None
 

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sepprof.errors import UserError
-from sepprof.pipeline import Progress
-from sepprof.timing.options import TimingOptions, start_timing_clock, timing_left
+from sepprof.timing.options import Progress, TimingOptions, start_timing_clock, timing_left
 
 TICK = "sepprof-worker-tick "  # a stderr line a worker writes after each round
 DONE = "sepprof-worker-done "  # a stderr line a worker writes after each job, with its status
@@ -100,7 +99,7 @@ def run_workers(
     n_threads: int,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Each worker's ``measure.time_devices`` result, for ``opts.repeat`` worker processes."""
+    """Each worker's ``rounds.time_devices`` result, for ``opts.repeat`` worker processes."""
     import cloudpickle
 
     try:
@@ -147,14 +146,14 @@ def _run_one(
 def _worker_env() -> dict[str, str]:
     """This environment, with the folder sepprof was imported from first on the path (so the
     worker finds the same sepprof even when it is not installed)."""
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     path = os.environ.get("PYTHONPATH", "")
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, path) if p)}
 
 
 def job(work: Path, out: Path, seconds_left: float) -> int:
     """In a worker: time what ``work`` holds and write the result to ``out``; the status."""
-    from sepprof.timing.measure import time_devices
+    from sepprof.timing.rounds import time_devices
     from sepprof.timing.timer import tune_allocator
 
     start_timing_clock(seconds_left)

@@ -16,6 +16,7 @@ Scores and surviving mutants are recorded in reports/mutation.md.
 from __future__ import annotations
 
 import argparse
+import ast
 import fnmatch
 import os
 import re
@@ -45,6 +46,7 @@ class Target:
     tests: tuple[str, ...]
     functions: tuple[str, ...] = ()
     select: str = ""  # a pytest -k expression that leaves out slow tests
+    constants: bool = True  # also mutate module- and class-level constants (see CONSTANTS)
 
     @property
     def dotted(self) -> str:
@@ -56,6 +58,9 @@ class Target:
             return [f"{self.dotted}.*"]
         return [f"{self.dotted}.x{'ǁ' if 'ǁ' in f else '_'}{f}__mutmut_*" for f in self.functions]
 
+    def pytest_args(self) -> tuple[str, ...]:
+        return (*self.tests, *(("-k", self.select) if self.select else ()))
+
 
 # Every rule of the op table; ``_each`` and ``_activations`` only build the table at import,
 # before mutmut can switch a mutant on, so their mutants could never run.
@@ -63,35 +68,167 @@ HANDLES = ("_shape", "_numel", "_present", "matmul_macs", "attention_macs", "con
 HANDLES += ("addmm", "sdpa", "native_mha", "per_output", "per_input", "batch_norm")
 HANDLES += ("layer_norm", "pool")
 FAST = "not network_counts"  # leave out tracing whole networks (tens of seconds a mutant)
+SLOW_MODELS = "not torchvision and not timm"  # models from other packages (skipped without them)
+RENDER_TESTS = ("tests/test_render.py", "tests/test_render_results.py")
+ROOF_TESTS = ("tests/test_roofline.py", "tests/test_mutants_roofline.py")
+MODEL_TESTS = ("tests/test_model.py", "tests/test_cli_model.py", "tests/test_sepify.py")
+
+
+def methods(cls: str, *names: str) -> tuple[str, ...]:
+    """mutmut's names for methods (properties included, see ``unwrap_properties``)."""
+    return tuple(f"{cls}ǁ{name}" for name in names)
+
+
 TARGETS = {
-    "claims": Target("sepprof/results/claims.py", ("tests/test_claims.py",)),
-    "units": Target("sepprof/units.py", ("tests/test_units.py",)),
-    "roofline": Target(
-        "sepprof/timing/roofline.py", ("tests/test_roofline.py", "tests/test_mutants_roofline.py")
-    ),
+    "claims": Target("sepprof/results/claims.py", ("tests/test_claims.py",), constants=False),
+    "units": Target("sepprof/units.py", ("tests/test_units.py", "tests/test_mutants_units.py")),
+    "roofline": Target("sepprof/timing/roofline.py", ROOF_TESTS, constants=False),
     "costs": Target(
         "sepprof/count/costs.py",
         ("tests/test_costs.py", "tests/test_costs_independent.py"),
         (),
         FAST,
+        constants=False,
     ),
     "handles": Target(
         "sepprof/count/handles.py",
         ("tests/test_mutants_handles.py", "tests/test_costs_independent.py"),
         HANDLES,
         FAST,
+        constants=False,
     ),
     "latency": Target(
         "sepprof/results/latency.py",
         ("tests/test_mutants_latency.py", "tests/test_mutants_budgets.py"),
+        constants=False,
     ),
     "timing": Target(
-        "sepprof/timing/timer.py", ("tests/test_mutants_latency.py",), ("timed_round", "measure")
+        "sepprof/timing/timer.py",
+        ("tests/test_mutants_latency.py",),
+        ("timed_round", "measure"),
+        constants=False,
+    ),
+    # issue #29: every module of results/ that derives a number, the model counting, the budgets'
+    # constants, and the unit conversions of the renderers. to_dict/from_dict are left out where
+    # they only copy fields (their keys are the JSON contract, covered by round-trip tests).
+    "rows": Target(
+        "sepprof/results/rows.py",
+        (
+            *RENDER_TESTS,
+            "tests/test_claims.py",
+            "tests/test_model.py",
+            "tests/test_mutants_rows.py",
+        ),
+        (
+            "_int_or_none",
+            *methods("Row", "flops", "macs_train", "intensity", "achieved", "traced_ok"),
+            *methods("Row", "part", "stage_shares"),
+        ),
+        SLOW_MODELS,
+    ),
+    "compare": Target(
+        "sepprof/results/compare.py",
+        (
+            *RENDER_TESTS,
+            "tests/test_claims.py",
+            "tests/test_verdicts.py",
+            "tests/test_report.py",
+            "tests/test_mutants_compare.py",
+        ),
+        (
+            *methods("Comparison", "macs_change", "params_change", "theory_change"),
+            *methods("Comparison", "speed_change", "realised", "realised_interval"),
+            "_speedup",
+            "_ratio",
+            "comparisons",
+        ),
+    ),
+    "model_count": Target(
+        "sepprof/count/model_count.py",
+        (*MODEL_TESTS, "tests/test_mutants_model_count.py"),
+        ("_shape", "op_detail", "_traced", "analytic_row", "_kind", "traced_row", "_leaf"),
+        SLOW_MODELS,
     ),
     "budgets": Target(
         "sepprof/spec/budgets.py",
         ("tests/test_mutants_budgets.py",),
         ("_judge", "_failed", "judge", "_trust", "regressions"),
+    ),
+    "formats": Target("sepprof/render/formats.py", (*RENDER_TESTS, "tests/test_merge.py")),
+    "profile": Target(
+        "sepprof/results/profile.py",
+        (*RENDER_TESTS, "tests/test_model.py", "tests/test_mutants_results.py"),
+        (
+            *methods("TypeShare", "part"),
+            *methods("ProfileResult", "layer_shares", "type_shares", "reference_deviation"),
+            *methods("ProfileResult", "as_change"),
+        ),
+        SLOW_MODELS,
+    ),
+    "shares": Target(
+        "sepprof/results/shares.py",
+        (*RENDER_TESTS, "tests/test_model.py", "tests/test_mutants_results.py"),
+        (),
+        SLOW_MODELS,
+    ),
+    "ratios": Target(
+        "sepprof/results/ratios.py",
+        (*RENDER_TESTS, "tests/test_merge.py", "tests/test_mutants_results.py"),
+    ),
+    "sepify": Target(
+        "sepprof/results/sepify.py",
+        ("tests/test_sepify.py", "tests/test_render.py", "tests/test_mutants_results.py"),
+        (
+            "before_after",
+            *methods("SepifyOptions", "check"),
+            *methods("SepifyReport", "changes", "params_change", "macs_change"),
+            *methods("SepifyReport", "params_before", "params_after", "macs_before", "macs_after"),
+        ),
+    ),
+    "check": Target(
+        "sepprof/results/check.py",
+        ("tests/test_check.py", "tests/test_render.py", "tests/test_mutants_results.py"),
+        methods("CheckResult", "passed", "failed", "warned", "inconclusive"),
+    ),
+    "merge": Target(
+        "sepprof/results/merge.py",
+        ("tests/test_merge.py", "tests/test_render.py", "tests/test_mutants_results.py"),
+        methods("MergedRow", "spread", "macs_change", "speed_change"),
+    ),
+    "report": Target(
+        "sepprof/results/report.py",
+        ("tests/test_report.py", "tests/test_render_results.py", "tests/test_mutants_results.py"),
+        (
+            "_during",
+            *methods("Report", "latencies", "unstable", "speedups", "untrusted", "busy_cores"),
+            *methods("Report", "busy"),
+        ),
+    ),
+    "calibration": Target(
+        "sepprof/results/calibration.py",
+        (*ROOF_TESTS, "tests/test_render.py"),
+        methods("Calibration", "roofline", "ridge"),
+    ),
+    "roof": Target("sepprof/results/roofline.py", ROOF_TESTS),
+    "sweep": Target(
+        "sepprof/results/sweep.py",
+        ("tests/test_sweep.py", "tests/test_render_results.py", "tests/test_render_charts.py"),
+    ),
+    "recognise": Target("sepprof/count/recognise.py", MODEL_TESTS, (), SLOW_MODELS),
+    "render_calibrate": Target(
+        "sepprof/render/calibrate.py", ("tests/test_render.py", *ROOF_TESTS), ("calibration_view",)
+    ),
+    "render_markdown": Target(
+        "sepprof/render/markdown.py",
+        ("tests/test_render_results.py", "tests/test_report.py"),
+        ("_roofline",),
+        constants=False,
+    ),
+    "render_plots": Target(
+        "sepprof/render/plots.py",
+        ("tests/test_mutants_roofline.py", "tests/test_render_charts.py"),
+        ("_roofs", "share_chart", "type_chart"),
+        constants=False,
     ),
 }
 
@@ -125,7 +262,7 @@ PLANTED = (
     ),
     Planted(
         "roof curve without min(peak, ...)",
-        "sepprof/timing/roofline.py",
+        "sepprof/results/roofline.py",
         "return xs, [self.attainable(x) for x in xs]",
         "return xs, [x * self.bandwidth for x in xs]",
         ("tests/test_mutants_roofline.py",),
@@ -178,16 +315,157 @@ def run_planted(bug: Planted, work: Path) -> str:
     return "killed" if code == 1 else f"SURVIVED (pytest exit {code})"
 
 
-def _pytest(tests: tuple[str, ...], work: Path) -> int:
-    """Exit status of pytest on ``tests`` in ``work``, importing that copy's sepprof."""
+def _pytest(tests: tuple[str, ...], work: Path, timeout: float | None = None) -> int:
+    """Exit status of pytest on ``tests`` in ``work``, importing that copy's sepprof (-1: it ran
+    past ``timeout`` seconds)."""
     command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly"]
-    return subprocess.run(
-        [*command, "-p", "no:cacheprovider", *tests],
-        cwd=work,
-        env={**os.environ, "PYTHONPATH": str(work)},
-        capture_output=True,
-        check=False,
-    ).returncode
+    try:
+        return subprocess.run(
+            [*command, "-p", "no:cacheprovider", *tests],
+            cwd=work,
+            env={**os.environ, "PYTHONPATH": str(work)},
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        ).returncode
+    except subprocess.TimeoutExpired:
+        return -1
+
+
+def unwrap_properties(path: Path) -> list[str]:
+    """Rewrite each ``@property`` method of ``path`` as a plain method followed by ``name =
+    property(name)``: the same class, but mutmut 3 skips every decorated function (a property
+    included), and most derived numbers of results/ are properties. Returns their names."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    found = []
+    for cls in ast.walk(ast.parse(text)):
+        for fn in cls.body if isinstance(cls, ast.ClassDef) else ():
+            if not isinstance(fn, ast.FunctionDef) or len(fn.decorator_list) != 1:
+                continue
+            deco = fn.decorator_list[0]
+            if isinstance(deco, ast.Name) and deco.id == "property":
+                assert lines[deco.lineno - 1].strip() == "@property", (path, fn.name)
+                found.append((deco.lineno, fn.end_lineno or fn.lineno, fn.col_offset, fn.name))
+    for deco_line, end, col, name in sorted(found, reverse=True):
+        lines.insert(end, f"{' ' * col}{name} = property({name})\n")
+        del lines[deco_line - 1]
+    path.write_text("".join(lines), encoding="utf-8")
+    return [name for *_, name in found]
+
+
+# mutmut 3 mutates only inside functions, so a wrong constant (a metric left out of
+# LOWER_IS_BETTER, 2 FLOPs per MAC, a unit suffix) is never tried. CONSTANTS mutates the values
+# assigned at module and class level (dataclass defaults included, names starting with "__"
+# left out): each number + 1, each bool flipped, each string wrapped in XX..XX, each element of
+# a tuple, list, set or dict literal dropped; one test run per mutant, like a planted bug.
+@dataclass(frozen=True)
+class ConstantMutant:
+    """One edit of a constant: bytes ``start:end`` of the file become ``new``."""
+
+    label: str
+    start: int
+    end: int
+    new: str
+
+
+def _assigned_values(tree: ast.Module) -> list[tuple[str, ast.expr]]:
+    """(name, value) of every assignment at module level and in class bodies."""
+    out = []
+    bodies = [tree.body] + [n.body for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+    for body in bodies:
+        for node in body:
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets = [node.target]
+            else:
+                continue
+            name = ", ".join(ast.unparse(t) for t in targets)
+            if not name.startswith("__"):
+                out.append((name, node.value))
+    return out
+
+
+def constant_mutants(source: str) -> list[ConstantMutant]:
+    """Every constant mutant of a module's source (offsets in UTF-8 bytes, as ``ast`` gives)."""
+    data = source.encode("utf-8")
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+
+    def span(node: ast.expr) -> tuple[int, int]:
+        end_line, end_col = node.end_lineno or node.lineno, node.end_col_offset or 0
+        return starts[node.lineno - 1] + node.col_offset, starts[end_line - 1] + end_col
+
+    def text(node: ast.expr) -> str:
+        a, b = span(node)
+        return data[a:b].decode("utf-8")
+
+    out = []
+    for name, value in _assigned_values(ast.parse(source)):
+        for node in ast.walk(value):
+            a, b = span(node)
+            old = text(node)
+            new = None
+            if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+                new = [repr(not node.value)]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+                new = [repr(node.value + 1)]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                new = [repr(f"XX{node.value}XX")]
+            elif isinstance(node, ast.Tuple | ast.List | ast.Set) and node.elts:
+                left, right = (old[0], old[-1]) if old[0] in "([{" else ("(", ")")
+                new = []
+                for i in range(len(node.elts)):
+                    rest = [text(e) for j, e in enumerate(node.elts) if j != i]
+                    one = "," if isinstance(node, ast.Tuple) and len(rest) == 1 else ""
+                    if isinstance(node, ast.Set) and not rest:
+                        new.append("set()")
+                    else:
+                        new.append(f"{left}{', '.join(rest)}{one}{right}")
+            elif isinstance(node, ast.Dict) and node.keys:
+                new = []
+                for i in range(len(node.keys)):
+                    items = zip(node.keys, node.values, strict=True)
+                    rest = [
+                        f"{text(k)}: {text(v)}" if k else f"**{text(v)}"
+                        for j, (k, v) in enumerate(items)
+                        if j != i
+                    ]
+                    new.append("{" + ", ".join(rest) + "}")
+            for replacement in new or ():
+                label = f"line {node.lineno} {name}: {_short(old)} -> {_short(replacement)}"
+                out.append(ConstantMutant(" ".join(label.split()), a, b, replacement))
+    return out
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def run_constants(target: Target, work: Path) -> dict[str, str]:
+    """Each constant mutant of ``target`` against its tests, in a fresh copy of the tree:
+    {"constant <label>": killed, timeout or survived}."""
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(*SKIP))
+    source = work / target.path
+    data = source.read_bytes()
+    args = target.pytest_args()
+    if _pytest(args, work) != 0:
+        return {"constant (tests fail unmutated)": "error"}
+    statuses = {}
+    try:
+        for m in constant_mutants(data.decode("utf-8")):
+            source.write_bytes(data[: m.start] + m.new.encode("utf-8") + data[m.end :])
+            code = _pytest(args, work, timeout=600)
+            status = {0: "survived", 1: "killed", 2: "killed", 3: "killed", -1: "timeout"}
+            statuses[f"constant {m.label}"] = status.get(code, f"pytest exit {code}")
+            print(f"{statuses[f'constant {m.label}']}: {m.label}", flush=True)
+    finally:
+        source.write_bytes(data)
+    return statuses
 
 
 def prepare(name: str, target: Target, work: Path) -> None:
@@ -195,7 +473,8 @@ def prepare(name: str, target: Target, work: Path) -> None:
     if work.exists():
         shutil.rmtree(work)
     shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(*SKIP))
-    tests = "\n    ".join([*target.tests, *(["-k", target.select] if target.select else [])])
+    unwrap_properties(work / target.path)
+    tests = "\n    ".join(target.pytest_args())
     (work / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths = sepprof\n"
@@ -221,11 +500,14 @@ def run_module(name: str, target: Target, work: Path, children: int) -> dict[str
         [*mutmut, "results", "--all", "true"], cwd=work, capture_output=True, text=True, check=True
     ).stdout
     statuses = dict(re.findall(r"^\s*(\S+): (.+)$", out, flags=re.M))
-    return {
+    selected = {
         k: v
         for k, v in statuses.items()
         if any(fnmatch.fnmatchcase(k, p) for p in target.patterns())
     }
+    if target.constants:
+        selected |= run_constants(target, work.with_name(f"{work.name}-constants"))
+    return selected
 
 
 def score_line(name: str, statuses: dict[str, str]) -> str:
@@ -243,7 +525,9 @@ def score_line(name: str, statuses: dict[str, str]) -> str:
 def show(work: Path, statuses: dict[str, str]) -> None:
     """Print the diff of every mutant that was not killed."""
     for mutant, status in sorted(statuses.items()):
-        if status not in ("killed", "timeout"):
+        if status not in ("killed", "timeout") and mutant.startswith("constant "):
+            print(f"{status}: {mutant}")
+        elif status not in ("killed", "timeout"):
             subprocess.run(
                 [sys.executable, "-c", "from mutmut.__main__ import cli; cli()", "show", mutant],
                 cwd=work,
@@ -263,6 +547,7 @@ def main() -> None:
     if args.list:
         for name, t in TARGETS.items():
             only = f" (functions: {', '.join(t.functions)})" if t.functions else ""
+            only += " + constants" if t.constants else ""
             select = f" -k '{t.select}'" if t.select else ""
             print(f"{name}: {t.path}{only} <- {' '.join(t.tests)}{select}")
         return

@@ -87,13 +87,38 @@ def test_onnxruntime_refuses_training():
         prepare(nn.Conv2d(2, 2, 1), [torch.ones(1, 2, 2, 2)], "onnxruntime", "train")
 
 
-def test_missing_onnxruntime_names_the_install_command(monkeypatch):
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+ORT_EXTRA = ("onnx", "onnxscript", "onnxruntime")  # pyproject.toml's ``ort`` extra
+
+
+def test_missing_ort_extra_names_every_missing_package_and_the_install_command(monkeypatch):
+    """The whole extra hidden (as in a bare ``.[test]`` environment): the same message whether
+    or not the extra is installed here."""
+    for name in ORT_EXTRA:
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(UserError) as err:
         prepare(nn.Conv2d(2, 2, 1), [torch.ones(1, 2, 2, 2)], "onnxruntime")
     assert str(err.value) == (
-        '--backend onnxruntime: the onnxruntime package is not installed: pip install -e ".[ort]"'
+        "--backend onnxruntime: not installed: onnx, onnxscript, onnxruntime (the export needs "
+        'onnx, onnxscript, onnxruntime): pip install -e ".[ort]"'
     )
+
+
+def test_missing_onnxruntime_alone_is_named(monkeypatch):
+    """Only onnxruntime hidden: it is named (with whatever else this environment lacks)."""
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(UserError, match=r"not installed: (onnx, )?(onnxscript, )?onnxruntime \("):
+        prepare(nn.Conv2d(2, 2, 1), [torch.ones(1, 2, 2, 2)], "onnxruntime")
+
+
+def test_the_ort_packages_are_the_ort_extra():
+    import tomllib
+    from pathlib import Path
+
+    from sepprof.backends.prepare import ORT_PACKAGES
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extra = pyproject["project"]["optional-dependencies"]["ort"]
+    assert {d.split(">")[0].split("=")[0] for d in extra} == set(ORT_PACKAGES) == set(ORT_EXTRA)
 
 
 def test_compile_without_a_compiler_exits_2_with_the_reason(monkeypatch):

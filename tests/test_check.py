@@ -307,3 +307,85 @@ def test_a_regression_of_exactly_the_limit_passes():
     budget = Budget(name="b", config="x.yaml", max_macs="1G", max_regression="5%")
     (verdict,) = regressions(budget, {"macs": 2.1}, {"macs": 2.0})
     assert verdict.status == "pass" and verdict.actual == 0.05
+
+
+UNCOUNTED = """\
+budgets:
+  - name: layers
+    config: layers.yaml
+    max_uncounted_ops: 1000
+    max_regression: 5%
+"""
+
+
+def _baseline_with(cli, path: Path, base: Path, uncounted: int) -> None:
+    assert cli("check", path, "--baseline", base, "--update-baseline").code == 0
+    saved = json.loads(base.read_text())
+    saved["metrics"]["layers"]["uncounted_ops"] = uncounted
+    base.write_text(json.dumps(saved))
+
+
+def test_uncounted_ops_rising_from_a_baseline_of_0_is_a_regression(cli, tmp_path, monkeypatch):
+    """An op that loses its rule (here ReLU, removed from the tracer's table) is uncounted in
+    every layer; the baseline had 0. A ratio to 0 does not exist, so the rise is judged on its
+    own and shown "from 0"."""
+    from sepprof.count import handles
+
+    path, base = budgets(tmp_path, UNCOUNTED), tmp_path / "baseline.json"
+    _baseline_with(cli, path, base, 0)
+    monkeypatch.delitem(handles.HANDLES, "aten::relu")
+    monkeypatch.delitem(handles.HANDLES, "aten::relu_")
+    run = cli("check", path, "--baseline", base, "--json")
+    assert run.code == 1, run.err
+    verdicts = {v["metric"]: v for v in run.json()["verdicts"]}
+    assert run.json()["metrics"]["layers"]["uncounted_ops"] > 0
+    regressed = verdicts["regression uncounted_ops"]
+    assert regressed["status"] == "fail" and regressed["note"].startswith("from 0 to ")
+
+
+def test_uncounted_ops_falling_to_0_passes(cli, tmp_path):
+    path, base = budgets(tmp_path, UNCOUNTED), tmp_path / "baseline.json"
+    _baseline_with(cli, path, base, 2)
+    run = cli("check", path, "--baseline", base, "--json")
+    assert run.code == 0, run.out
+    verdicts = {v["metric"]: v for v in run.json()["verdicts"]}
+    assert verdicts["regression uncounted_ops"]["status"] == "pass"
+
+
+# Which way each metric gets worse, typed from what it measures (not read from the code).
+WORSE_WHEN = {
+    "macs": "up",
+    "params": "up",
+    "uncounted_ops": "up",
+    "latency_ms.cpu": "up",
+    "latency_ms.cuda": "up",
+    "speedup.cpu": "down",
+    "speedup.cuda": "down",
+}
+
+
+@pytest.mark.parametrize("key", sorted(WORSE_WHEN))
+def test_each_metric_regresses_in_its_own_direction(key):
+    """10% the worse way fails a 5% max_regression; 10% the better way passes."""
+    budget = Budget(name="b", config="x", max_regression="5%")
+    up, down = {key: 110.0}, {key: 90.0}
+    worse, better = (up, down) if WORSE_WHEN[key] == "up" else (down, up)
+    ((failed,), (passed,)) = (judge(budget, m, {}, {key: 100.0}) for m in (worse, better))
+    assert failed.status == "fail" and passed.status == "pass"
+
+
+@pytest.mark.parametrize("key", sorted(WORSE_WHEN))
+def test_from_a_baseline_of_0(key):
+    """A lower-is-better metric that rises from 0 regresses; staying at 0 passes; a
+    higher-is-better one cannot get worse than 0."""
+    budget = Budget(name="b", config="x", max_regression="5%")
+    (rise,) = judge(budget, {key: 3.0}, {}, {key: 0.0})
+    (same,) = judge(budget, {key: 0.0}, {}, {key: 0.0})
+    assert rise.status == ("fail" if WORSE_WHEN[key] == "up" else "pass")
+    assert same.status == "pass"
+
+
+def test_every_metric_check_measures_has_a_declared_direction():
+    from sepprof.spec.budgets import METRICS
+
+    assert {k.split(".")[0] for k in WORSE_WHEN} == set(METRICS)

@@ -237,3 +237,55 @@ def test_work_a_worker_cannot_load_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="^--repeat: a worker process cannot load this work"):
         _run_one(worker, work, tmp_path / "out.pickle", opts, "process 1 of 1", None)
     assert worker.alive()
+
+
+def test_no_cuda_runtime_notice_is_dropped_and_nothing_else():
+    """torch's CUDA build logs "No CUDA runtime is found" when Timer's module imports
+    cpp_extension on a machine without a GPU; only that record is filtered."""
+    import logging
+
+    from sepprof.timing.timer import _NoCudaRuntimeNotice
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("torch.utils.cpp_extension", 30, "x", 1, msg, None, None)
+
+    quiet = _NoCudaRuntimeNotice()
+    assert not quiet.filter(record("No CUDA runtime is found, using CUDA_HOME='/usr/local'"))
+    assert quiet.filter(record("Error checking compiler version for c++"))
+    assert logging.getLogger("torch.utils.cpp_extension").filters == []  # removed after import
+
+
+def test_fvcore_imports_without_its_jit_script_warning_and_keeps_others(tmp_path):
+    """Importing fvcore.nn warns that torch.jit.script is deprecated (FutureWarning on torch
+    2.14, DeprecationWarning before); sepprof's import silences exactly that, in a fresh process
+    where every warning is an error."""
+    import subprocess
+    import sys
+
+    flags = ["-W", "error::DeprecationWarning", "-W", "error::FutureWarning"]
+    ours = "from sepprof.count.peer import _fvcore_nn; _fvcore_nn(); print('ok')"
+    proc = subprocess.run([sys.executable, *flags, "-c", ours], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == "ok\n" and proc.stderr == "", proc.stderr
+    plain = subprocess.run(
+        [sys.executable, *flags, "-c", "import fvcore.nn"], capture_output=True, text=True
+    )
+    assert plain.returncode != 0 and "torch.jit.script" in plain.stderr
+    later = (
+        "import warnings; from sepprof.count.peer import _fvcore_nn; _fvcore_nn();"
+        "warnings.warn('`torch.jit.script` is deprecated', FutureWarning)"
+    )
+    proc = subprocess.run([sys.executable, *flags, "-c", later], capture_output=True, text=True)
+    assert proc.returncode != 0  # the filter did not outlive the import
+
+
+def test_a_worker_finds_this_sepprof_first_on_its_path():
+    """Workers get the folder that holds the ``sepprof`` package first on PYTHONPATH, so they run
+    the same code even where sepprof is not installed."""
+    import os
+    from pathlib import Path
+
+    import sepprof
+    from sepprof.timing.repeats import _worker_env
+
+    first = Path(_worker_env()["PYTHONPATH"].split(os.pathsep)[0])
+    assert first / "sepprof" == Path(sepprof.__file__).resolve().parent

@@ -9,6 +9,7 @@ by the options and the CLI; torch is imported where a backend is prepared.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import time
@@ -30,6 +31,7 @@ MODE_HELP = "inference: forward only, no autograd; train: forward + backward (gr
 # (rtol, atol as a fraction of the largest eager output) for the output check, per dtype
 TOLERANCES = {"fp32": (1e-3, 1e-4), "fp16": (1e-2, 1e-2), "bf16": (5e-2, 5e-2)}
 ORT_INSTALL = 'pip install -e ".[ort]"'
+ORT_PACKAGES = ("onnx", "onnxscript", "onnxruntime")  # the ``ort`` extra of pyproject.toml
 
 
 @dataclass(frozen=True)
@@ -105,19 +107,27 @@ def require_compiler() -> None:
 
 def require_ort(device: str = "cpu") -> None:
     """Refuse ``onnxruntime`` when its packages are missing or lack the device's provider."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime
-    except ImportError as exc:
+    missing = [name for name in ORT_PACKAGES if not _importable(name)]
+    if missing:
         raise UserError(
-            f"--backend onnxruntime: the {exc.name or 'onnxruntime'} package is not "
-            f"installed: {ORT_INSTALL}"
-        ) from None
+            f"--backend onnxruntime: not installed: {', '.join(missing)} (the export needs "
+            f"{', '.join(ORT_PACKAGES)}): {ORT_INSTALL}"
+        )
+    import onnxruntime
+
     if device == "cuda" and "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         raise UserError(
             "--backend onnxruntime --device cuda: this onnxruntime has no CUDA provider "
             "(pip install onnxruntime-gpu), or use --device cpu"
         )
+
+
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
 
 
 def compare_outputs(got: Any, want: Any, dtype: str) -> Check:

@@ -11,6 +11,7 @@ be short, so the check is skipped and says which op.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +35,22 @@ def _conv_mode(inputs: list, outputs: list) -> int:
     return conv_flop_count(x, w, get_shape(outputs[0]), transposed=False)
 
 
+def _fvcore_nn() -> Any:
+    """``fvcore.nn``, imported without the one warning its import raises: its ``__init__``
+    imports ``focal_loss``, which calls ``torch.jit.script`` at import, and torch warns that
+    ``torch.jit.script`` is deprecated (a FutureWarning, shown by default, from torch 2.14; a
+    hidden DeprecationWarning before). sepprof never uses those losses; other warnings pass."""
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings(
+                "ignore", message=r"`torch\.jit\.script` is deprecated", category=category
+            )
+        import fvcore.nn
+    return fvcore.nn
+
+
 def _handles() -> dict[str, Any]:
-    from fvcore.nn import jit_handles as j
+    j = _fvcore_nn().jit_handles
 
     return {
         "aten::_convolution": j.conv_flop_jit,
@@ -53,9 +68,8 @@ def fvcore_macs(module: Any, inputs: tuple) -> PeerCount:
     """Multiply-adds of one forward pass of ``module`` on ``inputs`` as fvcore counts them
     (fvcore's "flop" is one multiply-add)."""
     import torch
-    from fvcore.nn import FlopCountAnalysis
 
-    analysis = FlopCountAnalysis(module, inputs)
+    analysis = _fvcore_nn().FlopCountAnalysis(module, inputs)
     analysis._op_handles = _handles()  # only MAC ops: the rest is elementwise, counted apart
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     analysis.tracer_warnings("none")

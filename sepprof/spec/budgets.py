@@ -38,6 +38,34 @@ def _per_device(value: Any) -> Any:
     return {d: parse_quantity(v) for d, v in value.items()}
 
 
+@dataclass(frozen=True)
+class Metric:
+    """A metric a budget limits and ``--baseline`` compares, and which way is better. Timed
+    metrics are per device: ``latency_ms.cpu``, ``speedup.cuda``."""
+
+    key: str
+    lower_is_better: bool
+    per_device: bool = False
+
+
+# Every metric ``check`` measures, in one place with its direction.
+METRICS = {
+    m.key: m
+    for m in (
+        Metric("macs", lower_is_better=True),
+        Metric("params", lower_is_better=True),
+        Metric("uncounted_ops", lower_is_better=True),
+        Metric("latency_ms", lower_is_better=True, per_device=True),
+        Metric("speedup", lower_is_better=False, per_device=True),
+    )
+}
+
+
+def metric_of(key: str) -> Metric:
+    """The metric a metrics key names (``latency_ms.cpu`` -> ``latency_ms``)."""
+    return METRICS[key.split(".", 1)[0]]
+
+
 LIMITS = (
     "max_macs",
     "max_params",
@@ -246,9 +274,6 @@ def _trust(verdict: Verdict, doubt: str, strict_timing: bool) -> Verdict:
     return replace(verdict, status=INCONCLUSIVE, note=note)
 
 
-LOWER_IS_BETTER = ("macs", "params", "uncounted_ops", "latency_ms.")
-
-
 def regressions(
     budget: Budget,
     metrics: dict[str, float],
@@ -275,11 +300,24 @@ def regressions(
     out = []
     for key, actual in metrics.items():
         base = baseline.get(key)
-        if base is None or not base:
+        if base is None:
             continue
-        worse = actual / base - 1 if key.startswith(LOWER_IS_BETTER) else 1 - actual / base
-        worse = round(worse, 12)  # 2.1 / 2.0 - 1 is 0.05000000000000004: exactly 5% is 5%
-        note = f"baseline {human(base, 4)}, change {actual / base - 1:+.1%}"
-        verdict = _judge(budget, f"regression {key}", limit, worse, True, note)
+        verdict = _regression(budget, key, actual, base)
         out.append(_trust(verdict, (notes or {}).get(UNTRUSTED + key, ""), strict_timing))
     return out
+
+
+def _regression(budget: Budget, key: str, actual: float, base: float) -> Verdict:
+    """One metric against its baseline. From a baseline of 0 there is no relative change: any
+    rise of a lower-is-better metric (uncounted ops 0 -> 3) is a regression, shown "from 0"."""
+    lower = metric_of(key).lower_is_better
+    metric, limit = f"regression {key}", budget.max_regression
+    if not base:
+        if lower and actual > 0:
+            note = f"from 0 to {human(actual, 4)}: any rise from 0 is a regression"
+            return Verdict(budget.name, metric, limit, None, None, _failed(budget), note)
+        return _judge(budget, metric, limit, 0.0, True, f"baseline 0, now {human(actual, 4)}")
+    worse = actual / base - 1 if lower else 1 - actual / base
+    worse = round(worse, 12)  # 2.1 / 2.0 - 1 is 0.05000000000000004: exactly 5% is 5%
+    note = f"baseline {human(base, 4)}, change {actual / base - 1:+.1%}"
+    return _judge(budget, metric, limit, worse, True, note)

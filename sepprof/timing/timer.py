@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import platform
 import statistics
 import time
@@ -21,12 +22,35 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
-from torch.utils.benchmark import Timer
 
 from sepprof.errors import UserError
 from sepprof.models.variants import DTYPES
 from sepprof.results import Latency
 from sepprof.timing.options import ROUNDS, timing_left
+
+
+class _NoCudaRuntimeNotice(logging.Filter):
+    """Drops the one record ``torch.utils.cpp_extension`` logs when imported by a CUDA build of
+    torch on a machine without a GPU ("No CUDA runtime is found, using CUDA_HOME=..."):
+    ``Timer``'s module imports ``cpp_jit``, which imports ``cpp_extension`` (for C++ timing,
+    which sepprof never uses). Every other record of that logger passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No CUDA runtime is found")
+
+
+def _import_timer() -> type:
+    """``torch.utils.benchmark.Timer``, imported with ``_NoCudaRuntimeNotice`` on its logger."""
+    log = logging.getLogger("torch.utils.cpp_extension")
+    log.addFilter(quiet := _NoCudaRuntimeNotice())
+    try:
+        from torch.utils.benchmark import Timer
+    finally:
+        log.removeFilter(quiet)
+    return Timer
+
+
+Timer = _import_timer()
 
 # glibc mallopt parameters and the values sepprof sets (see ``tune_allocator``).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3

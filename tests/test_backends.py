@@ -111,11 +111,11 @@ def test_missing_onnxruntime_alone_is_named(monkeypatch):
 
 
 def test_the_ort_packages_are_the_ort_extra():
-    import tomllib
     from pathlib import Path
 
     from sepprof.backends.prepare import ORT_PACKAGES
 
+    tomllib = pytest.importorskip("tomllib", reason="Python 3.11+ reads pyproject.toml")
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     extra = pyproject["project"]["optional-dependencies"]["ort"]
     assert {d.split(">")[0].split("=")[0] for d in extra} == set(ORT_PACKAGES) == set(ORT_EXTRA)

@@ -16,10 +16,11 @@ from typing import Any
 
 import typer
 
-from sepprof import __version__
+from sepprof import __version__, cli_history
 from sepprof.cli_options import (
     EXITS,
     OUTPUT,
+    PROCESSES_HELP,
     TIMED,
     Flags,
     check_units,
@@ -68,9 +69,10 @@ def _root(
     """sepprof: profile what separable convolutions save."""
 
 
-REPEAT3 = opt(3, "--repeat", "N", "Fresh worker processes to time in (rounds pooled).")
+PROCESSES3 = opt(3, "--processes", "N", PROCESSES_HELP, "--repeat")
 ALL_DEVICES = opt("all", "--device", "DEV", "cpu, cuda or all (every device present).")
-REPORT_TIMING = ("device", "dtype", "threads", "memory_format", "repeat", "allocator", "backend")
+REPORT_TIMING = ("device", "dtype", "threads", "memory_format", "processes", "allocator")
+REPORT_TIMING += ("backend",)
 REPORT_TIMING += ("mode",)
 LAYER_FLAGS = ("k", "cin", "cout", "size", "batch", "stride", "padding", "dilation", "bias", "bn")
 LAYER_FLAGS += ("act",)
@@ -85,7 +87,7 @@ ACT = "ACT"
         rule=True,
     )
 )
-@shared(*TIMED, *OUTPUT)
+@shared(*TIMED, *OUTPUT, processes=PROCESSES3)
 def compare(
     ctx: typer.Context,
     k: int = opt(3, "--k", "K", "Kernel size."),
@@ -180,7 +182,9 @@ def profile(
     with progress_bar(not flags.as_json) as progress:
         run = dict(trace=flags.traced, timing=opts, progress=progress)
         if model is not None:
-            result = _profile_model(model, input_shapes, inputs, kwargs, run)
+            from sepprof.commands.model_profile import profile_factory
+
+            result = profile_factory(model, input_shapes, inputs, kwargs, run)
         else:
             from sepprof.commands.profile import profile as profile_network
             from sepprof.spec.network import Options, load_network
@@ -188,14 +192,6 @@ def profile(
             options = Options(width_mult, resolution, as_)
             result = profile_network(load_network(config), options, batch=batch, **run)
     emit(result, flags.as_json, lambda r: profile_view(r, flags.units, flags.wide))
-
-
-def _profile_model(model: str, shapes: list[str], inputs: Any, kwargs: Any, run: dict) -> Any:
-    from sepprof.commands.model_profile import profile_model
-    from sepprof.models.model import build_model, parse_inputs, parse_kwargs
-
-    built = build_model(model, parse_kwargs(kwargs))
-    return profile_model(built, parse_inputs(shapes, inputs), name=model, **run)
 
 
 @app.command(
@@ -251,13 +247,24 @@ def sepify(
         "sepprof check budgets.yaml --baseline baseline.json --update-baseline",
     )
 )
-@shared("threads", "min_time", "rounds", "repeat", "allocator", "as_json", "wide", repeat=REPEAT3)
+@shared(
+    "threads",
+    "min_time",
+    "rounds",
+    "processes",
+    "allocator",
+    "as_json",
+    "wide",
+    processes=PROCESSES3,
+)
+@cli_history.history_flags("history", "commit", "branch", "fail_on_change")
 def check(
     budgets: Path = typer.Argument(..., metavar="BUDGETS.yaml", help="A budget file."),
     baseline: Path | None = opt(None, "--baseline", "FILE", "An earlier run's results (see help)."),
     update_baseline: bool = opt(False, "--update-baseline", "", "Write this run to --baseline."),
     junit: Path | None = opt(None, "--junit", "FILE", "Also write JUnit XML here."),
     strict_timing: bool = opt(False, "--strict-timing", "", "Exit 1 on inconclusive timing."),
+    kept: cli_history.Kept = None,  # type: ignore[assignment]
     flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
     """CI budget gate: exit 0 when every budget holds, 1 when one is exceeded, 2 for bad input.
@@ -272,15 +279,19 @@ def check(
     if update_baseline and baseline is None:
         fail("--update-baseline: needs --baseline FILE to write to")
     writable(("--junit", junit), ("--baseline", baseline if update_baseline else None))
+    store = kept.open()  # before measuring: a store that cannot be used stops the run here
     opts = flags.timing()
     with progress_bar(not flags.as_json) as progress:
         run = dict(baseline=baseline, updating=update_baseline, timing=opts, progress=progress)
         run.update(strict_timing=strict_timing)
-        result = cmd.check(budgets, **run)
+        result = kept.record(cmd.check(budgets, **run), store)
     emit(result, flags.as_json, lambda r: check_view(r, flags.wide))
     for line in cmd.publish(result, junit=junit, baseline=baseline if update_baseline else None):
         print(line, file=sys.stderr)
     raise typer.Exit(cmd.exit_code(result))
+
+
+cli_history.register(app)
 
 
 @app.command(
@@ -313,7 +324,7 @@ def sweep(
 
 
 @app.command(epilog=epilog("sepprof report --quick", "sepprof report --out reports/me --force"))
-@shared(*REPORT_TIMING, repeat=REPEAT3, device=ALL_DEVICES)
+@shared(*REPORT_TIMING, processes=PROCESSES3, device=ALL_DEVICES)
 def report(
     out: Path | None = opt(
         None, "--out", "DIR", "Folder (default: reports/cpu-MODEL, MODEL = this CPU's)."
@@ -323,6 +334,7 @@ def report(
     ),
     quick: bool = opt(False, "--quick", "", "A smaller sweep and fewer, shorter rounds."),
     force: bool = opt(False, "--force", "", "Replace an existing report folder."),
+    history: str | None = cli_history.REPORT_STORE,
     flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
     """Write a markdown report with charts: the worked example, a sweep, a roofline, MobileNetV1
@@ -332,10 +344,10 @@ def report(
     out = out or cmd.default_folder()
     cmd.check_output(out, force)
     opts = flags.timing(min_time=0.01 if quick else 0.03, rounds=3 if quick else ROUNDS)
-    command = cmd.reproduce(out, sys.argv)
+    command, kept = cmd.reproduce(out, sys.argv), cli_history.read(history)  # before measuring
     with progress_bar() as progress:
         built = cmd.build_report(
-            config, timing=opts, quick=quick, command=command, progress=progress
+            config, timing=opts, quick=quick, command=command, progress=progress, history=kept
         )
         path = cmd.write_report(built, out, force)
     print(f"report written to {path}", file=sys.stderr)

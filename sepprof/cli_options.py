@@ -45,8 +45,9 @@ def opt(default: Any, flag: str, metavar: str = "", help: str = "", *more: str) 
     return typer.Option(default, flag, *more, metavar=metavar or None, help=help)
 
 
+PROCESSES_HELP = "Fresh worker processes to time in, each all rounds (--repeat: old name)."
 TIMED = ("no_time", "analytic", "device", "dtype", "threads", "memory_format", "min_time")
-TIMED += ("rounds", "repeat", "allocator", "backend", "mode")
+TIMED += ("rounds", "processes", "allocator", "backend", "mode")
 OUTPUT = ("as_json", "units", "wide")
 
 SHARED: dict[str, tuple[Any, Any]] = {
@@ -70,7 +71,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
         int,
         opt(ROUNDS, "--rounds", "N", "Rounds; latency is the median of round medians."),
     ),
-    "repeat": (int, opt(1, "--repeat", "N", "Fresh worker processes to time in (rounds pooled).")),
+    "processes": (int, opt(1, "--processes", "N", PROCESSES_HELP, "--repeat")),
     "allocator": (
         str,
         opt("tuned", "--allocator", "KIND", "tuned (glibc thresholds raised) or system."),
@@ -86,7 +87,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
 }
 
 TIMING_FIELDS = {"device": "devices", "min_time": "min_time", "dtype": "dtype"}
-TIMING_FIELDS |= {n: n for n in ("threads", "memory_format", "rounds", "repeat", "allocator")}
+TIMING_FIELDS |= {n: n for n in ("threads", "memory_format", "rounds", "processes", "allocator")}
 TIMING_FIELDS |= {"backend": "backend", "mode": "mode"}
 
 

@@ -1,5 +1,7 @@
 """``sepprof compare`` through the real entry point: tables, JSON contract, exit codes."""
 
+import statistics
+
 import pytest
 
 from tests.conftest import sepprof_subprocess
@@ -81,6 +83,8 @@ def test_analytic_does_not_trace(cli):
 
 
 def test_timing_fills_latency_and_speedup(cli):
+    """The default: 3 worker processes, --rounds each; the speedup is the median of all the
+    paired per-round ratios, with each process's own median beside it."""
     run = cli(
         "compare", "--cout", "32", "--size", "14", "--rounds", "2", "--min-time", "0.01", "--json"
     )
@@ -89,15 +93,18 @@ def test_timing_fills_latency_and_speedup(cli):
     std, sep = doc["variants"]
     for row in (std, sep, *sep["stages"]):
         lat = row["latency_ms"]["cpu"]
-        assert lat["median"] > 0 and lat["runs"] > 0 and len(lat["rounds"]) == 2
+        assert lat["median"] > 0 and lat["runs"] > 0 and len(lat["rounds"]) == 6
+        assert lat["processes"] == [2, 2, 2]
     # paired rounds: the median of each round's standard/separable ratio
-    ratios = sorted(
-        a / b
-        for a, b in zip(
-            std["latency_ms"]["cpu"]["rounds"], sep["latency_ms"]["cpu"]["rounds"], strict=True
-        )
-    )
-    assert doc["comparisons"][0]["speedup"]["cpu"] == pytest.approx((ratios[0] + ratios[1]) / 2)
+    pairs = zip(std["latency_ms"]["cpu"]["rounds"], sep["latency_ms"]["cpu"]["rounds"], strict=True)
+    ratios = [a / b for a, b in pairs]
+    comp = doc["comparisons"][0]
+    assert comp["speedup"]["cpu"] == pytest.approx(statistics.median(ratios))
+    per_process = [statistics.median(ratios[i : i + 2]) for i in (0, 2, 4)]
+    assert comp["speedup_per_process"]["cpu"] == pytest.approx(per_process)
+    assert comp["speedup_processes"]["cpu"] == [2, 2, 2]
+    assert comp["speedup_method"]["cpu"].startswith("hierarchical bootstrap")
+    assert doc["environment"]["processes"] == 3
     assert doc["environment"]["threads"] >= 1
     assert "allocator" in doc["environment"]
 
@@ -275,6 +282,7 @@ def test_inference_and_training_side_by_side(cli, monkeypatch):
     monkeypatch.setattr(m, "others_cpu", lambda window=0.2, reuse=0.0: 0.0)
     monkeypatch.setattr(rounds, "Meter", Quiet)
     args = ["--cout", "16", "--size", "8", "--threads", "1", "--mode", "inference,train"]
+    args += ["--processes", "1"]  # the recorded rounds replace this process's clock
     doc = cli("compare", *args, "--json").json()
     assert doc["schema"] == "sepprof.compare-set/1"
     assert [r["environment"]["mode"] for r in doc["results"]] == ["inference", "train"]

@@ -13,17 +13,22 @@ import pytest
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-# Runs the real CLI, but says READY on stderr when the first timing warm-up starts.
+# Runs the real CLI, but says READY on stderr when timing starts: the first warm-up in this
+# process, or the first worker process started.
 READY = """
 import sys
 import sepprof.timing.timer as timing
-original = timing.warm_up
-def ready(*args, **kwargs):
-    timing.warm_up = original
-    sys.stderr.write("READY\\n")
-    sys.stderr.flush()
-    return original(*args, **kwargs)
-timing.warm_up = ready
+import sepprof.timing.workers as workers
+def once(module, name):
+    original = getattr(module, name)
+    def ready(*args, **kwargs):
+        setattr(module, name, original)
+        sys.stderr.write("READY\\n")
+        sys.stderr.flush()
+        return original(*args, **kwargs)
+    setattr(module, name, ready)
+once(timing, "warm_up")
+once(workers, "_run_one")
 from sepprof.cli import main
 sys.argv = ["sepprof", *sys.argv[1:]]
 main()
@@ -57,8 +62,11 @@ def interrupt(args: list[str], cwd) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, proc.returncode, out, "".join(before) + err)
 
 
-def test_ctrl_c_while_timing_exits_130(tmp_path):
-    done = interrupt(["compare", "--cout", "64", "--size", "28", "--rounds", "500"], tmp_path)
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_ctrl_c_while_timing_exits_130(tmp_path, processes):
+    """In this process or in a worker process (which the interrupt ends too)."""
+    args = ["compare", "--cout", "64", "--size", "28", "--rounds", "500", "--processes", processes]
+    done = interrupt(args, tmp_path)
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "interrupted"
     assert "Traceback" not in done.stderr

@@ -110,11 +110,15 @@ def test_regressions_against_a_baseline():
     base = {"macs": 100, "speedup.cpu": 4.0, "params": 0, "latency_ms.cpu": 2.0}
     now = {"macs": 107, "speedup.cpu": 3.9, "params": 50, "latency_ms.cpu": 2.125, "new": 1}
     verdicts = {v.metric: v for v in regressions(b, now, base)}
-    assert set(verdicts) == {  # params (baseline 0) and new (no baseline) are not judged
+    assert set(verdicts) == {  # new (no baseline) is not judged
         "regression macs",
+        "regression params",
         "regression speedup.cpu",
         "regression latency_ms.cpu",
     }
+    params = verdicts["regression params"]  # from 0: no ratio, any rise regresses
+    assert (params.actual, params.status) == (None, "fail")
+    assert params.note == "from 0 to 50: any rise from 0 is a regression"
     macs = verdicts["regression macs"]
     assert (macs.actual, macs.status) == (pytest.approx(0.07), "fail")
     assert macs.note == "baseline 100, change +7.0%"
@@ -160,6 +164,8 @@ def test_verdicts_carry_the_budget_metric_limit_and_an_empty_note():
         "headroom": None,
         "status": "warn",
         "note": "not measured",
+        "low": None,
+        "high": None,
     }
     passed = one(b, {"macs": 50})
     assert (passed.budget, passed.limit, passed.note) == ("b", 100, "")

@@ -5,14 +5,17 @@ as a mean (of rounds, or of blocks within a round) fails here.
 """
 
 import itertools
+from dataclasses import replace
 from math import sqrt
 
 import pytest
 
 from sepprof.results import Latency, Speedup
+from sepprof.results.drift import Drift
 from sepprof.results.latency import (
     bootstrap_interval,
     budget_metrics,
+    hierarchical_interval,
     in_sequence,
     latency_doubt,
     pool,
@@ -165,7 +168,7 @@ def test_measure_stops_at_its_time_limit_and_says_what_to_change(monkeypatch):
     with pytest.raises(timing.UserError) as stopped:
         timing.measure({"slow": lambda: "slow"}, device="cpu", n_threads=1)
     assert str(stopped.value) == (
-        "timing stopped after 0 s (at 'slow'): use fewer --rounds or --repeat, a smaller "
+        "timing stopped after 0 s (at 'slow'): use fewer --rounds or --processes, a smaller "
         "--min-time, a smaller layer or --no-time"
     )
 
@@ -205,11 +208,17 @@ def test_paired_speedup_is_trusted_only_with_enough_narrow_rounds():
     wide = Speedup.paired(ONE_TO_FIVE)
     assert (wide.value, wide.low, wide.high, wide.error) == (3.0, 1.0, 5.0, 2.0)
     assert wide.reason == (
-        "unstable: per-round speedups spread 1.00x-5.00x (95% interval, over ±10%); rerun on a "
-        "quiet machine or with more --rounds or --repeat"
+        "inconclusive: the 95% interval 1.00x-5.00x holds 1.0x, so it does not separate the "
+        "variants; rerun with more --rounds or --processes"
     )
-    narrow = Speedup.paired([3.0, 3.1, 2.9, 3.0, 3.05, 2.95])  # ±0.1 at most: within ±10%
+    narrow = Speedup.paired([3.0, 3.1, 2.9, 3.0, 3.05, 2.95])
     assert narrow.trusted and 2.9 <= narrow.low <= 3.0 <= narrow.high <= 3.1
+    # Wide but clear of 1.0x: the variants are separated, so the speedup carries a verdict.
+    spread = Speedup.paired([1.5, 2.0, 3.0, 4.0, 5.0])
+    assert spread.low == 1.5 and spread.high == 5.0 and spread.trusted
+    # Just touching 1.0x is not separated; just above is.
+    assert not Speedup.paired([1.0, 1.2, 1.3, 1.4, 1.5]).trusted
+    assert Speedup.paired([1.01, 1.2, 1.3, 1.4, 1.5]).trusted
     busy = Speedup.paired([2.0] * 5, "contended: 1.0 cores busy")
     assert (busy.trusted, busy.reason, busy.doubt) == (
         False,
@@ -301,8 +310,11 @@ def test_latency_and_speedup_serialise_every_field():
         "rounds": [2.0, 2.5],
         "unstable": True,
         "contention": "contended: x",
+        "processes": [],
     }
     assert Latency.from_dict(lat.to_dict()) == lat
+    split_up = Latency(2.0, 0.5, 7, (2.0, 2.5, 3.0), processes=(1, 2))
+    assert Latency.from_dict(split_up.to_dict()).processes == (1, 2)
     assert Latency.from_dict({"median": "2", "iqr": 0, "runs": "3"}) == Latency(2.0, 0.0, 3)
     speedup = Speedup(2.0, 0.1, 1.9, 2.1, False, "unstable: y", (1.9, 2.0, 2.1))
     assert speedup.to_dict() == {
@@ -313,8 +325,16 @@ def test_latency_and_speedup_serialise_every_field():
         "trusted": False,
         "reason": "unstable: y",
         "ratios": [1.9, 2.0, 2.1],
+        "processes": [],
+        "per_process": [],
+        "method": "",
+        "drift": None,
     }
     assert Speedup.from_dict(speedup.to_dict()) == speedup
+    full = Speedup(
+        2.0, 0.1, 1.9, 2.1, True, "", (1.9, 2.1), (1, 1), (1.9, 2.1), "m", Drift(0.05, 4, 2)
+    )
+    assert Speedup.from_dict(full.to_dict()) == full
     assert Speedup.from_dict({"value": 3}) == Speedup(3.0, 0.0)
 
 
@@ -357,15 +377,36 @@ def test_two_rounds_have_an_iqr():
     assert Latency.from_rounds([1.0, 3.0], runs=2).iqr == 1.0  # quartiles 1.5 and 2.5
 
 
-def test_a_slowdown_with_a_wide_interval_is_unstable_too():
+def test_a_slowdown_is_judged_by_the_same_separation():
     slow = Speedup.paired([x / 10 for x in ONE_TO_FIVE])  # 0.3x, interval 0.1x-0.5x
-    assert slow.reason.startswith("unstable: per-round speedups spread 0.10x-0.50x")
+    assert slow.trusted and (slow.low, slow.high) == (0.1, 0.5)
+    even = Speedup.paired([0.6, 0.8, 1.0, 1.2, 1.4])  # 1.0x, interval 0.6x-1.4x
+    assert even.reason.startswith("inconclusive: the 95% interval 0.60x-1.40x holds 1.0x")
 
 
-def test_half_width_not_full_width_is_held_to_ten_percent():
-    """Three rounds at 2.0 and three at 2.5: resampled medians are 2.0 with probability 22/64,
-    so the interval is 2.0x-2.5x around 2.25x: half-width 0.25 > 10% (0.225)."""
-    assert not Speedup.paired([2.0, 2.5, 2.0, 2.5, 2.0, 2.5]).trusted
+def test_hierarchical_interval_by_hand():
+    """Two processes, rounds all 1 in one and all 3 in the other: a resample draws (A, A) with
+    probability 1/4 (median 1), (B, B) 1/4 (median 3), mixed 1/2 (pooled median 2). So the 95%
+    interval is 1 to 3, the middle 40% is 2 to 2; one process alone is the plain bootstrap."""
+    groups = [[1.0, 1.0, 1.0], [3.0, 3.0, 3.0]]
+    assert hierarchical_interval(groups) == (1.0, 3.0)
+    assert hierarchical_interval(groups, level=0.4) == (2.0, 2.0)
+    assert hierarchical_interval([ONE_TO_FIVE], level=0.8) == bootstrap_interval(ONE_TO_FIVE, 0.8)
+    assert hierarchical_interval(groups, seed=1) == hierarchical_interval(groups, seed=1)
+
+
+def test_speedup_over_processes_uses_the_hierarchical_interval():
+    """Rounds of two processes: 2x in one, 3x in the other. Pooled they look like one tight
+    cloud of two values; resampling processes first gives the 2x-3x a next run may see."""
+    base = Latency.from_rounds([6.0] * 6, runs=6)
+    fast = Latency.from_rounds([3.0] * 3 + [2.0] * 3, runs=6)
+    s = Speedup.of(replace(base, processes=(3, 3)), replace(fast, processes=(3, 3)))
+    assert (s.low, s.high) == (2.0, 3.0) and s.per_process == (2.0, 3.0)
+    assert s.processes == (3, 3) and s.method.startswith("hierarchical")
+    one = Speedup.of(base, fast)  # the same rounds as one process
+    assert one.processes == () and one.per_process == () and one.method.startswith("bootstrap")
+    mixed = Speedup.of(replace(base, processes=(3, 3)), replace(fast, processes=(2, 4)))
+    assert mixed.processes == ()  # the sides were not split alike: not paired by process
 
 
 def test_bootstrap_is_the_same_every_time_for_many_distinct_values():
@@ -376,10 +417,10 @@ def test_bootstrap_is_the_same_every_time_for_many_distinct_values():
     assert all(bootstrap_interval(values) == first for _ in range(10))
 
 
-def test_exactly_ten_percent_half_width_is_still_trusted():
-    """The rule is "over ±10%": 9x-11x around 10x is exactly ±10% (binary-exact: 0.1 x 10.0
-    rounds to 1.0 and (11 - 9) / 2 is 1.0), so it carries a verdict; a hair wider does not."""
+def test_processes_that_disagree_beyond_the_interval_withhold_the_verdict():
     from sepprof.results.latency import _instability
 
-    assert _instability([9.0, 10.0, 11.0], 10.0, 9.0, 11.0) == ""
-    assert _instability([9.0, 10.0, 11.0], 10.0, 9.0, 11.000001).startswith("unstable")
+    assert _instability([2.0] * 6, 2.0, 1.9, 2.1, (1.95, 2.05)) == ""
+    reason = _instability([2.0] * 6, 2.0, 1.9, 2.1, (1.95, 2.3))
+    assert reason.startswith("unstable: the worker processes disagree (1.95x, 2.30x), beyond")
+    assert _instability([2.0] * 6, 2.0, 1.9, 2.1, (1.9, 2.1)) == ""  # the ends are inside

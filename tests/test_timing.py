@@ -136,8 +136,8 @@ def test_measure_pairs_rounds_of_every_item(monkeypatch):
         ({"rounds": 1001}, "--rounds"),
         ({"threads": 0}, "--threads"),
         ({"threads": 10_000}, "--threads"),
-        ({"repeat": 0}, "--repeat"),
-        ({"repeat": 51}, "--repeat"),
+        ({"processes": 0}, "--processes"),
+        ({"processes": 51}, "--processes"),
         ({"dtype": "fp64"}, "--dtype"),
         ({"devices": ("tpu",)}, "--device"),
     ],
@@ -152,7 +152,7 @@ def test_nonsense_timing_options_are_refused_naming_the_flag(fields, flag):
 def test_sane_timing_options_are_accepted():
     from sepprof.timing.options import MAX_MIN_TIME, TimingOptions, machine_cpus
 
-    opts = TimingOptions(min_time=MAX_MIN_TIME, rounds=1000, threads=machine_cpus(), repeat=3)
+    opts = TimingOptions(min_time=MAX_MIN_TIME, rounds=1000, threads=machine_cpus(), processes=3)
     assert opts.thread_count() == machine_cpus()
 
 
@@ -166,7 +166,7 @@ def test_sane_timing_options_are_accepted():
         ("--rounds", "1001"),
         ("--threads", "0"),
         ("--threads", "10000"),
-        ("--repeat", "0"),
+        ("--processes", "0"),
     ],
 )
 def test_cli_refuses_nonsense_timing_flags_with_exit_2(cli, flag, value):
@@ -174,9 +174,9 @@ def test_cli_refuses_nonsense_timing_flags_with_exit_2(cli, flag, value):
     assert run.code == 2 and flag in run.err and "Traceback" not in run.err
 
 
-def test_repeat_pools_rounds_from_worker_processes(tmp_path):
-    """--repeat 2: the rounds of two other processes (not this one), pooled in order; the same
-    two serve the next measurement of the command (no second start-up)."""
+def test_processes_pool_rounds_from_fresh_worker_processes(tmp_path):
+    """--processes 2: the rounds of two other processes (not this one), pooled in order, with
+    how many rounds each timed; every measurement forks fresh ones."""
     import os
     import sys
 
@@ -196,15 +196,17 @@ def test_repeat_pools_rounds_from_worker_processes(tmp_path):
         return {"probe": probe}
 
     ticks = []
-    opts = TimingOptions(rounds=2, min_time=0.001, repeat=2, threads=1)
+    opts = TimingOptions(rounds=2, min_time=0.001, processes=2, threads=1)
     t = time_all(make_items, opts, lambda label, total: lambda: ticks.append(label))
     pids = set(log.read_text().split())
     assert len(pids) == 2 and str(os.getpid()) not in pids
     assert len(t.latency["cpu"]["probe"].rounds) == 4
     assert ticks == ["timing on cpu, process 1 of 2"] * 2 + ["timing on cpu, process 2 of 2"] * 2
-    assert t.env["repeat"] == 2
+    assert t.env["processes"] == 2
+    assert t.latency["cpu"]["probe"].processes == (2, 2)
     time_all(make_items, opts)
-    assert set(log.read_text().split()) == pids
+    again = set(log.read_text().split()) - pids
+    assert len(again) == 2 and str(os.getpid()) not in again
 
 
 def test_networks_come_before_their_stages_so_compared_networks_are_adjacent():
@@ -226,17 +228,14 @@ def test_networks_come_before_their_stages_so_compared_networks_are_adjacent():
 
 def test_work_a_worker_cannot_load_is_a_user_error(tmp_path):
     """Work that pickles here but cannot be rebuilt in the worker (its module is not importable
-    there) ends in one line naming --repeat, not a traceback; the worker serves on."""
+    there) ends in one line naming --processes, not a traceback."""
     from sepprof.timing.options import TimingOptions
-    from sepprof.timing.repeats import _run_one, workers
+    from sepprof.timing.workers import _run_one
 
-    work = tmp_path / "work.pickle"
-    work.write_bytes(b"cno_such_module\nfactory\n.")  # pickle: the global no_such_module.factory
-    opts = TimingOptions(repeat=1, rounds=1, min_time=0.001, threads=1)
-    worker = workers(1)[0]
-    with pytest.raises(UserError, match="^--repeat: a worker process cannot load this work"):
-        _run_one(worker, work, tmp_path / "out.pickle", opts, "process 1 of 1", None)
-    assert worker.alive()
+    work = b"cno_such_module\nfactory\n."  # a pickle of the global no_such_module.factory
+    opts = TimingOptions(processes=1, rounds=1, min_time=0.001, threads=1)
+    with pytest.raises(UserError, match="^--processes: a worker process cannot load this work"):
+        _run_one(work, opts, "process 1 of 1", None)
 
 
 def test_no_cuda_runtime_notice_is_dropped_and_nothing_else():
@@ -278,14 +277,32 @@ def test_fvcore_imports_without_its_jit_script_warning_and_keeps_others(tmp_path
     assert proc.returncode != 0  # the filter did not outlive the import
 
 
-def test_a_worker_finds_this_sepprof_first_on_its_path():
-    """Workers get the folder that holds the ``sepprof`` package first on PYTHONPATH, so they run
-    the same code even where sepprof is not installed."""
+def test_a_worker_runs_this_sepprof_even_where_it_is_not_installed(tmp_path):
+    """A copy of the package, importable only through this process's sys.path (not installed,
+    not on PYTHONPATH): the workers import the same copy."""
     import os
+    import shutil
+    import subprocess
+    import sys
     from pathlib import Path
 
-    import sepprof
-    from sepprof.timing.repeats import _worker_env
-
-    first = Path(_worker_env()["PYTHONPATH"].split(os.pathsep)[0])
-    assert first / "sepprof" == Path(sepprof.__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "sepprof", tmp_path / "sepprof", ignore=shutil.ignore_patterns("*.pyc"))
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import sepprof.timing.workers as w, sepprof.timing.options as o\n"
+        "def items(device):\n"
+        "    import sepprof\n"
+        "    return {'x': lambda: print(sepprof.__file__, file=sys.stderr)}\n"
+        "import cloudpickle, __main__; cloudpickle.register_pickle_by_value(__main__)\n"
+        "w.run_workers(items, o.TimingOptions(processes=1, rounds=1, min_time=0.001), ('cpu',), 1)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    printed = {line for line in proc.stderr.split("\n") if line.endswith("__init__.py")}
+    assert printed == {str(tmp_path / "sepprof" / "__init__.py")}

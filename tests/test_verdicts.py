@@ -39,8 +39,7 @@ def test_seven_rounds_are_the_fewest_whose_95_interval_leaves_out_the_extremes()
     assert p_min == pytest.approx(0.01015, abs=1e-5)  # 0.00918 + 0.00092 + 0.00005 + 0.0000012
     ratios = [5.0, 3.1, 5.2, 4.9, 5.1, 6.9, 5.3]  # one stray round each way
     assert bootstrap_interval(ratios) == (4.9, 5.3)
-    assert Speedup.paired(ratios).trusted  # 4.9x-5.3x around 5.1x: within ±10%
-    assert not Speedup.paired([5.0, 3.1, 5.2, 6.9, 5.1]).trusted  # the same strays in 5 rounds
+    assert bootstrap_interval([5.0, 3.1, 5.2, 6.9, 5.1]) == (3.1, 6.9)  # 5 rounds: the strays
     assert TimingOptions().rounds == 7
 
 
@@ -71,17 +70,16 @@ def test_contended_side_gives_no_verdict():
 
 
 @pytest.mark.parametrize(
-    ("base", "variant", "why"),
+    ("base", "variant", "doubt", "why"),
     [
-        ([10, 10], [2, 2], "only 2 paired round(s)"),
-        ([10, 10, 10, 10, 10], [2, 2.5, 1.6, 2, 2], "spread 4.00x-6.25x"),
-        # three worker processes' pooled rounds: one of them says 3.85x, two say 5x
-        ([10] * 15, [2] * 10 + [2.6] * 5, "spread 3.85x-5.00x"),
+        ([10, 10], [2, 2], "unstable", "only 2 paired round(s)"),
+        # ratios 1.25x, 0.83x, 1.0x, 1.11x, 0.91x: the interval holds 1.0x
+        ([10] * 5, [8, 12, 10, 9, 11], "inconclusive", "interval 0.83x-1.25x holds 1.0x"),
     ],
 )
-def test_unstable_ratios_give_no_verdict(base, variant, why):
+def test_ratios_that_cannot_decide_give_no_verdict(base, variant, doubt, why):
     s = Speedup.of(lat(base), lat(variant))
-    assert not s.trusted and s.doubt == "unstable" and why in s.reason
+    assert not s.trusted and s.doubt == doubt and why in s.reason
 
 
 def test_speedup_fields_in_comparison_json_round_trip():
@@ -93,6 +91,11 @@ def test_speedup_fields_in_comparison_json_round_trip():
     assert d["speedup_high"] == {"cpu": pytest.approx(5.5)}
     assert d["speedup_trusted"] == {"cpu": False}
     assert d["speedup_reason"] == {"cpu": "contended: busy"}
+    assert d["speedup_method"] == {
+        "cpu": "bootstrap of rounds (one process: between-process spread not sampled)"
+    }
+    assert d["speedup_processes"] == {"cpu": []} and d["speedup_per_process"] == {"cpu": []}
+    assert d["speedup_drift"] == {"cpu": None}
     assert Comparison.from_dict(d).speedup["cpu"] == s
     old = {k: v for k, v in d.items() if k not in ("speedup_trusted", "speedup_reason")}
     assert Comparison.from_dict(old).speedup["cpu"].trusted  # files from before: as they were
@@ -149,3 +152,29 @@ def test_regression_on_untrusted_timing_is_inconclusive():
     assert [(v.metric, v.status) for v in verdicts] == [
         ("regression latency_ms.cpu", "inconclusive")
     ]
+
+
+@pytest.mark.parametrize(
+    ("limits", "key", "interval", "status"),
+    [
+        # min_speedup 5: all of 5.2x-5.8x clears it, all of 4.1x-4.9x misses it, 4.8x-5.3x straddles
+        ({"min_speedup": {"cpu": 5}}, "speedup.cpu", (5.2, 5.8), "pass"),
+        ({"min_speedup": {"cpu": 5}}, "speedup.cpu", (4.1, 4.9), "fail"),
+        ({"min_speedup": {"cpu": 5}}, "speedup.cpu", (4.8, 5.3), "inconclusive"),
+        ({"min_speedup": {"cpu": 5}}, "speedup.cpu", (5.0, 5.3), "pass"),  # at the limit: clears
+        # max_latency_ms 10: 8-9.5 clears, 10.5-12 misses, 9-11 straddles
+        ({"max_latency_ms": {"cpu": 10}}, "latency_ms.cpu", (8.0, 9.5), "pass"),
+        ({"max_latency_ms": {"cpu": 10}}, "latency_ms.cpu", (10.5, 12.0), "fail"),
+        ({"max_latency_ms": {"cpu": 10}}, "latency_ms.cpu", (9.0, 11.0), "inconclusive"),
+        ({"max_latency_ms": {"cpu": 10}}, "latency_ms.cpu", (9.0, 10.0), "pass"),
+    ],
+)
+def test_a_timed_budget_is_decided_three_ways_by_its_interval(limits, key, interval, status):
+    """The point estimate is the middle of the interval; only the interval decides."""
+    middle = sum(interval) / 2
+    (verdict,) = judge(budget(**limits), {key: middle}, {}, None, intervals={key: interval})
+    assert verdict.status == status
+    assert (verdict.low, verdict.high) == interval
+    assert "95% interval" in verdict.note and "vs limit" in verdict.note
+    (strict,) = judge(budget(**limits), {key: middle}, {}, None, True, {key: interval})
+    assert strict.status == ("fail" if status == "inconclusive" else status)

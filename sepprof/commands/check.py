@@ -21,6 +21,7 @@ from sepprof.errors import UserError
 from sepprof.files import write_atomic
 from sepprof.pipeline import Target, Traced, block_target, measure
 from sepprof.results import CheckResult, Latency, Row
+from sepprof.results.check import Measured, timed_intervals
 from sepprof.spec import json_inputs
 from sepprof.spec.blocks import layer_variant
 from sepprof.spec.budgets import Budget, judge, load_budgets
@@ -29,7 +30,8 @@ from sepprof.spec.network import Options, is_network, load_network
 from sepprof.spec.ops import Block, Plan
 from sepprof.timing.options import Progress
 
-Metrics = tuple[dict[str, float], dict[str, str], dict[str, Any]]
+Extra = tuple[int, dict[str, tuple[float, float]]]  # bytes, 95% intervals of timed metrics
+Metrics = tuple[dict[str, float], dict[str, str], Extra, dict[str, Any]]
 BUDGET_HINT = "use a smaller batch or resolution in the budget"
 WRITTEN, STANDARD = "as written", "as standard"
 
@@ -76,16 +78,19 @@ def check(
         for device in budget.devices():
             _check_device(loaded, i, device, timing)
     base, messages = _baseline(loaded, baseline, updating)
-    verdicts, metrics, notes, timed = [], {}, {}, {}
+    verdicts, metrics, notes, timed, kept = [], {}, {}, {}, {}
     for budget, config in zip(loaded.budgets, loaded.configs, strict=True):
-        measured, noted, conditions = _measure(budget, config, timing, progress)
+        measured, noted, (size, bounds), conditions = _measure(budget, config, timing, progress)
         metrics[budget.name], notes[budget.name] = measured, noted
+        variant = None if is_network(config) else budget.variant
+        kept[budget.name] = Measured(budget.config, variant, size, bounds)
         timed |= conditions if conditions.get("timed") else {}
         before = (base or {}).get(budget.name, {} if updating else None)
-        verdicts += judge(budget, measured, noted, before, strict_timing)
+        verdicts += judge(budget, measured, noted, before, strict_timing, bounds)
     env = environment(**timed)  # the conditions of the (last) timed budget, if any
     source = str(baseline) if baseline else None
-    return CheckResult(env, str(loaded.path), tuple(verdicts), metrics, notes, source, messages)
+    result = CheckResult(env, str(loaded.path), tuple(verdicts), metrics, notes, source, messages)
+    return replace(result, measured=kept)
 
 
 def _baseline(
@@ -299,16 +304,19 @@ def _sum_rows(rows: tuple[Row, ...]) -> Row:
 
 def _metrics(
     budget: Budget, row: Row, standard: Row | None
-) -> tuple[dict[str, float], dict[str, str]]:
-    """A budget's metrics (and the notes that explain them) from its measured row."""
+) -> tuple[dict[str, float], dict[str, str], Extra]:
+    """A budget's metrics (and the notes that explain them) from its measured row; its bytes
+    and the 95% intervals of its timed metrics."""
     metrics: dict[str, float] = {"macs": row.macs_analytic, "params": row.params + row.norm_params}
     notes: dict[str, str] = {}
+    intervals: dict[str, tuple[float, float]] = {}
     if budget.needs_trace:
         _uncounted(metrics, notes, row.uncounted_ops)
     for device, lat in row.latency_ms.items():
         base = standard.latency_ms.get(device) if standard else None
         _timed(metrics, notes, device, lat, base)
-    return metrics, notes
+        intervals |= timed_intervals(device, lat, base)
+    return metrics, notes, (row.bytes, intervals)
 
 
 def _sum(parts: list[Latency]) -> Latency:

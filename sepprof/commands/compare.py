@@ -14,8 +14,9 @@ from sepprof.count.memory import blocks_bytes, estimate_bytes
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.pipeline import Backward, Traced, block_target, measure
-from sepprof.results import CompareResult, CompareSet
+from sepprof.results import CompareResult, CompareSet, Row
 from sepprof.results.compare import comparisons
+from sepprof.results.drift import Drift
 from sepprof.spec.blocks import layer_variant
 from sepprof.spec.layer import LayerSpec, VariantSpec, load_layers, parse_variants, validate_flags
 from sepprof.spec.ops import Block
@@ -44,6 +45,10 @@ def compare(
     """
     spec = as_layer(layer, layer_fields)
     chosen = as_variants(variants, spec)
+    if getattr(timing, "processes", 1) > 1:
+        from sepprof.timing.workers import warm_up
+
+        warm_up()  # the fork server imports torch while this process traces
     itemsize = DTYPE_BYTES[getattr(timing, "dtype", "fp32")]
     blocks = [layer_variant(spec, v) for v in chosen]
     largest = max(blocks, key=lambda b: _ops_bytes(b, spec.batch, itemsize))
@@ -64,9 +69,34 @@ def compare(
     rows = measured.rows
     notes = (*measured.notes, *_folding(blocks, spec.batch, measured.environment))
     theory = {r.name: theory_ratio(rows[0].kind, r.kind, r.name, spec.cout, spec.k) for r in rows}
-    return CompareResult(
-        env, spec.model_dump(), rows, tuple(comparisons(rows, theory)), notes, COUNTING_RULE
-    )
+    drift = _drift(env, rows)
+    compared = tuple(comparisons(rows, theory, drift))
+    if drift:
+        _remember(env, spec, timing, compared)
+        notes = (*notes, *(f"{d}: {drift[d].source}" for d in drift))
+    return CompareResult(env, spec.model_dump(), rows, compared, notes, COUNTING_RULE)
+
+
+def _drift(env: Mapping[str, Any], rows: tuple[Row, ...]) -> dict[str, Drift]:
+    """Per timed device, the drift this machine showed between earlier commands."""
+    from sepprof.timing.drift import load_drift
+
+    return {d: load_drift(d, env.get("threads", 1)) for d in rows[0].latency_ms}
+
+
+def _remember(env: Mapping[str, Any], spec: LayerSpec, timing: Any, compared: tuple) -> None:
+    """Store this command's speedups for the next command's drift (keyed by what was timed)."""
+    from sepprof.timing.drift import record, speedup_estimates
+
+    how = (spec.model_dump_json(), timing.dtype, timing.memory_format, timing.backend, timing.mode)
+    what = "|".join(map(str, (*how, timing.min_time)))
+    for device in {d for c in compared for d in c.speedup}:
+        speedups = {
+            f"{what}|{c.baseline}->{c.variant}": c.speedup[device]
+            for c in compared
+            if device in c.speedup
+        }
+        record(device, env.get("threads", 1), speedup_estimates(speedups))
 
 
 def compare_file(

@@ -21,6 +21,7 @@ from sepprof.render.formats import (
     count,
     number,
     ratio,
+    rounds_of,
     share,
     speed_of,
     unit_name,
@@ -129,8 +130,7 @@ def compare_latency(result: CompareResult, device: str, wide: bool = False) -> F
     runs = _runs_on(env)
     table = new_table(
         f"Latency on {device} ({env.get('dtype')}, {plural(env.get('threads'), 'thread')}, "
-        f"{env.get('memory_format')}{runs}): ms = median ± IQR of "
-        f"{len(lat.rounds) if lat else 0} rounds",
+        f"{env.get('memory_format')}{runs}): ms = median ± IQR of {rounds_of(lat)}",
         wide,
     )
     add_columns(table, LATENCY_COLUMNS)

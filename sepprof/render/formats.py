@@ -139,3 +139,11 @@ def merge_cells(row: Any) -> list[str]:
         timed,
         speed(row.speed_change, "" if row.trusted else "contended or unstable"),
     ]
+
+
+def rounds_of(lat: Latency | None) -> str:
+    """``21 rounds (3 processes)``: how many rounds a latency pools, and from how many worker
+    processes when more than one."""
+    n = len(lat.rounds) if lat else 0
+    processes = len(lat.processes) if lat else 0
+    return f"{n} rounds" + (f" ({processes} processes)" if processes > 1 else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sepprof.results.latency import Latency, Speedup, hierarchical_interval
 from sepprof.results.schemas import CHECK_SCHEMA
 
 
@@ -17,11 +18,46 @@ class Verdict:
     limit: float
     actual: float | None
     headroom: float | None
-    status: str  # "pass", "fail" or "warn"
+    status: str  # "pass", "fail", "warn" or "inconclusive"
     note: str = ""
+    low: float | None = None  # a timed metric's 95% interval, when it was judged by it
+    high: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one budget measured beyond the metrics it is judged on (kept by ``--history``):
+    its config and variant as the budget names them, the bytes it moves, and the 95% interval
+    ``(low, high)`` of each timed metric that has one."""
+
+    config: str
+    variant: str | None
+    bytes: int
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        intervals = {k: list(v) for k, v in self.intervals.items()}
+        return {**asdict(self), "intervals": intervals}
+
+
+def timed_intervals(
+    device: str, measured: Latency, standard: Latency | None
+) -> dict[str, tuple[float, float]]:
+    """95% intervals of a budget's timed metrics on ``device``: the latency's (a bootstrap of
+    its round medians by process, as the speedup's is of its per-round ratios) and the paired
+    speedup's."""
+    out: dict[str, tuple[float, float]] = {}
+    if len(measured.rounds) >= 2:
+        rounds = measured.groups(list(measured.rounds))
+        out[f"latency_ms.{device}"] = hierarchical_interval(rounds)
+    if standard is not None:
+        speedup = Speedup.of(standard, measured)
+        if speedup.low is not None and speedup.high is not None:
+            out[f"speedup.{device}"] = (speedup.low, speedup.high)
+    return out
 
 
 @dataclass(frozen=True)
@@ -35,6 +71,7 @@ class CheckResult:
     notes: dict[str, dict[str, str]] = field(default_factory=dict)
     baseline: str | None = None
     messages: tuple[str, ...] = ()
+    measured: dict[str, Measured] = field(default_factory=dict)
     schema: str = CHECK_SCHEMA
 
     @property
@@ -70,4 +107,5 @@ class CheckResult:
             "notes": self.notes,
             "baseline": self.baseline,
             "messages": list(self.messages),
+            "measured": {k: m.to_dict() for k, m in self.measured.items()},
         }

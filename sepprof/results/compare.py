@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sepprof.results.drift import Drift
 from sepprof.results.latency import Speedup
 from sepprof.results.ratios import Change
 from sepprof.results.rows import Row
@@ -74,6 +75,12 @@ class Comparison:
             "speedup_trusted": {k: v.trusted for k, v in self.speedup.items()},
             "speedup_reason": {k: v.reason for k, v in self.speedup.items()},
             "speedup_rounds": {k: list(v.ratios) for k, v in self.speedup.items()},
+            "speedup_processes": {k: list(v.processes) for k, v in self.speedup.items()},
+            "speedup_per_process": {k: list(v.per_process) for k, v in self.speedup.items()},
+            "speedup_method": {k: v.method for k, v in self.speedup.items()},
+            "speedup_drift": {
+                k: v.drift.to_dict() if v.drift else None for k, v in self.speedup.items()
+            },
             "macs_change": self.macs_change.to_dict(),
             "params_change": self.params_change.to_dict(),
             "theory_change": theory.to_dict() if theory else None,
@@ -110,6 +117,10 @@ def _speedup(d: dict[str, Any], device: str) -> Speedup:
         get("speedup_trusted", True),
         get("speedup_reason", ""),
         tuple(get("speedup_rounds", ())),
+        tuple(int(n) for n in get("speedup_processes", ())),
+        tuple(float(v) for v in get("speedup_per_process", ())),
+        get("speedup_method", ""),
+        Drift.from_dict(get("speedup_drift")),
     )
 
 
@@ -153,14 +164,19 @@ def _ratio(value: int | None, baseline: int | None) -> float | None:
     return value / baseline if value is not None and baseline else None
 
 
-def comparisons(rows: tuple[Row, ...], theory: Mapping[str, float | None]) -> list[Comparison]:
-    """Each variant against the first: MAC and params ratios, measured speedups, and the
-    textbook ratio ``theory`` gives for the variant's name (from the cost model)."""
+def comparisons(
+    rows: tuple[Row, ...],
+    theory: Mapping[str, float | None],
+    drift: Mapping[str, Drift] | None = None,
+) -> list[Comparison]:
+    """Each variant against the first: MAC and params ratios, measured speedups (their
+    intervals widened by each device's ``drift``), and the textbook ratio ``theory`` gives for
+    the variant's name (from the cost model)."""
     base = rows[0]
     out = []
     for row in rows[1:]:
         speedup = {
-            dev: Speedup.of(base.latency_ms[dev], lat)
+            dev: Speedup.of(base.latency_ms[dev], lat, (drift or {}).get(dev))
             for dev, lat in row.latency_ms.items()
             if dev in base.latency_ms
         }

@@ -1,10 +1,14 @@
 """Latency measurements and speedups: the statistics of timing rounds, in one place.
 
 A speedup comes from paired rounds: each round times the baseline and the variant back to back,
-so a burst of noise or a drift hits both sides of that round's ratio; the speedup is the median
-of the per-round ratios, with a bootstrap 95% interval (fixed seed: the same rounds always give
-the same interval). A speedup is trusted only when neither side was timed under contention and
-the interval is narrow; otherwise it carries the reason and no verdict is printed.
+so a burst of noise hits both sides of that round's ratio; the speedup is the median of the
+per-round ratios. Rounds come from one or several worker processes; the 95% interval is a
+hierarchical bootstrap (resample the processes, then the rounds within each; fixed seed: the same
+rounds always give the same interval), widened by the drift this machine showed between earlier
+commands (``results.drift``), since one command cannot see minute-scale drift in its own samples.
+A speedup is trusted only when neither side was timed under contention, its interval separates
+the variants (it leaves out 1.0x) and every process's estimate lies inside it; otherwise it
+carries the reason and no verdict is printed.
 """
 
 from __future__ import annotations
@@ -17,9 +21,13 @@ from dataclasses import dataclass, replace
 from math import sqrt
 from typing import Any
 
+from sepprof.results.drift import Drift, widen
+
 MIN_ROUNDS = 3  # paired rounds below which a speedup's stability cannot be judged
-MAX_HALF_WIDTH = 0.10  # widest trusted 95% interval, as a fraction of the speedup (±10%)
 SEED = 13
+HIERARCHICAL = "hierarchical bootstrap: processes, then rounds"
+ROUNDS_ONLY = "bootstrap of rounds (one process: between-process spread not sampled)"
+INCONCLUSIVE = "inconclusive"  # a reason's first word: measured fine, but 1.0x is in the interval
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class Latency:
     rounds: tuple[float, ...] = ()
     unstable: bool = False
     contention: str = ""  # why the timing cannot be trusted (empty: it can)
+    processes: tuple[int, ...] = ()  # rounds per worker process, in order (empty: one process)
 
     @classmethod
     def from_rounds(cls, rounds: list[float], runs: int) -> Latency:
@@ -58,6 +67,7 @@ class Latency:
             "rounds": list(self.rounds),
             "unstable": self.unstable,
             "contention": self.contention,
+            "processes": list(self.processes),
         }
 
     @classmethod
@@ -69,7 +79,12 @@ class Latency:
             tuple(d.get("rounds", ())),
             bool(d.get("unstable", False)),
             str(d.get("contention", "")),
+            tuple(int(n) for n in d.get("processes", ())),
         )
+
+    def groups(self, values: list[float]) -> list[list[float]]:
+        """``values`` (one per round) split by the process that timed each round."""
+        return by_process(values, self.processes)
 
     def contended(self, reason: str) -> Latency:
         """This latency, marked as timed under contention (``reason`` empty: unchanged)."""
@@ -77,10 +92,25 @@ class Latency:
 
 
 def pool(parts: list[Latency]) -> Latency:
-    """One latency from the rounds of several worker processes (rounds kept in order)."""
+    """One latency from the rounds of several worker processes (rounds kept in order, and how
+    many each process timed)."""
     rounds = [r for p in parts for r in p.rounds]
     pooled = Latency.from_rounds(rounds, sum(p.runs for p in parts))
+    if len(parts) > 1:
+        pooled = replace(pooled, processes=tuple(len(p.rounds) for p in parts))
     return pooled.contended(next((p.contention for p in parts if p.contention), ""))
+
+
+def by_process(values: list[float], processes: tuple[int, ...]) -> list[list[float]]:
+    """``values`` split into consecutive groups of ``processes`` sizes (one group when the
+    sizes do not add up to the values: one process)."""
+    if len(processes) < 2 or sum(processes) != len(values):
+        return [list(values)]
+    groups, start = [], 0
+    for n in processes:
+        groups.append(list(values[start : start + n]))
+        start += n
+    return groups
 
 
 def split(ordered: list[float], ratio: float = 1.5) -> bool:
@@ -100,14 +130,39 @@ def bootstrap_interval(
     n = len(values)
     resamples = max(200, min(2000, 200_000 // n))
     medians = sorted(statistics.median(rng.choices(values, k=n)) for _ in range(resamples))
-    tail = (1 - level) / 2 * (resamples - 1)
-    return medians[math.floor(tail)], medians[math.ceil(resamples - 1 - tail)]
+    return _percentiles(medians, level)
+
+
+def hierarchical_interval(
+    groups: list[list[float]], level: float = 0.95, seed: int = SEED
+) -> tuple[float, float]:
+    """Percentile interval of the pooled median when values come in groups (worker processes):
+    each resample draws the groups with replacement, then the values within each drawn group
+    (deterministic: fixed seed). One group is the plain bootstrap of its values."""
+    if len(groups) < 2:
+        return bootstrap_interval(groups[0], level, seed)
+    rng = random.Random(seed)
+    n = sum(len(g) for g in groups)
+    resamples = max(400, min(2000, 200_000 // n))
+    medians = []
+    for _ in range(resamples):
+        drawn = [groups[rng.randrange(len(groups))] for _ in groups]
+        medians.append(statistics.median([v for g in drawn for v in rng.choices(g, k=len(g))]))
+    return _percentiles(sorted(medians), level)
+
+
+def _percentiles(ordered: list[float], level: float) -> tuple[float, float]:
+    """The two-sided ``level`` percentile interval of sorted resampled statistics."""
+    tail = (1 - level) / 2 * (len(ordered) - 1)
+    return ordered[math.floor(tail)], ordered[math.ceil(len(ordered) - 1 - tail)]
 
 
 @dataclass(frozen=True)
 class Speedup:
     """baseline time / variant time: the median of per-round ratios, its 95% interval
-    (``low``-``high``; ``error`` is half its width), and whether it can carry a verdict."""
+    (``low``-``high``; ``error`` is half its width), and whether it can carry a verdict; with
+    what a reader needs to recompute the interval: the rounds, how many each process timed,
+    each process's estimate, the method and the drift added."""
 
     value: float
     error: float
@@ -116,6 +171,10 @@ class Speedup:
     trusted: bool = True
     reason: str = ""  # "contended: ..." or "unstable: ...", with what to do
     ratios: tuple[float, ...] = ()
+    processes: tuple[int, ...] = ()  # rounds per worker process (empty: one process)
+    per_process: tuple[float, ...] = ()  # each process's median ratio
+    method: str = ""
+    drift: Drift | None = None
 
     @property
     def doubt(self) -> str:
@@ -123,21 +182,36 @@ class Speedup:
         return "" if self.trusted else self.reason.split(":", 1)[0]
 
     @classmethod
-    def of(cls, baseline: Latency, variant: Latency) -> Speedup:
+    def of(cls, baseline: Latency, variant: Latency, drift: Drift | None = None) -> Speedup:
         """From paired rounds when both sides have them, else from the medians (untrusted)."""
         n = len(baseline.rounds)
         if n and n == len(variant.rounds) and all(r > 0 for r in variant.rounds):
             ratios = [b / v for b, v in zip(baseline.rounds, variant.rounds, strict=True)]
-            return cls.paired(ratios, baseline.contention or variant.contention)
+            processes = baseline.processes if baseline.processes == variant.processes else ()
+            contention = baseline.contention or variant.contention
+            return cls.paired(ratios, contention, processes, drift)
         return cls._unpaired(baseline, variant)
 
     @classmethod
-    def paired(cls, ratios: list[float], contention: str = "") -> Speedup:
-        """The median of per-round ratios with its bootstrap interval, judged for trust."""
+    def paired(
+        cls,
+        ratios: list[float],
+        contention: str = "",
+        processes: tuple[int, ...] = (),
+        drift: Drift | None = None,
+    ) -> Speedup:
+        """The median of per-round ratios with its interval (hierarchical over processes,
+        widened by the drift), judged for trust."""
         value = statistics.median(ratios)
-        low, high = bootstrap_interval(ratios)
-        reason = contention or _instability(ratios, value, low, high)
-        return cls(value, (high - low) / 2, low, high, not reason, reason, tuple(ratios))
+        groups = by_process(ratios, processes)
+        low, high = widen(value, *hierarchical_interval(groups), drift)
+        medians = tuple(statistics.median(g) for g in groups) if len(groups) > 1 else ()
+        reason = contention or _instability(ratios, value, low, high, medians)
+        method = HIERARCHICAL if len(groups) > 1 else ROUNDS_ONLY
+        return cls(
+            value, (high - low) / 2, low, high, not reason, reason, tuple(ratios),
+            processes if len(groups) > 1 else (), medians, method, drift,
+        )  # fmt: skip
 
     @classmethod
     def _unpaired(cls, baseline: Latency, variant: Latency) -> Speedup:
@@ -163,6 +237,10 @@ class Speedup:
             "trusted": self.trusted,
             "reason": self.reason,
             "ratios": list(self.ratios),
+            "processes": list(self.processes),
+            "per_process": list(self.per_process),
+            "method": self.method,
+            "drift": self.drift.to_dict() if self.drift else None,
         }
 
     @classmethod
@@ -175,20 +253,35 @@ class Speedup:
             bool(d.get("trusted", True)),
             str(d.get("reason", "")),
             tuple(d.get("ratios", ())),
+            tuple(int(n) for n in d.get("processes", ())),
+            tuple(float(v) for v in d.get("per_process", ())),
+            str(d.get("method", "")),
+            Drift.from_dict(d.get("drift")),
         )
 
 
-def _instability(ratios: list[float], value: float, low: float, high: float) -> str:
-    """Why per-round ratios are too few or too spread for a verdict (empty when they are not)."""
+def _instability(
+    ratios: list[float], value: float, low: float, high: float, medians: tuple[float, ...] = ()
+) -> str:
+    """Why per-round ratios cannot carry a verdict (empty when they can): too few rounds, the
+    worker processes disagree beyond the interval, or the interval does not separate the
+    variants (it holds 1.0x)."""
     if len(ratios) < MIN_ROUNDS:
         return (
             f"unstable: only {len(ratios)} paired round(s), at least {MIN_ROUNDS} are needed "
             "to judge a speedup; use more --rounds"
         )
-    if value > 0 and (high - low) / 2 > MAX_HALF_WIDTH * value:
+    outside = [m for m in medians if not low <= m <= high]
+    if outside:
+        shown = ", ".join(f"{m:.2f}x" for m in medians)
         return (
-            f"unstable: per-round speedups spread {low:.2f}x-{high:.2f}x (95% interval, over "
-            f"±{MAX_HALF_WIDTH:.0%}); rerun on a quiet machine or with more --rounds or --repeat"
+            f"unstable: the worker processes disagree ({shown}), beyond the 95% interval "
+            f"{low:.2f}x-{high:.2f}x; rerun on a quiet machine or with more --processes"
+        )
+    if low <= 1 <= high:
+        return (
+            f"{INCONCLUSIVE}: the 95% interval {low:.2f}x-{high:.2f}x holds 1.0x, so it does "
+            "not separate the variants; rerun with more --rounds or --processes"
         )
     return ""
 
@@ -233,6 +326,6 @@ def budget_metrics(
         else f", ±{speedup.error:.2f}"
     )
     notes[key] = f"standard {standard.median:.3g} ms / {measured.median:.3g} ms{interval}"
-    if not speedup.trusted:
+    if not speedup.trusted and speedup.doubt != INCONCLUSIVE:  # a budget judges the interval
         notes[f"untrusted.{key}"] = speedup.reason
     return metrics, notes

@@ -230,8 +230,11 @@ def judge(
     notes: dict[str, str],
     baseline: dict[str, float] | None,
     strict_timing: bool = False,
+    intervals: dict[str, tuple[float, float]] | None = None,
 ) -> list[Verdict]:
-    """Verdicts for every limit a budget sets. A latency or speedup that was timed under
+    """Verdicts for every limit a budget sets. A latency or speedup with a 95% interval
+    (``intervals``) passes only when the whole interval clears the limit, fails only when the
+    whole interval misses it, and is inconclusive otherwise. One that was timed under
     contention or unstably (``notes["untrusted.<metric>"]`` says why) is inconclusive, a
     warning, or, with ``strict_timing``, a failure that says why."""
     out = []
@@ -250,17 +253,38 @@ def judge(
                 notes.get("uncounted_ops", ""),
             )
         )
-    for device, limit in (budget.max_latency_ms or {}).items():
-        key = f"latency_ms.{device}"
-        verdict = _judge(budget, key, limit, metrics.get(key), True, notes.get(key, ""))
-        out.append(_trust(verdict, notes.get(UNTRUSTED + key, ""), strict_timing))
-    for device, limit in (budget.min_speedup or {}).items():
-        key = f"speedup.{device}"
-        verdict = _judge(budget, key, limit, metrics.get(key), False, notes.get(key, ""))
+    timed = [(f"latency_ms.{d}", limit, True) for d, limit in (budget.max_latency_ms or {}).items()]
+    timed += [(f"speedup.{d}", limit, False) for d, limit in (budget.min_speedup or {}).items()]
+    for key, limit, upper in timed:
+        verdict = _judge(budget, key, limit, metrics.get(key), upper, notes.get(key, ""))
+        interval = (intervals or {}).get(key)
+        if interval is not None and verdict.actual is not None:
+            verdict = _by_interval(budget, verdict, interval, upper, strict_timing)
         out.append(_trust(verdict, notes.get(UNTRUSTED + key, ""), strict_timing))
     if budget.max_regression is not None:
         out += regressions(budget, metrics, baseline, notes, strict_timing)
     return out
+
+
+def _by_interval(
+    budget: Budget, verdict: Verdict, interval: tuple[float, float], upper: bool, strict: bool
+) -> Verdict:
+    """Three ways from a 95% interval: pass when all of it clears the limit, fail when all of it
+    misses, inconclusive (or, with ``--strict-timing``, failed) when it straddles the limit."""
+    low, high = interval
+    limit = verdict.limit
+    shown = f"95% interval {human(low, 4)}-{human(high, 4)} vs limit {human(limit, 4)}"
+    note = "; ".join(n for n in (verdict.note, shown) if n)
+    if (high <= limit) if upper else (low >= limit):
+        status = "pass"
+    elif (low > limit) if upper else (high < limit):
+        status = _failed(budget)
+    elif strict:
+        status, note = "fail", f"{note}: straddles the limit, with --strict-timing"
+    else:
+        status = INCONCLUSIVE
+        note = f"{INCONCLUSIVE}, not judged: {note} (--strict-timing makes this fail)"
+    return replace(verdict, status=status, note=note, low=low, high=high)
 
 
 def _trust(verdict: Verdict, doubt: str, strict_timing: bool) -> Verdict:

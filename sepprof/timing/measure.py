@@ -3,8 +3,8 @@ and measure every item in the same rounds (imports torch), with the contention a
 
 The thread count defaults to the cores other processes leave free; other processes' CPU use is
 read before, during and after timing, and a device timed while they took its cores has every
-latency marked contended (so its speedups give no verdict). ``repeat`` > 1 runs the rounds in
-that many fresh worker processes (``sepprof.timing.repeats``) and pools them.
+latency marked contended (so its speedups give no verdict). ``processes`` > 1 runs the rounds in
+that many fresh worker processes (``sepprof.timing.workers``) and pools them.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def time_all(
     hint: str = "use a smaller --batch or --size",
 ) -> Timings:
     """Time every item ``make_items(device)`` returns, on each device, in the same rounds (in
-    ``opts.repeat`` worker processes when over 1); refuse first, on each device, when ``needed``
+    ``opts.processes`` worker processes when over 1); refuse first, on each device, when ``needed``
     bytes are over half of its free memory."""
     devices = resolve_devices(opts.devices)
     for device in devices:
@@ -136,8 +136,8 @@ def time_all(
         check_memory(f"timing on {device}", needed, device, hint)
     threads = choose_threads(opts.threads, others_cpu(reuse=1.0))
     allocator = tune_allocator() if opts.allocator == "tuned" else "system (untouched)"
-    if opts.repeat > 1:
-        from sepprof.timing.repeats import run_workers
+    if opts.processes > 1:
+        from sepprof.timing.workers import run_workers
 
         runs = run_workers(make_items, opts, devices, threads.used, progress)
     else:
@@ -197,7 +197,7 @@ def _env(
         "memory_format": opts.memory_format,
         "allocator": allocator,
         "rounds": opts.rounds,
-        "repeat": opts.repeat,
+        "processes": opts.processes,
         "min_time": opts.min_time,
         "other_cpu_cores": busiest.to_dict(),
         "contention": next((c.reason for c in contention.values() if c.reason), ""),

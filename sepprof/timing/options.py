@@ -14,7 +14,7 @@ from sepprof.errors import UserError
 MAX_MIN_TIME = 60.0  # seconds per item per round
 ROUNDS = 7  # the fewest whose bootstrap 95% interval leaves out the extreme ratios
 MAX_ROUNDS = 1000
-MAX_REPEAT = 50
+MAX_PROCESSES = 50
 TIMING_CAP = 600.0  # seconds of timing one command (one process) may spend, all calls together
 
 # A progress reporter: called with a step's name and item count, returns the call that ends it.
@@ -26,7 +26,7 @@ _deadline: float | None = None
 @dataclass(frozen=True)
 class TimingOptions:
     """How to time: devices, threads, dtype, memory format, rounds, per-round budget and worker
-    processes (``repeat``). ``threads=None`` means every free core, chosen when timing starts."""
+    processes (``processes``). ``threads=None`` means every free core, chosen when timing starts."""
 
     devices: tuple[str, ...] = ("cpu",)
     threads: int | None = None
@@ -37,7 +37,7 @@ class TimingOptions:
     allocator: str = "tuned"
     backend: str = "eager"
     mode: str = "inference"
-    repeat: int = 1
+    processes: int = 1
 
     def __post_init__(self) -> None:
         _choice("--dtype", self.dtype, ("fp32", "fp16", "bf16"))
@@ -50,7 +50,7 @@ class TimingOptions:
         if not self.devices:
             raise UserError("--device: no device given (valid: cpu, cuda, all)")
         _within("--rounds", self.rounds, 1, MAX_ROUNDS)
-        _within("--repeat", self.repeat, 1, MAX_REPEAT)
+        _within("--processes", self.processes, 1, MAX_PROCESSES)
         if self.threads is not None:
             _within("--threads", self.threads, 1, machine_cpus(), "this machine's CPUs")
         if not _number(self.min_time) or not 0 < self.min_time <= MAX_MIN_TIME:

@@ -1,6 +1,6 @@
 """One process's timing: every item on each device, measured in the same rounds, with the CPU
 other processes used meanwhile. ``measure.time_all`` runs it here, or in each worker process
-(``repeats``)."""
+(``workers``)."""
 
 from __future__ import annotations
 

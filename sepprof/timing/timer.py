@@ -211,7 +211,8 @@ def measure(
                 if time.perf_counter() - start > limit:
                     raise UserError(
                         f"timing stopped after {limit:.0f} s (at {name!r}): use fewer "
-                        "--rounds or --repeat, a smaller --min-time, a smaller layer or --no-time"
+                        "--rounds or --processes, a smaller --min-time, a smaller layer or "
+                        "--no-time"
                     )
             if on_round:
                 on_round()

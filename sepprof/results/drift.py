@@ -1,0 +1,94 @@
+"""Drift: how far this machine's timings move between commands, learned from its earlier runs.
+
+Within one command the rounds (and the worker processes) agree; between commands a minute apart
+they do not: on the development VM the worked example's speedup sat near 5.9x for a minute, then
+near 5.2x for 30 s, with nothing in the machine's own CPU meter (DESIGN.md, "Where that variation
+lives"). One command cannot see that in its own samples, so its interval is widened by the drift
+learned from earlier commands on this machine: for every measurement key timed more than once,
+how far each run's estimate sat from the key's mean, less what each run's own interval already
+explains. Pure arithmetic; the runs are stored by ``timing.drift``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+Z95 = 1.959964  # two-sided 95% normal quantile
+MIN_DEGREES = 3  # repeat runs (runs beyond the first of each key) needed to learn a drift
+
+
+@dataclass(frozen=True)
+class Run:
+    """One stored estimate: what was timed (``key``), the log of its value, and the log
+    half-width of its own 95% interval."""
+
+    key: str
+    log_value: float
+    log_half: float
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The between-command spread to add to a command's own interval: a relative standard
+    deviation on the log scale (None: not learned yet), and where it comes from."""
+
+    sigma: float | None
+    repeats: int = 0  # runs that repeated an earlier key (the degrees of freedom)
+    keys: int = 0
+
+    @property
+    def source(self) -> str:
+        if self.sigma is None:
+            return (
+                f"drift not learned yet ({self.repeats} repeat run(s) of a timed item on this "
+                f"machine, {MIN_DEGREES} needed): the interval covers this command's processes "
+                "only"
+            )
+        return (
+            f"drift ±{Z95 * self.sigma:.1%} (95%) learned from {self.repeats} repeat run(s) of "
+            f"{self.keys} timed item(s) on this machine"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sigma": self.sigma, "repeats": self.repeats, "keys": self.keys}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Drift | None:
+        if not d:
+            return None
+        return cls(d.get("sigma"), int(d.get("repeats", 0)), int(d.get("keys", 0)))
+
+
+def learn(runs: Iterable[Run]) -> Drift:
+    """Pooled between-run variance of keys timed more than once, less the mean within-run
+    variance (each run's half-width / 1.96, squared), floored at 0."""
+    by_key: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        by_key[run.key].append(run)
+    repeated = [rs for rs in by_key.values() if len(rs) > 1]
+    degrees = sum(len(rs) - 1 for rs in repeated)
+    if degrees < MIN_DEGREES:
+        return Drift(None, degrees, len(repeated))
+    squares = 0.0
+    within = []
+    for rs in repeated:
+        mean = sum(r.log_value for r in rs) / len(rs)
+        squares += sum((r.log_value - mean) ** 2 for r in rs)
+        within += [(r.log_half / Z95) ** 2 for r in rs]
+    between = squares / degrees - sum(within) / len(within)
+    return Drift(math.sqrt(max(0.0, between)), degrees, len(repeated))
+
+
+def widen(value: float, low: float, high: float, drift: Drift | None) -> tuple[float, float]:
+    """A command's interval with the drift added in quadrature on the log scale (each side
+    keeps its own width); unchanged without a learned drift."""
+    if drift is None or drift.sigma is None or value <= 0 or low <= 0:
+        return low, high
+    extra = (Z95 * drift.sigma) ** 2
+    below = math.sqrt(math.log(value / low) ** 2 + extra)
+    above = math.sqrt(math.log(high / value) ** 2 + extra)
+    return value * math.exp(-below), value * math.exp(above)

@@ -1,6 +1,7 @@
 """Speedups from paired rounds, their bootstrap interval, when they may carry a verdict, and
 budgets judged inconclusive on untrusted timing. Every timing here is a recorded one."""
 
+import math
 from math import comb
 
 import pytest
@@ -178,3 +179,66 @@ def test_a_timed_budget_is_decided_three_ways_by_its_interval(limits, key, inter
     assert "95% interval" in verdict.note and "vs limit" in verdict.note
     (strict,) = judge(budget(**limits), {key: middle}, {}, None, True, {key: interval})
     assert strict.status == ("fail" if status == "inconclusive" else status)
+
+
+def test_drift_learned_by_hand():
+    """Two items timed again and again: a at log values 0 and 0.2 (mean 0.1, squares 0.02), b
+    at 0.1, 0.3, 0.5 (mean 0.3, squares 0.08): 3 repeats, pooled variance 0.10 / 3. Each run's
+    own interval was log-half-width 1.96 x 0.1, a within-run variance of 0.01, taken off."""
+    import math
+
+    from sepprof.results.drift import Run, learn
+
+    half = 1.959964 * 0.1
+    runs = [Run("a", 0.0, half), Run("a", 0.2, half)]
+    runs += [Run("b", 0.1, half), Run("b", 0.3, half), Run("b", 0.5, half), Run("c", 9.0, half)]
+    drift = learn(runs)
+    assert (drift.repeats, drift.keys) == (3, 2)
+    assert drift.sigma == pytest.approx(math.sqrt(0.10 / 3 - 0.01))
+    assert learn(runs[:4]).sigma is None  # 2 repeats: not learned yet
+    assert "not learned yet" in learn(runs[:4]).source
+    tight = [Run("a", 0.0, 1.0), Run("a", 0.01, 1.0), Run("a", 0.0, 1.0), Run("a", 0.01, 1.0)]
+    assert learn(tight).sigma == 0.0  # runs closer than their own intervals: no drift
+
+
+def test_drift_widens_each_side_in_quadrature_on_the_log_scale():
+    """5x with its own interval 4.5x-5.5x and a drift of sigma 0.05: each side's log distance
+    combined with 1.96 x 0.05 by Pythagoras."""
+    import math
+
+    from sepprof.results.drift import Drift, widen
+
+    low, high = widen(5.0, 4.5, 5.5, Drift(0.05, 4, 2))
+    extra = 1.959964 * 0.05
+    assert low == pytest.approx(5.0 * math.exp(-math.hypot(math.log(5 / 4.5), extra)))
+    assert high == pytest.approx(5.0 * math.exp(math.hypot(math.log(5.5 / 5), extra)))
+    assert widen(5.0, 4.5, 5.5, Drift(None)) == (4.5, 5.5)
+    assert widen(5.0, 4.5, 5.5, None) == (4.5, 5.5)
+    s = Speedup.paired([5.0, 4.9, 5.1, 5.0, 5.2, 4.8, 5.0], drift=Drift(0.05, 4, 2))
+    plain = Speedup.paired([5.0, 4.9, 5.1, 5.0, 5.2, 4.8, 5.0])
+    assert s.low < plain.low and s.high > plain.high and s.drift == Drift(0.05, 4, 2)
+
+
+def test_the_drift_store_learns_from_earlier_commands(tmp_path, monkeypatch):
+    """Runs recorded by one command are read back by the next; contended runs are not kept;
+    a damaged store reads as empty."""
+    from sepprof.timing import drift as store
+
+    monkeypatch.setenv("SEPPROF_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(store, "device_name", lambda device: "test cpu")
+    assert store.load_drift("cpu", 2).sigma is None
+    for value in (5.0, 5.5, 5.0, 5.5):
+        s = Speedup.paired([value] * 7)
+        store.record("cpu", 2, store.speedup_estimates({"k": s}))
+    busy = Speedup.paired([9.0] * 7, "contended: x")
+    store.record("cpu", 2, store.speedup_estimates({"k": busy}))
+    drift = store.load_drift("cpu", 2)
+    values = [math.log(5.0), math.log(5.5)] * 2
+    mean = sum(values) / 4
+    assert drift.repeats == 3 and drift.sigma == pytest.approx(
+        math.sqrt(sum((v - mean) ** 2 for v in values) / 3)
+    )
+    assert store.load_drift("cpu", 1).sigma is None  # another thread count: another machine key
+    assert store.load_drift("cpu", 2, store.LATENCY).sigma is None  # another kind
+    (tmp_path / "drift.json").write_text("{not json")
+    assert store.load_drift("cpu", 2).sigma is None

@@ -20,8 +20,9 @@ from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.files import write_atomic
 from sepprof.pipeline import Target, Traced, block_target, measure
-from sepprof.results import CheckResult, Latency, Row
+from sepprof.results import CheckResult, Latency, Row, Speedup
 from sepprof.results.check import Measured, timed_intervals
+from sepprof.results.drift import Drift
 from sepprof.spec import json_inputs
 from sepprof.spec.blocks import layer_variant
 from sepprof.spec.budgets import Budget, judge, load_budgets
@@ -201,7 +202,8 @@ def _network_metrics(
         progress=progress,
     )
     rows = measured.rows
-    return (*_metrics(budget, rows[0], rows[1] if len(rows) > 1 else None), measured.environment)
+    env = measured.environment
+    return (*_metrics(budget, rows[0], rows[1] if len(rows) > 1 else None, env), env)
 
 
 def _layers_metrics(
@@ -238,7 +240,7 @@ def _layers_metrics(
     rows = measured.rows
     total = _sum_rows(rows[: len(chosen)])
     standard = _sum_rows(rows[len(chosen) :]) if budget.min_speedup else None
-    return (*_metrics(budget, total, standard), measured.environment)
+    return (*_metrics(budget, total, standard, measured.environment), measured.environment)
 
 
 def _timing(budget: Budget, timing: Any) -> Any:
@@ -303,10 +305,11 @@ def _sum_rows(rows: tuple[Row, ...]) -> Row:
 
 
 def _metrics(
-    budget: Budget, row: Row, standard: Row | None
+    budget: Budget, row: Row, standard: Row | None, env: dict[str, Any]
 ) -> tuple[dict[str, float], dict[str, str], Extra]:
     """A budget's metrics (and the notes that explain them) from its measured row; its bytes
-    and the 95% intervals of its timed metrics."""
+    and the 95% intervals of its timed metrics (widened by this machine's drift, which this
+    run's timings then add to)."""
     metrics: dict[str, float] = {"macs": row.macs_analytic, "params": row.params + row.norm_params}
     notes: dict[str, str] = {}
     intervals: dict[str, tuple[float, float]] = {}
@@ -314,9 +317,33 @@ def _metrics(
         _uncounted(metrics, notes, row.uncounted_ops)
     for device, lat in row.latency_ms.items():
         base = standard.latency_ms.get(device) if standard else None
-        _timed(metrics, notes, device, lat, base)
-        intervals |= timed_intervals(device, lat, base)
+        drift = _drift(device, env)
+        _timed(metrics, notes, device, lat, base, drift.get("speedup"))
+        intervals |= timed_intervals(device, lat, base, drift)
+        _remember(budget, device, env, lat, base)
     return metrics, notes, (row.bytes, intervals)
+
+
+def _drift(device: str, env: dict[str, Any]) -> dict[str, Drift]:
+    """The latency and speedup drift this machine showed between earlier commands."""
+    from sepprof.timing.drift import LATENCY, SPEEDUP, load_drift
+
+    threads = env.get("threads", 1)
+    return {kind: load_drift(device, threads, kind) for kind in (LATENCY, SPEEDUP)}
+
+
+def _remember(
+    budget: Budget, device: str, env: dict[str, Any], lat: Latency, base: Latency | None
+) -> None:
+    """Store this budget's timings for the next command's drift (keyed by what was timed)."""
+    from sepprof.timing.drift import latency_estimates, record, speedup_estimates
+
+    fields = ("config", "variant", "batch", "width_mult", "resolution", "backend", "mode")
+    what = "|".join(str(getattr(budget, f)) for f in fields)
+    estimates = latency_estimates({f"check|{what}": lat})
+    if base is not None:
+        estimates |= speedup_estimates({f"check|{what}": Speedup.of(base, lat)})
+    record(device, env.get("threads", 1), estimates)
 
 
 def _sum(parts: list[Latency]) -> Latency:
@@ -338,11 +365,12 @@ def _timed(
     device: str,
     measured: Latency,
     standard: Latency | None,
+    drift: Drift | None = None,
 ) -> None:
     """Latency (with how noisy it was) and, when the standard rewrite was timed, speedup; an
     untrusted one noted under ``untrusted.<metric>`` (``judge`` calls it inconclusive)."""
     from sepprof.results.latency import budget_metrics
 
-    timed, why = budget_metrics(device, measured, standard)
+    timed, why = budget_metrics(device, measured, standard, drift)
     metrics.update(timed)
     notes.update(why)

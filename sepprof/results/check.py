@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sepprof.results.drift import Drift, widen
 from sepprof.results.latency import Latency, Speedup, hierarchical_interval
 from sepprof.results.schemas import CHECK_SCHEMA
 
@@ -44,17 +46,22 @@ class Measured:
 
 
 def timed_intervals(
-    device: str, measured: Latency, standard: Latency | None
+    device: str,
+    measured: Latency,
+    standard: Latency | None,
+    drift: Mapping[str, Drift] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """95% intervals of a budget's timed metrics on ``device``: the latency's (a bootstrap of
     its round medians by process, as the speedup's is of its per-round ratios) and the paired
-    speedup's."""
+    speedup's, each widened by this machine's ``drift`` of that kind (``latency``,
+    ``speedup``)."""
+    drift = drift or {}
     out: dict[str, tuple[float, float]] = {}
     if len(measured.rounds) >= 2:
-        rounds = measured.groups(list(measured.rounds))
-        out[f"latency_ms.{device}"] = hierarchical_interval(rounds)
+        low, high = hierarchical_interval(measured.groups(list(measured.rounds)))
+        out[f"latency_ms.{device}"] = widen(measured.median, low, high, drift.get("latency"))
     if standard is not None:
-        speedup = Speedup.of(standard, measured)
+        speedup = Speedup.of(standard, measured, drift.get("speedup"))
         if speedup.low is not None and speedup.high is not None:
             out[f"speedup.{device}"] = (speedup.low, speedup.high)
     return out

@@ -304,7 +304,7 @@ def latency_doubt(latency: Latency) -> str:
 
 
 def budget_metrics(
-    device: str, measured: Latency, standard: Latency | None
+    device: str, measured: Latency, standard: Latency | None, drift: Drift | None = None
 ) -> tuple[dict[str, float], dict[str, str]]:
     """A budget's timed metrics on ``device`` and their notes: latency (and how noisy), speedup
     over the standard rewrite when timed, and, under ``untrusted.<metric>``, why one cannot
@@ -317,7 +317,7 @@ def budget_metrics(
         notes[f"untrusted.{key}"] = latency_doubt(measured)
     if standard is None:
         return metrics, notes
-    speedup = Speedup.of(standard, measured)
+    speedup = Speedup.of(standard, measured, drift)
     key = f"speedup.{device}"
     metrics[key] = speedup.value
     interval = (

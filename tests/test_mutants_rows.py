@@ -93,3 +93,8 @@ def test_counts_read_back_as_ints_and_na_stays_na():
     assert back.elementwise_ops == 50 and type(back.elementwise_ops) is int
     assert Row.from_dict({**d, "macs_analytic": 7.0}).macs_analytic == 7
     assert type(Row.from_dict({**d, "macs_analytic": 7.0}).macs_analytic) is int
+
+
+def test_a_row_without_shape_or_op_shows_neither():
+    d = Row("r", "other", 1, 0, 1, 0, 0).to_dict()
+    assert (d["output_shape"], d["op"]) == ("", "")

@@ -168,6 +168,9 @@ def test_regression_on_untrusted_timing_is_inconclusive():
         ({"max_latency_ms": {"cpu": 10}}, "latency_ms.cpu", (10.5, 12.0), "fail"),
         ({"max_latency_ms": {"cpu": 10}}, "latency_ms.cpu", (9.0, 11.0), "inconclusive"),
         ({"max_latency_ms": {"cpu": 10}}, "latency_ms.cpu", (9.0, 10.0), "pass"),
+        # an interval that starts or ends exactly at the limit and goes past it: straddles
+        ({"max_latency_ms": {"cpu": 10}}, "latency_ms.cpu", (10.0, 11.0), "inconclusive"),
+        ({"min_speedup": {"cpu": 5}}, "speedup.cpu", (4.5, 5.0), "inconclusive"),
     ],
 )
 def test_a_timed_budget_is_decided_three_ways_by_its_interval(limits, key, interval, status):

@@ -26,6 +26,7 @@ _FUNCTIONS = {
     "convert": "sepprof.commands.sepify",
     "sweep": "sepprof.commands.sweep",
     "check": "sepprof.commands.check",
+    "history": "sepprof.commands.history",
     "build_report": "sepprof.commands.report",
     "write_report": "sepprof.commands.report",
     "merge": "sepprof.commands.merge",

@@ -74,6 +74,7 @@ ALL_DEVICES = opt("all", "--device", "DEV", "cpu, cuda or all (every device pres
 REPORT_TIMING = ("device", "dtype", "threads", "memory_format", "processes", "allocator")
 REPORT_TIMING += ("backend",)
 REPORT_TIMING += ("mode",)
+CHECK_TIMING = ("threads", "min_time", "rounds", "processes", "allocator")
 LAYER_FLAGS = ("k", "cin", "cout", "size", "batch", "stride", "padding", "dilation", "bias", "bn")
 LAYER_FLAGS += ("act",)
 ACT = "ACT"
@@ -247,16 +248,7 @@ def sepify(
         "sepprof check budgets.yaml --baseline baseline.json --update-baseline",
     )
 )
-@shared(
-    "threads",
-    "min_time",
-    "rounds",
-    "processes",
-    "allocator",
-    "as_json",
-    "wide",
-    processes=PROCESSES3,
-)
+@shared(*CHECK_TIMING, "as_json", "wide", processes=PROCESSES3)
 @cli_history.history_flags("history", "commit", "branch", "fail_on_change")
 def check(
     budgets: Path = typer.Argument(..., metavar="BUDGETS.yaml", help="A budget file."),
@@ -272,7 +264,9 @@ def check(
     --baseline FILE compares with an earlier run's metrics (a missing file is a note unless a
     budget sets max_regression); --update-baseline writes this run's. Timed budgets measured on
     a busy or unstable machine are inconclusive: a warning, or exit 1 with --strict-timing.
-    Appends a markdown table to $GITHUB_STEP_SUMMARY when it is set."""
+    --history STORE keeps the run; --fail-on-change fails a metric that stepped the wrong way
+    since the last run on this branch and machine (exact ones: any rise; timed ones: when the
+    95% intervals separate). Appends a markdown table to $GITHUB_STEP_SUMMARY when it is set."""
     from sepprof.commands import check as cmd
     from sepprof.render.console import check_view
 

@@ -47,6 +47,32 @@ def cli(capsys):
     return run
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server (tests/pg_cluster.py) for the session; skips where the
+    binaries are absent (fails instead when SEPPROF_REQUIRE_POSTGRES=1, as in CI)."""
+    from pg_cluster import REQUIRED, Cluster, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        message = "PostgreSQL binaries (initdb, pg_ctl) not found; install postgresql"
+        if os.environ.get(REQUIRED) == "1":
+            pytest.fail(f"{message} ({REQUIRED}=1)")
+        pytest.skip(message)
+    pytest.importorskip("psycopg", reason="psycopg (the test extra) is not installed")
+    cluster = Cluster(bindir).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def history_store(request, tmp_path):
+    """A new results store: an SQLite path, or a new database on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "runs.db")
+    return request.getfixturevalue("postgres").url()
+
+
 def sepprof_subprocess(*args: str, env: dict | None = None, timeout: float = 120) -> Run:
     """Run the installed ``sepprof`` executable (or ``python -m sepprof``) in a new process."""
     exe = shutil.which("sepprof")

@@ -103,4 +103,5 @@ def test_schema_names_are_the_documented_ones():
         "MERGE_SCHEMA": "sepprof.merge/1",
         "REPORT_SCHEMA": "sepprof.report/1",
         "SEPIFY_SCHEMA": "sepprof.sepify/1",
+        "HISTORY_SCHEMA": "sepprof.history/1",
     }

@@ -199,7 +199,7 @@ def test_markdown_and_junit_import_only_results_and_formats(module):
         for alias in node.names
         if alias.name.startswith("sepprof")
     }
-    allowed = {"sepprof.render.formats", "sepprof.results"}
+    allowed = {"sepprof.render.formats", "sepprof.render.history", "sepprof.results"}
     assert {m for m in imported if not m.startswith("sepprof.results")} <= allowed, imported
 
 

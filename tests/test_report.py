@@ -205,3 +205,24 @@ def test_report_json_reads_back_to_the_same_document(small_report):
 
     doc = json.loads(json.dumps(small_report.to_dict()))
     assert Report.from_dict(doc).to_dict() == doc
+
+
+def test_report_with_history_has_its_section_and_reads_back(small_report, cli, tmp_path):
+    """``report --history STORE``: MACs by commit and the steps, in the page and report.json."""
+    import json
+    from dataclasses import replace
+
+    from sepprof.cli_history import read
+
+    budgets, store = tmp_path / "budgets.yaml", tmp_path / "runs.db"
+    net = NETWORKS / "mobilenet_v1.yaml"
+    budgets.write_text(f"budgets:\n  - {{name: v1, config: {net}, max_macs: 600M}}\n")
+    for commit in ("h1", "h2"):
+        assert cli("check", budgets, "--history", store, "--commit", commit).code == 0
+    report = replace(small_report, history=read(str(store)))
+    text = write_report(report, tmp_path / "rep", force=False).read_text()
+    assert "## History: MACs by commit" in text and "2 runs in" in text
+    assert "![" in text and (tmp_path / "rep" / "history.png").is_file()
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert [r["commit"] for r in doc["history"]["runs"]] == ["h1", "h2"]
+    assert Report.from_dict(doc).to_dict() == doc

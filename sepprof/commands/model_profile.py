@@ -134,3 +134,13 @@ def profile_model(
         tuple(notes),
         COUNTING_RULE,
     )
+
+
+def profile_factory(
+    model: str, shapes: list[str], inputs: Any, kwargs: Any, run: dict[str, Any]
+) -> ProfileResult:
+    """``profile --model``: the model its factory builds, profiled on the inputs given."""
+    from sepprof.models.model import build_model, parse_inputs, parse_kwargs
+
+    built = build_model(model, parse_kwargs(kwargs))
+    return profile_model(built, parse_inputs(shapes, inputs), name=model, **run)

@@ -119,8 +119,10 @@ def build_report(
     quick: bool = False,
     command: str = "",
     progress: Progress | None = None,
+    history: Any = None,
 ) -> Report:
-    """Measure and check everything the report shows."""
+    """Measure and check everything the report shows (``history``: a ``HistoryResult`` read
+    before measuring, shown as it is)."""
     from sepprof.timing.measure import resolve_devices
 
     timing = replace(timing, devices=resolve_devices(timing.devices))
@@ -153,7 +155,7 @@ def build_report(
     claims = (*check_claims(main, list(swept.points), v1), kernels_claim(backends))
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     env = {**main.environment, "roofline_source": roof_source}
-    parts = (main, layers, swept, calibrations, networks, claims, backends)
+    parts = (main, layers, swept, calibrations, networks, claims, backends, history)
     return Report(env, command, created, *parts)
 
 
@@ -212,7 +214,18 @@ def draw_charts(report: Report, folder: Path) -> dict[str, tuple[str, str]]:
             images[f"types-{i}-{device}"] = plots.type_chart(
                 net, device, folder, f"types-{i}-{device}"
             )
+    if report.history is not None:
+        images["history"] = history_chart(report.history, folder)
     return images
+
+
+def history_chart(history: Any, folder: Path) -> tuple[str, str]:
+    """The report's history chart, PNG and SVG side by side; its file name and alt text."""
+    from sepprof.render.history_chart import alt_text, history_png
+
+    for fmt in ("png", "svg"):
+        (folder / f"history.{fmt}").write_bytes(history_png(history, fmt))
+    return "history.png", alt_text(history)
 
 
 def roofline_points(report: Report) -> list[tuple[str, Any]]:

@@ -22,6 +22,7 @@ from sepprof.render.formats import (
     verdict_on,
     why_no_verdict,
 )
+from sepprof.render.history import history_markdown
 from sepprof.results import CheckResult, CompareResult, ProfileResult
 from sepprof.results.ratios import Change
 
@@ -302,6 +303,8 @@ def report_markdown(report: Any, images: dict[str, tuple[str, str]]) -> str:
         parts += [_image(images, f"types-{i}-{device}") for device in devices]
     if report.backends is not None:
         parts.append(backends_markdown(report.backends))
+    if report.history is not None:
+        parts.append(history_markdown(report.history, images))
     for result in report.layers:
         name = markdown_text(result.spec.get("name") or "layer")
         parts.append(f"## Layer {name}\n\n{compare_markdown(result)}\n")

@@ -8,6 +8,7 @@ from typing import Any
 from sepprof.results.backends import BackendMatrix
 from sepprof.results.claims import Claim
 from sepprof.results.compare import CompareResult
+from sepprof.results.history import HistoryResult
 from sepprof.results.latency import Latency, Speedup
 from sepprof.results.profile import ProfileResult
 from sepprof.results.rows import Row
@@ -34,6 +35,7 @@ class Report:
     networks: tuple[ProfileResult, ...]
     claims: tuple[Claim, ...]
     backends: BackendMatrix | None = None
+    history: HistoryResult | None = None  # report --history STORE
 
     def _results(self) -> list[CompareResult | ProfileResult]:
         return [self.main, *self.layers, *self.sweep.points, *self.networks]
@@ -93,6 +95,7 @@ class Report:
             "networks": [n.to_dict() for n in self.networks],
             "claims": [c.to_dict() for c in self.claims],
             "backends": self.backends.to_dict() if self.backends else None,
+            "history": self.history.to_dict() if self.history else None,
             "timings": len(self.latencies()),
             "unstable": self.unstable,
             "speedups": len(self.speedups()),
@@ -107,7 +110,7 @@ class Report:
         from sepprof.results.calibration import Calibration
 
         cals = d.get("calibrations", {})
-        backends = d.get("backends")
+        backends, history = d.get("backends"), d.get("history")
         return cls(
             d["environment"],
             d["command"],
@@ -119,4 +122,5 @@ class Report:
             tuple(ProfileResult.from_dict(n) for n in d["networks"]),
             tuple(Claim(**c) for c in d["claims"]),
             BackendMatrix.from_dict(backends) if backends else None,
+            HistoryResult.from_dict(history) if history else None,
         )

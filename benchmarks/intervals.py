@@ -41,8 +41,10 @@ def one_run(extra: list[str], env: dict[str, str]) -> dict:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"compare failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
-    comp = json.loads(proc.stdout)["comparisons"][0]
+    doc = json.loads(proc.stdout)
+    comp = doc["comparisons"][0]
     return {
+        "threads": doc["environment"].get("threads"),
         "value": comp["speedup"]["cpu"],
         "low": comp["speedup_low"]["cpu"],
         "high": comp["speedup_high"]["cpu"],
@@ -81,16 +83,16 @@ def markdown(runs: list[dict], s: dict, extra: list[str]) -> str:
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on {platform.processor() or ''}"
         f"{_cpu()} ({os.cpu_count()} cores).",
         "",
-        "| run | speedup | 95% interval | verdict | drift added | wall s |",
-        "| ---: | ---: | --- | --- | --- | ---: |",
+        "| run | threads | speedup | 95% interval | verdict | drift added | wall s |",
+        "| ---: | ---: | ---: | --- | --- | --- | ---: |",
     ]
     for i, r in enumerate(runs, 1):
         drift = r["drift"] or {}
         added = f"±{1.96 * drift['sigma']:.1%}" if drift.get("sigma") is not None else "none yet"
         verdict = "yes" if r["trusted"] else r["reason"].split(":")[0]
         lines.append(
-            f"| {i} | {r['value']:.2f}x | {r['low']:.2f}x-{r['high']:.2f}x | {verdict} | "
-            f"{added} | {r['wall']:.1f} |"
+            f"| {i} | {r['threads']} | {r['value']:.2f}x | {r['low']:.2f}x-{r['high']:.2f}x | "
+            f"{verdict} | {added} | {r['wall']:.1f} |"
         )
     lo, hi = s["speedups"]
     w = s["wall"]
@@ -133,7 +135,8 @@ def main() -> None:
         runs.append(one_run(args.extra, env))
         r = runs[-1]
         print(
-            f"run {i + 1}: {r['value']:.2f}x [{r['low']:.2f}, {r['high']:.2f}] "
+            f"run {i + 1}: {r['threads']} threads {r['value']:.2f}x "
+            f"[{r['low']:.2f}, {r['high']:.2f}] "
             f"{'trusted' if r['trusted'] else r['reason'][:60]} {r['wall']:.1f} s",
             file=sys.stderr,
         )

@@ -65,7 +65,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
     ),
     "min_time": (
         float,
-        opt(0.03, "--min-time", "SECONDS", "Seconds of timed calls per item per round."),
+        opt(0.02, "--min-time", "SECONDS", "Seconds of timed calls per item per round."),
     ),
     "rounds": (
         int,

@@ -134,6 +134,10 @@ def time_all(
         check_device(device, opts.dtype)
         check_backend(opts.backend, opts.mode, device)  # no compiler or ORT: refused up front
         check_memory(f"timing on {device}", needed, device, hint)
+    if opts.processes > 1:
+        from sepprof.timing.workers import ready
+
+        ready()  # the fork server's own start is not another process's load
     threads = choose_threads(opts.threads, others_cpu(reuse=1.0))
     allocator = tune_allocator() if opts.allocator == "tuned" else "system (untouched)"
     if opts.processes > 1:

@@ -59,6 +59,20 @@ def warm_up() -> None:
             os.environ["PYTHONPATH"] = old
 
 
+def ready() -> None:
+    """Wait until the fork server has imported what it preloads (it forks only after that), so
+    that its import is not mistaken for another process's CPU use when threads are chosen."""
+    ctx = _context()
+    warm_up()
+    proc = ctx.Process(target=_nothing, daemon=True)
+    proc.start()
+    proc.join()
+
+
+def _nothing() -> None:
+    """A worker that does nothing (``ready``'s probe)."""
+
+
 def run_workers(
     make_items: Callable[[str], Any],
     opts: TimingOptions,

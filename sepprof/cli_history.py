@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import Any
 
 import typer
 
-from sepprof.cli_options import Flags, emit, epilog, opt, shared, writable
+from sepprof.cli_options import Flags, emit, epilog, opt, options, shared, writable
 from sepprof.errors import UserError
 
 STORE = "an SQLite file (created when missing) or a postgresql:// URL"
@@ -78,31 +77,11 @@ def history_flags(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add the history options ``names`` to a command (``defaults`` replaces a declaration); it
     receives them as ``kept``."""
+    return options(OPTIONS, names, defaults, "kept", _kept)
 
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        sig = inspect.signature(fn, eval_str=True)
-        own = [p for p in sig.parameters.values() if p.name != "kept"]
-        added = [
-            inspect.Parameter(
-                n,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=defaults.get(n, OPTIONS[n][1]),
-                annotation=OPTIONS[n][0],
-            )
-            for n in names
-        ]
 
-        def command(**kwargs: Any) -> Any:
-            values = {n: kwargs.pop(n) for n in names}
-            kept = Kept(values.pop("history"), **values)
-            return fn(**kwargs, kept=kept)
-
-        command.__signature__ = sig.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
-        command.__name__, command.__doc__ = fn.__name__, fn.__doc__
-        command.__module__, command.__qualname__ = fn.__module__, fn.__qualname__
-        return command
-
-    return wrap
+def _kept(values: dict[str, Any]) -> Any:
+    return Kept(values.pop("history"), **values)
 
 
 @shared("as_json", "wide")

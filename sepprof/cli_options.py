@@ -148,23 +148,36 @@ def _check_cuda(opts: Any) -> None:
 def shared(*names: str, **defaults: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add the shared options ``names`` (``defaults`` replaces an option's declaration) to a
     command; it receives them as ``flags``."""
+    return options(SHARED, names, defaults, "flags", Flags)
+
+
+def options(
+    table: dict[str, tuple[Any, Any]],
+    names: tuple[str, ...],
+    defaults: dict[str, Any],
+    receiver: str,
+    build: Callable[[dict[str, Any]], Any],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the options ``names`` of ``table`` (name -> (type, declaration); ``defaults``
+    replaces a declaration) to a command, which receives ``build(their values)`` as its
+    parameter ``receiver``."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn, eval_str=True)
-        own = [p for p in sig.parameters.values() if p.name != "flags"]
+        own = [p for p in sig.parameters.values() if p.name != receiver]
         extra = [
             inspect.Parameter(
                 n,
                 inspect.Parameter.KEYWORD_ONLY,
-                default=defaults.get(n, SHARED[n][1]),
-                annotation=SHARED[n][0],
+                default=defaults.get(n, table[n][1]),
+                annotation=table[n][0],
             )
             for n in names
         ]
 
         def command(**kwargs: Any) -> Any:
-            flags = Flags({n: kwargs.pop(n) for n in names})
-            return fn(**kwargs, flags=flags)
+            values = build({n: kwargs.pop(n) for n in names})
+            return fn(**kwargs, **{receiver: values})
 
         command.__signature__ = sig.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
         command.__name__, command.__doc__ = fn.__name__, fn.__doc__

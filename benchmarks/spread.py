@@ -1,13 +1,13 @@
 """Is a speedup the same from one `sepprof compare` to the next? The goal of issue #13.
 
-    python benchmarks/spread.py                  # 3 invocations each of --repeat 1 and 3
-    python benchmarks/spread.py --runs 5 --repeat 1 3 5 --write reports/spread.md
+    python benchmarks/spread.py                  # 3 invocations each of --processes 1 and 3
+    python benchmarks/spread.py --runs 5 --processes 1 3 5 --write reports/spread.md
     python benchmarks/spread.py --tiny           # a dry run: checks the script, not the goal
     python benchmarks/spread.py --hog            # the same under a one-core CPU hog
     python benchmarks/spread.py --floor          # this machine's own drift (see below)
 
 Runs the k=3, 256-channel, 56x56 worked example in separate `sepprof compare --json` processes,
-one setting of --repeat after another, and reports for each setting: every run's speedup, its
+one setting of --processes after another, and reports for each setting: every run's speedup, its
 within-process 95% interval, whether it was trusted, the threads it used, others' CPU during
 timing and the wall time; then the spread across runs, (max - min) / median (goal <= 5%), and the
 slowest run (goal < 10 s for the default). Run it on a quiet machine: contended runs are
@@ -62,7 +62,7 @@ def say(line: str = "") -> None:
 
 def one_run(layer: list[str], repeat: int) -> Run:
     """Run `sepprof compare --json` once in a new process and read its first comparison."""
-    cmd = [sys.executable, "-m", "sepprof", "compare", *layer, "--repeat", str(repeat), "--json"]
+    cmd = [sys.executable, "-m", "sepprof", "compare", *layer, "--processes", str(repeat), "--json"]
     start = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     wall = time.perf_counter() - start
@@ -80,8 +80,8 @@ def one_run(layer: list[str], repeat: int) -> Run:
 
 
 def setting(layer: list[str], repeat: int, runs: int) -> tuple[float, float, bool]:
-    """Every run of one --repeat setting as table rows; returns (spread, slowest, all quiet)."""
-    say(f"### --repeat {repeat}, {runs} separate invocations\n")
+    """Every run of one --processes setting as table rows; returns (spread, slowest, all quiet)."""
+    say(f"### --processes {repeat}, {runs} separate invocations\n")
     say("| run | speedup | 95% interval | trusted | threads | others' CPU | wall |")
     say("| --- | ---: | ---: | --- | ---: | ---: | ---: |")
     done = []
@@ -179,7 +179,7 @@ def floor(tiny: bool, count: int) -> None:
     say(
         "\nA compare's speedup cannot be steadier than the same modules timed for as long in "
         "one process: where the '3 in a row' column is over 5% at the seconds a default "
-        "compare spends timing, no --repeat within the time goal reaches the spread goal on "
+        "compare spends timing, no --processes within the time goal reaches the spread goal on "
         "this machine.\n"
     )
 
@@ -191,7 +191,9 @@ def _spread(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="invocations per setting")
-    parser.add_argument("--repeat", type=int, nargs="+", default=[1, 3], help="settings to try")
+    parser.add_argument(
+        "--processes", dest="repeat", type=int, nargs="+", default=[1, 3], help="settings to try"
+    )
     parser.add_argument("--tiny", action="store_true", help="a dry run on a tiny layer")
     parser.add_argument("--hog", action="store_true", help="also run under a one-core CPU hog")
     parser.add_argument("--floor", action="store_true", help="also measure the machine's drift")
@@ -206,7 +208,7 @@ def main() -> None:
     results = {repeat: setting(layer, repeat, args.runs) for repeat in args.repeat}
     passing = [r for r, (spread, _, quiet) in results.items() if spread <= 0.05 and quiet]
     say(
-        f"Smallest --repeat within the goal: {min(passing)}"
+        f"Smallest --processes within the goal: {min(passing)}"
         if passing
         else "No setting reached the goal on this machine."
     )

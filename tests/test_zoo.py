@@ -283,17 +283,22 @@ class Uncountable(nn.Module):
         return torch.erf(self.conv(x)).cumsum(1)
 
 
-def test_an_op_without_a_rule_is_na_named_and_left_out_of_the_totals():
+def test_an_op_without_a_rule_keeps_what_was_counted_and_makes_the_total_a_lower_bound():
+    """forward() runs erf (no rule) and cumsum (1 per element) on the conv's 4 x 6 x 6 output:
+    the row keeps cumsum's 144 ops, names erf and is incomplete; the total includes it."""
     result = profile(Uncountable(), torch.randn(1, 3, 8, 8))
     conv, own = result.layers
-    assert own.macs_analytic is None and own.elementwise_ops is None
-    assert own.uncounted_ops == {"aten::erf": 1, "aten::cumsum": 1}
+    assert (own.macs_analytic, own.elementwise_ops) == (0, 6 * 6 * 4)
+    assert own.uncounted_ops == {"aten::erf": 1} and not own.complete
     assert result.totals.macs_analytic == conv.macs_analytic == 6 * 6 * 4 * 27
+    assert result.totals.elementwise_ops == conv.elementwise_ops + 6 * 6 * 4
+    assert not result.totals.complete
     doc = json.loads(json.dumps(result.to_dict()))
-    assert doc["layers"][1]["macs"] is None and doc["layers"][1]["flops"] is None
-    assert any("leave them out: model (forward)" in n for n in result.notes)
+    assert doc["layers"][1]["macs"] == 0 and doc["layers"][1]["complete"] is False
+    assert doc["totals"]["complete"] is False
+    assert any("lower bound: model (forward)" in n for n in result.notes)
     text = to_text(profile_view(result))
-    assert "n/a" in text and "aten::cumsum ×1" in text
+    assert "≥ 3.888K MACs" in text and "aten::erf ×1" in text
 
 
 def test_without_the_trace_attention_is_na_and_every_parameter_still_counted():

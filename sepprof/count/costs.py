@@ -47,21 +47,27 @@ from sepprof.units import macs_to_flops
 
 # The counting rule in one line for --help, and in a paragraph for every result's footer.
 RULE_HELP = (
-    "Counting rule: MACs are multiply-adds (1 MAC = 2 FLOPs) of convs, linear layers, matmuls "
-    "and attention (QK^T + AV); BatchNorm (2/element), bias (1), activations (ReLU 1, ReLU6 2, "
-    "sigmoid 3, SiLU 4, hardswish 5, GELU 5), softmax (3), norms, residual adds (1) and pools "
-    "are elementwise ops, counted apart and never mixed into MACs; an op with no rule is n/a, "
-    "never 0."
+    "Counting rule: MACs are multiply-adds (1 MAC = 2 FLOPs) of convs, linear layers, matmuls, "
+    "attention (QK^T + AV) and LSTM/GRU/RNN gates; BatchNorm (2/element), bias (1), activations "
+    "(ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, hardswish 5, GELU 5), softmax (3), norms, residual "
+    "adds, comparisons, masks (1), interpolation and pools are elementwise ops, counted apart "
+    "and never mixed into MACs; an op with no rule is named, never 0: its row and the totals "
+    "are then a lower bound."
 )
 COUNTING_RULE = (
     "MACs = multiply-adds (1 MAC = 2 FLOPs) of convolutions (any rank; transposed ones from the "
-    "input side), linear layers, matmuls and attention (QK^T + AV = 2*B*H*L*S*d_head). "
-    "Elementwise ops are counted apart, per element: BatchNorm 2, LayerNorm/GroupNorm 5 (+1 "
-    "weight, +1 bias), bias 1, ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, hardsigmoid 4, hardswish 5, "
-    "GELU 5, tanh 1, softmax 3, add/sub/mul/div 1, pools per window, means 1 per input. Params ="
-    " every parameter once, where first used (BatchNorm's scale and shift listed apart). An op "
-    "with no rule is n/a, named, never 0. Bytes = input + output + weights per op, summed over "
-    "ops (unfused)."
+    "input side), linear layers, matmuls, attention (QK^T + AV = 2*B*H*L*S*d_head) and "
+    "recurrent layers (per layer, direction, step and sequence G*(in*H + H*H), G = 4 LSTM, 3 "
+    "GRU, 1 RNN, + H*proj). Elementwise ops are counted apart, per element: BatchNorm 2, "
+    "LayerNorm/GroupNorm 5 (+1 weight, +1 bias), bias 1, ReLU 1, ReLU6 2, sigmoid 3, SiLU 4, "
+    "hardsigmoid 4, hardswish 5, GELU 5, tanh 1, softmax 3, add/sub/mul/div 1, comparisons, "
+    "where, masked_fill, neg, exp and cumsum 1, clamp 1 per bound, vector norms 2 per input, "
+    "interpolation per output (nearest 0, linear 2, bilinear 4, bicubic 16, trilinear 8), pools "
+    "per window, means 1 per input; roll, indexing, gather and scatter move data (0). Params = "
+    "every parameter once, where first used (BatchNorm's scale and shift listed apart). An op "
+    "with no rule is named with its calls, never 0: its row keeps what was counted and, like "
+    "the totals, is a lower bound (≥); n/a only where nothing was counted. Bytes = input + "
+    "output + weights per op, summed over ops (unfused)."
 )
 
 # Ops per element for the ops the analytic model builds (``ops.ActKind`` and the rest of

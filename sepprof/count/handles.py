@@ -36,7 +36,27 @@ TRACED_OPS_PER_ELEMENT = {
     "tanh": 1,
     "softmax": 3,
     "mean": 1,
+    "compare": 1,  # eq, ne, lt, le, gt, ge: one comparison per output element
+    "where": 1,  # a select per output element
+    "neg": 1,
+    "exp": 1,
+    "clamp": 1,  # per bound given: clamp_min or clamp_max 1, clamp with both 2
+    "norm": 2,  # vector norms: a square (or abs) and an add per input element
+    "cumsum": 1,  # an add per element
+    "scatter_add": 1,  # an add per source element
+    "linear": 2,  # interpolation: a weighted sum of 2 neighbours per output element
+    "bilinear": 4,  # of 4
+    "bicubic": 16,  # of 16
+    "trilinear": 8,  # of 8
+    # an LSTM cell per hidden unit, as its op-by-op (decomposed) path counts: the input and
+    # hidden gates' add (4), three sigmoid gates (3 x 3), two tanh (2), c = f*c + i*g (3) and
+    # h = o*tanh(c) (1); biases add 2 x 4 more
+    "lstm_cell": 19,
+    "gru_cell": 14,  # likewise a GRU cell (biases: 2 x 3 more)
+    "rnn_cell": 2,  # an Elman cell: the gates' add and tanh or ReLU (biases: 2 more)
 }
+# cuDNN's mode number: (cell, gates G)
+RNN_MODES = {0: ("rnn_cell", 1), 1: ("rnn_cell", 1), 2: ("lstm_cell", 4), 3: ("gru_cell", 3)}
 ELEMENTWISE_OPS = TRACED_OPS_PER_ELEMENT  # the name the handles below use
 
 
@@ -126,6 +146,52 @@ def per_input(inputs: list, outputs: list) -> Counter:
     return Counter({ELTWISE: _numel(inputs[0]) * ELEMENTWISE_OPS["mean"]})
 
 
+def clamp(inputs: list, outputs: list) -> Counter:
+    """``aten::clamp`` (input, min, max): one comparison per output element for each bound
+    given (``clamp_min`` and ``clamp_max`` take one, bound with ``partial`` as ``per_output``)."""
+    bounds = sum(b is not None for b in inputs[1:3])
+    return Counter({ELTWISE: _numel(outputs[0]) * ELEMENTWISE_OPS["clamp"] * bounds})
+
+
+def vector_norm(inputs: list, outputs: list) -> Counter:
+    """``aten::linalg_vector_norm`` and ``aten::norm``: a power and an add per input element
+    (the root per output is not counted)."""
+    return Counter({ELTWISE: _numel(inputs[0]) * ELEMENTWISE_OPS["norm"]})
+
+
+def scatter_add(inputs: list, outputs: list) -> Counter:
+    """``aten::scatter_add`` (input, dim, index, src): one add per source element."""
+    return Counter({ELTWISE: _numel(inputs[3]) * ELEMENTWISE_OPS["scatter_add"]})
+
+
+def lstm_layer(inputs: list, outputs: list) -> Counter:
+    """``aten::mkldnn_rnn_layer`` (CPU's fused LSTM kernel, one layer and direction per call:
+    input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, batch_sizes, mode, hidden_size, num_layers,
+    has_biases, ...): per step and batch element, 4·(in·H + H·H) MACs, the two weights' sizes;
+    elementwise ops as the op-by-op cell counts them (``lstm_cell``, and 8 per unit for biases)."""
+    tokens = prod(_shape(inputs[0])[:-1])  # steps x batch, either layout, or packed steps
+    hidden, biased = int(inputs[10]), bool(inputs[12])
+    macs = tokens * (_numel(inputs[1]) + _numel(inputs[2]))
+    per_unit = ELEMENTWISE_OPS["lstm_cell"] + 2 * 4 * ELEMENTWISE_OPS["bias"] * biased
+    return Counter({MACS: macs, ELTWISE: tokens * hidden * per_unit})
+
+
+def cudnn_rnn(inputs: list, outputs: list) -> Counter:
+    """``aten::_cudnn_rnn`` (input, weights, weight_stride0, weight_buf, hx, cx, mode,
+    hidden_size, proj_size, num_layers, batch_first, dropout, train, bidirectional, ...): every
+    layer and direction of an RNN, GRU or LSTM in one call. Per step and batch element, each
+    2-D weight (w_ih, w_hh, LSTM's projection w_hr) is one MAC per entry, which is
+    G·(in·H + H·H) (+ H·proj); elementwise ops per hidden unit as the op-by-op cells count."""
+    tokens = prod(_shape(inputs[0])[:-1])  # steps x batch, either layout, or packed steps
+    weights = [w for w in inputs[1] if _present(w)]
+    macs = tokens * sum(_numel(w) for w in weights if len(_shape(w)) == 2)
+    cell, gates = RNN_MODES[int(inputs[6])]
+    biased = any(len(_shape(w)) == 1 for w in weights)
+    per_unit = ELEMENTWISE_OPS[cell] + 2 * gates * ELEMENTWISE_OPS["bias"] * biased
+    units = int(inputs[9]) * (2 if inputs[13] else 1) * int(inputs[7])
+    return Counter({MACS: macs, ELTWISE: tokens * units * per_unit})
+
+
 def batch_norm(inputs: list, outputs: list) -> Counter:
     return Counter({ELTWISE: _numel(inputs[0]) * ELEMENTWISE_OPS["batchnorm"]})
 
@@ -192,13 +258,31 @@ HANDLES: dict[str, Handle] = {
     **_each("max_pool3d_with_indices", partial(pool, "max")),
     **_each("avg_pool1d avg_pool2d avg_pool3d", partial(pool, "avg")),
     **_each("mean sum adaptive_max_pool2d _adaptive_avg_pool2d adaptive_avg_pool2d", per_input),
+    **_each(
+        "eq eq_ ne ne_ lt lt_ le le_ gt gt_ ge ge_ logical_not logical_and logical_or",
+        partial(per_output, "compare"),
+    ),
+    **_each("where", partial(per_output, "where")),
+    **_each("neg neg_", partial(per_output, "neg")),
+    **_each("exp exp_", partial(per_output, "exp")),
+    **_each("clamp clamp_", clamp),
+    **_each("clamp_min clamp_min_ clamp_max clamp_max_", partial(per_output, "clamp")),
+    **_each("linalg_vector_norm norm", vector_norm),
+    **_each("cumsum cumsum_", partial(per_output, "cumsum")),
+    **_each("scatter_add scatter_add_", scatter_add),
+    **_each("upsample_linear1d", partial(per_output, "linear")),
+    **_each("upsample_bilinear2d _upsample_bilinear2d_aa", partial(per_output, "bilinear")),
+    **_each("upsample_bicubic2d _upsample_bicubic2d_aa", partial(per_output, "bicubic")),
+    **_each("upsample_trilinear3d", partial(per_output, "trilinear")),
+    "aten::mkldnn_rnn_layer": lstm_layer,
+    "aten::_cudnn_rnn": cudnn_rnn,
 }
 
 # Which kind of work an op's MACs are, for a row counted by the trace alone.
 MAC_KINDS = {
     name: "attention" if handle in (sdpa, native_mha) else "conv" if handle is conv else "matmul"
     for name, handle in HANDLES.items()
-    if handle in (conv, mm, addmm, sdpa, native_mha)
+    if handle in (conv, mm, addmm, sdpa, native_mha, lstm_layer, cudnn_rnn)
 }
 
 # Ops that only allocate, move, copy or reshape data: no arithmetic to count.
@@ -271,6 +355,16 @@ IGNORED = frozenset(
         "upsample_nearest1d",
         "upsample_nearest2d",
         "upsample_nearest3d",
+        "_upsample_nearest_exact1d",
+        "_upsample_nearest_exact2d",
+        "_upsample_nearest_exact3d",
+        "scatter",
+        "scatter_",
+        "index_put",
+        "index_put_",
+        "masked_select",
+        "take",
+        "as_strided_",
         "_local_scalar_dense",
         "scalar_tensor",
         "dropout",
@@ -282,5 +376,8 @@ IGNORED = frozenset(
         "flatten",
         "unflatten",
         "split_copy",
+        "unsafe_split",
+        "unsafe_split_with_sizes",
+        "unsafe_chunk",
     ]
 )

@@ -5,7 +5,9 @@ Modules the analytic model recognises (``recognise``) are counted by ``costs`` f
 they ran on and checked against the tracer's count of the same module and against torch's
 counter. Everything else comes from the tracer, which charges every op to the innermost running
 module, so nothing is counted twice at any nesting. Every parameter is counted once, in the row
-of the module that first used it; a row that ran an op with no counting rule is n/a (None).
+of the module that first used it. A row that ran an op with no counting rule keeps what was
+counted and is incomplete (``Row.complete`` False, the op named in ``uncounted_ops``); the totals
+are then a lower bound. A row is n/a (None) only when nothing in it could be counted.
 """
 
 from __future__ import annotations
@@ -114,9 +116,10 @@ def _kind(scope: Scope) -> str:
 
 
 def traced_row(scope: Scope, itemsize: int, name: str, detail: str) -> Row:
-    """A module outside the analytic model (or a forward remainder), counted by the trace; n/a
-    when it ran an op with no counting rule."""
-    unknown = bool(scope.uncounted)
+    """A module outside the analytic model (or a forward remainder), counted by the trace. An
+    op with no counting rule makes it incomplete: it keeps every MAC and elementwise op counted;
+    n/a only when such ops are all it ran (nothing known)."""
+    unknown = bool(scope.uncounted) and not +scope.counts
     macs, eltwise = scope.counts[MACS], scope.counts[ELTWISE]
     kind = _kind(scope) if not unknown else OTHER
     leaf = detail != FORWARD_OPS
@@ -132,6 +135,7 @@ def traced_row(scope: Scope, itemsize: int, name: str, detail: str) -> Row:
         moved,
         _shape(scope),
         detail,
+        complete=not scope.uncounted,
     )
     return _traced(row, scope)
 
@@ -156,7 +160,8 @@ def _leaf(scope: Scope, itemsize: int, traced: bool, out: _Rows) -> None:
     if not traced:
         out.uncounted.append(label)
         row = Row(scope.name, OTHER, scope.params, scope.norm_params, None, None, 0, _shape(scope))
-        out.rows.append(replace(row, detail=f"{type(scope.module).__name__} (needs the trace)"))
+        detail = f"{type(scope.module).__name__} (needs the trace)"
+        out.rows.append(replace(row, detail=detail, complete=False))
         return
     row = traced_row(scope, itemsize, scope.name, f"{type(scope.module).__name__} (traced)")
     if row.macs_analytic != 0 or row.elementwise_ops != 0 or row.params or row.norm_params:
@@ -179,7 +184,9 @@ def build_rows(observed: Observed, itemsize: int) -> _Rows:
             name = f"{scope.name or 'model'} (forward)"
             row = traced_row(scope, itemsize, name, FORWARD_OPS)
             if not observed.counted:  # parameters only: its ops need the trace
-                row = replace(row, kind=OTHER, macs_analytic=None, elementwise_ops=None)
+                row = replace(
+                    row, kind=OTHER, macs_analytic=None, elementwise_ops=None, complete=False
+                )
             out.rows.append(row)
     for owner, (params, norm) in observed.unused.items():
         ran = owner in observed.scopes
@@ -250,11 +257,12 @@ def _notes(found: _Rows, observed: Observed, rows: list[Row]) -> list[str]:
         notes.append(
             f"parameters that no op used on this input (counted, 0 MACs): {', '.join(idle)}"
         )
-    unknown = [r.name for r in rows if r.macs_analytic is None]
-    if unknown and observed.counted:
+    partial = [r.name or "model" for r in rows if r.uncounted_ops and not r.complete]
+    if partial and observed.counted:
         notes.append(
-            "n/a rows ran an op with no counting rule (listed above by name); the totals leave "
-            f"them out: {', '.join(unknown)}"
+            "incomplete rows ran an op with no counting rule (listed above by name): they keep "
+            "every MAC and elementwise op counted (n/a where nothing was), so the totals are a "
+            f"lower bound: {', '.join(partial)}"
         )
     if any(isinstance(s.module, ATTENTION) for s in observed.scopes.values()):
         notes.append(FAST_PATH_NOTE)
@@ -279,6 +287,7 @@ def _totals(rows: list[Row], output: Any, traced: bool) -> Row:
         _sum([r.elementwise_ops for r in counted]),
         sum(r.bytes for r in rows),
         "x".join(str(d) for d in out[0].shape[1:]) if out else "",
+        complete=all(r.complete for r in rows),
     )
     if not traced:
         return totals

@@ -119,7 +119,11 @@ def uncounted(rows: Iterable[Row]) -> Text | None:
     if not ops:
         return None
     listed = ", ".join(f"{k} ×{v}" for k, v in sorted(ops.items()))
-    return Text(f"ops the tracer could not count (shown as n/a, not 0): {listed}", style="yellow")
+    return Text(
+        f"ops the tracer could not count (rows that ran them keep what was counted and are a "
+        f"lower bound, ≥; n/a only where nothing was, never 0): {listed}",
+        style="yellow",
+    )
 
 
 def footer(rows: Iterable[Row], notes: Iterable[str], rule: str) -> list[Text]:

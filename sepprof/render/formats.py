@@ -25,6 +25,12 @@ def count(value: int | None, units: str = "macs") -> str:
     return human(macs_to_flops(value) if units == "flops" else value, 4)
 
 
+def bound(value: int | None, complete: bool, units: str = "macs") -> str:
+    """``count``, as ``≥ 3.846G`` when it is a lower bound (an op with no counting rule ran)."""
+    text = count(value, units)
+    return text if complete or value is None else f"≥ {text}"
+
+
 def number(value: float | None, digits: int = 3) -> str:
     """A count (params, bytes, ops) with a K/M/G/T suffix."""
     return human(value, digits)

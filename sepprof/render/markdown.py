@@ -197,8 +197,11 @@ def types_markdown(result: ProfileResult) -> str:
         f"whole network {lat.median:.3g} ms {spread(lat)} on {d}"
         for d, lat in totals.latency_ms.items()
     )
+    macs = ("" if totals.complete else "≥ ") + number(totals.macs_analytic, 4)
+    missing = ", ".join(f"{k} ×{v}" for k, v in sorted(totals.uncounted_ops.items()))
+    bound = "" if totals.complete else f" (a lower bound; not counted: {missing or 'n/a rows'})"
     return (
-        table(header, rows) + f"\nTotal: {number(totals.macs_analytic, 4)} MACs, "
+        table(header, rows) + f"\nTotal: {macs} MACs{markdown_text(bound)}, "
         f"{number(totals.params + totals.norm_params, 4)} params (incl. BatchNorm)"
         + (f"; {lat}" if lat else "")
         + ".\n"

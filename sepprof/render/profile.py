@@ -18,7 +18,7 @@ from sepprof.render.console import (
     unstable_note,
 )
 from sepprof.render.fit import FitTable, new_table
-from sepprof.render.formats import change, count, number, share, spread, unit_name
+from sepprof.render.formats import bound, change, count, number, share, spread, unit_name
 from sepprof.results import ProfileResult, Row
 
 
@@ -35,7 +35,7 @@ def profile_layers(result: ProfileResult, units: str = "macs", wide: bool = Fals
     table = new_table(title, wide)
     _layer_columns(table, unit, devices)
     for i, (row, part) in enumerate(zip(result.layers, result.layer_shares, strict=True), 1):
-        macs = Text(count(row.macs_analytic, units))
+        macs = Text(bound(row.macs_analytic, row.complete, units))
         if row.traced_ok is not None:
             macs.append(" ")
             macs.append_text(traced_cell(row, units))
@@ -110,7 +110,9 @@ def profile_types(result: ProfileResult, units: str = "macs", wide: bool = False
 def totals_line(label: str, row: Row, units: str) -> Text:
     """``total: 568.7M MACs, 4.2M params (+...BatchNorm), ... traced ✓; cpu 12 ms ±3% ...``."""
     text = Text(f"{label}: ", style="bold")
-    text.append(f"{count(row.macs_analytic, units)} {unit_name(units)}", style="cyan")
+    text.append(f"{bound(row.macs_analytic, row.complete, units)} {unit_name(units)}", style="cyan")
+    if not row.complete:
+        text.append(" (a lower bound: some ops were not counted, see below)")
     text.append(
         f", {number(row.params, 4)} params (+{number(row.norm_params)} BatchNorm = "
         f"{number(row.params + row.norm_params, 4)}), {number(row.elementwise_ops)} "

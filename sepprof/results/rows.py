@@ -34,7 +34,7 @@ class Row:
     kind: str
     params: int
     norm_params: int
-    macs_analytic: int | None  # None: "n/a", a row that ran an op with no counting rule
+    macs_analytic: int | None  # None: "n/a", nothing in the row could be counted
     elementwise_ops: int | None
     bytes: int
     shape: str = ""
@@ -48,6 +48,9 @@ class Row:
     params_traced: int | None = None
     elementwise_traced: int | None = None
     uncounted_ops: dict[str, int] = field(default_factory=dict)
+    # False: an op with no counting rule ran in the row's counts (or, for totals, in any row, or
+    # a row was n/a), so its MACs and elementwise ops are what was counted: a lower bound
+    complete: bool = True
     latency_ms: dict[str, Latency] = field(default_factory=dict)
     roofline: dict[str, Roof] = field(default_factory=dict)
     stages: tuple[Row, ...] = ()
@@ -120,6 +123,7 @@ class Row:
             "bytes": self.bytes,
             "intensity": self.intensity,
             "uncounted_ops": dict(self.uncounted_ops),
+            "complete": self.complete,
             "latency_ms": {k: v.to_dict() for k, v in self.latency_ms.items()},
             "roofline": {k: v.to_dict() for k, v in self.roofline.items()},
             "achieved": {
@@ -156,6 +160,7 @@ class Row:
             params_traced=d.get("params_traced"),
             elementwise_traced=d.get("elementwise_ops_traced"),
             uncounted_ops=dict(d.get("uncounted_ops", {})),
+            complete=bool(d.get("complete", d.get("macs_analytic", d.get("macs", 0)) is not None)),
             latency_ms={k: Latency.from_dict(v) for k, v in d.get("latency_ms", {}).items()},
             roofline={k: Roof(**v) for k, v in d.get("roofline", {}).items()},
             stages=tuple(cls.from_dict(s) for s in d.get("stages", ())),

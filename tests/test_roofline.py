@@ -63,13 +63,13 @@ def test_calibrate_keeps_the_stored_roof_unless_forced(monkeypatch):
     measured = iter([calibration(), calibration(peak=97e9), calibration(peak=97e9)])
     monkeypatch.setattr(cal, "calibrate", lambda device, dtype, threads, tick=None: next(measured))
     opts = TimingOptions(threads=2)
-    first = calibrate(opts)[0]
+    first = calibrate(opts, probe_seconds=0)[0]
     assert first.path is not None and "saved to" in first.message
-    second = calibrate(opts)[0]
+    second = calibrate(opts, probe_seconds=0)[0]
     assert second.path is None and "not saved: its peak is 52% below" in second.message
     assert "--force" in second.message
     assert cal.load_calibration("cpu", "fp32", 2).peak_flops == 200e9  # kept
-    forced = calibrate(opts, force=True)[0]
+    forced = calibrate(opts, force=True, probe_seconds=0)[0]
     assert forced.path is not None
     assert cal.load_calibration("cpu", "fp32", 2).peak_flops == 97e9
 

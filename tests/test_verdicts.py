@@ -245,3 +245,61 @@ def test_the_drift_store_learns_from_earlier_commands(tmp_path, monkeypatch):
     assert store.load_drift("cpu", 2, store.LATENCY).sigma is None  # another kind
     (tmp_path / "drift.json").write_text("{not json")
     assert store.load_drift("cpu", 2).sigma is None
+
+
+def test_the_drift_probe_stores_runs_that_teach_the_next_command_a_drift(tmp_path, monkeypatch):
+    """calibrate's probe on a machine with no history: short paired measurements (recorded
+    here, alternately 5x and 5.5x, each with identical rounds) stored as runs; the next command
+    learns the drift of those estimates, and a machine that has one is not probed again."""
+    import itertools
+
+    import sepprof.timing.calibration as cal
+    import sepprof.timing.timer as timer
+    from sepprof.commands.calibrate import calibrate
+    from sepprof.timing import drift as store
+    from sepprof.timing.options import TimingOptions
+
+    monkeypatch.setenv("SEPPROF_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(store, "device_name", lambda device: "test cpu")
+    ratios = itertools.cycle([5.0, 5.5])
+
+    def recorded(items, **_):
+        r = next(ratios)
+        return {"standard": lat([r] * 5), "separable": lat([1.0] * 5)}
+
+    class Meter:  # others' CPU while the probe timed: none, then two busy cores
+        during = 0.0
+
+        def start(self):
+            return self
+
+        def stop(self):
+            return Meter.during
+
+    import sepprof.timing.contention as contention
+
+    monkeypatch.setattr(contention, "Meter", Meter)
+    monkeypatch.setattr(contention, "others_cpu", lambda *a, **k: 0.0)
+    monkeypatch.setattr(timer, "measure", recorded)
+    Meter.during = 99.0
+    assert store.probe("cpu", 2, seconds=0.1) == 0  # contended: nothing stored
+    assert store.load_drift("cpu", 2).repeats == 0
+    Meter.during = 0.0
+    ratios = itertools.cycle([5.0, 5.5])
+    runs = store.probe("cpu", 2, seconds=0.2)
+    assert runs >= 4
+    drift = store.load_drift("cpu", 2)
+    values = [math.log(5.0), math.log(5.5)] * (runs // 2) + [math.log(5.0)] * (runs % 2)
+    mean = sum(values) / runs
+    expected = math.sqrt(sum((v - mean) ** 2 for v in values) / (runs - 1))
+    assert drift.repeats == runs - 1 and drift.sigma == pytest.approx(expected)
+    monkeypatch.setattr(cal, "calibrate", lambda *a, **k: _a_calibration())
+    monkeypatch.setattr(store, "probe", lambda *a, **k: pytest.fail("probed again"))
+    (done,) = calibrate(TimingOptions(threads=2), probe_seconds=30)
+    assert "cpu: drift ±" in done.message
+
+
+def _a_calibration():
+    from sepprof.results.calibration import Calibration
+
+    return Calibration("cpu", "test cpu", "fp32", 2, "2.13", 1e11, "mm", 3e10, None, None)

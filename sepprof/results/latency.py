@@ -271,7 +271,8 @@ def _instability(
             f"unstable: only {len(ratios)} paired round(s), at least {MIN_ROUNDS} are needed "
             "to judge a speedup; use more --rounds"
         )
-    outside = [m for m in medians if not low <= m <= high]
+    slack = (high - low) / 2  # a process just past an end is noise; half a width past is not
+    outside = [m for m in medians if not low - slack <= m <= high + slack]
     if outside:
         shown = ", ".join(f"{m:.2f}x" for m in medians)
         return (

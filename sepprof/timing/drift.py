@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,44 @@ def _own_log_half(samples: tuple[float, ...], processes: tuple[int, ...]) -> flo
     before any drift was added (the same fixed-seed bootstrap)."""
     low, high = hierarchical_interval(by_process(list(samples), processes))
     return (math.log(high) - math.log(low)) / 2
+
+
+PROBE_KEY = "probe|k=3 cin=256 cout=256 size=56|standard->separable"
+
+
+def probe(device: str, threads: int, seconds: float, tick: Callable[[], None] | None = None) -> int:
+    """A short drift probe for a machine with no history yet: the worked example's standard and
+    separable variants timed in short paired measurements (5 rounds each) back to back for
+    ``seconds``, every one stored as a run, so that the next command has a drift to add. Returns
+    how many runs were stored; ``tick`` is called once a second."""
+    import time
+
+    import torch
+
+    from sepprof.models.variants import build_block, random_input
+    from sepprof.spec.blocks import layer_variant
+    from sepprof.spec.layer import LayerSpec, parse_variants
+    from sepprof.timing.contention import Contention, Meter, others_cpu
+    from sepprof.timing.options import default_threads
+    from sepprof.timing.timer import measure, tune_allocator
+
+    tune_allocator()  # as a compare times, by default
+    layer = LayerSpec(k=3, cin=256, cout=256, size=56)
+    blocks = [layer_variant(layer, v) for v in parse_variants("standard,separable", layer)]
+    modules = [build_block(b).to(device) for b in blocks]
+    x = random_input(1, blocks[0].inp, device)
+    items = {b.name: (lambda m=m: m(x)) for b, m in zip(blocks, modules, strict=True)}
+    stored, ticked, start = 0, 0, time.monotonic()
+    with torch.inference_mode():
+        while time.monotonic() < start + seconds:
+            before, meter = others_cpu(), Meter().start()
+            lat = measure(items, device=device, n_threads=threads, rounds=5, min_time=0.02)
+            busy = Contention(device, threads, default_threads(), before, meter.stop())
+            if not busy.reason:  # a contended run teaches nothing of a quiet machine's drift
+                speedup = Speedup.of(lat["standard"], lat["separable"])
+                record(device, threads, speedup_estimates({PROBE_KEY: speedup}))
+                stored += 1
+            while tick and ticked < min(seconds, time.monotonic() - start):
+                tick()
+                ticked += 1
+    return stored

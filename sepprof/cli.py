@@ -122,12 +122,12 @@ def compare(
         fail("--mode: several modes side by side apply to one layer, not to --config")
     with progress_bar(not flags.as_json) as progress:
         if config is not None:
-            run = dict(trace=flags.traced, timing=runs[0], progress=progress)
+            run = dict(trace=flags.traced, timing=runs[0], progress=progress, train=flags.train)
             result: Any = cmd.compare_file(config, variants, **run)
         else:
             layer = {name: ctx.params[name] for name in LAYER_FLAGS}
             chosen = cmd.DEFAULT_VARIANTS if variants is None else variants  # '' is ','
-            result = cmd.compare_modes(layer, chosen, runs, flags.traced, progress)
+            result = cmd.compare_modes(layer, chosen, runs, flags.traced, progress, flags.train)
     emit(result, flags.as_json, lambda r: compare_view(r, flags.units, flags.wide))
     if not flags.as_json and len(runs) > 1:
         from sepprof.render.compare import modes_line
@@ -181,7 +181,7 @@ def profile(
         fail(f"{', '.join(wrong)}: only for {'a network file' if model else '--model'}")
     opts = flags.timing()
     with progress_bar(not flags.as_json) as progress:
-        run = dict(trace=flags.traced, timing=opts, progress=progress)
+        run = dict(trace=flags.traced, timing=opts, progress=progress, train=flags.train)
         if model is not None:
             from sepprof.commands.model_profile import profile_factory
 

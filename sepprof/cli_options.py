@@ -111,6 +111,12 @@ class Flags:
     def traced(self) -> bool:
         return not self.values.get("analytic")
 
+    @property
+    def train(self) -> bool:
+        """``--mode`` names train (alone or beside inference): the backward pass is counted,
+        timed or not."""
+        return "train" in [m.strip() for m in str(self.values.get("mode", "")).split(",")]
+
     def timing(self, **fixed: Any) -> Any:
         """Validated ``TimingOptions`` (``fixed`` fills what the command has no flag for); None
         when not timed, after refusing a device this machine does not have."""
@@ -131,11 +137,13 @@ class Flags:
 
     def timings(self) -> list[Any]:
         """One ``TimingOptions`` per mode of ``--mode`` (``inference,train``: both, to be shown
-        side by side); ``[None]`` when not timed."""
+        side by side); ``[None]`` when not timed, each mode checked (``train`` then counts the
+        backward pass)."""
         modes = [m.strip() for m in str(self.values.get("mode", "inference")).split(",")]
-        if not self.timed or len(modes) == 1:
+        if len(modes) == 1:
             return [self.timing()]
-        return [Flags({**self.values, "mode": m}).timing() for m in dict.fromkeys(modes)]
+        runs = [Flags({**self.values, "mode": m}).timing() for m in dict.fromkeys(modes)]
+        return runs if self.timed else [None]
 
 
 def _check_cuda(opts: Any) -> None:

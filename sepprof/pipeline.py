@@ -145,6 +145,12 @@ def with_backward(target: Target, counts: Backward) -> Target:
     return replace(target, row=row, parts=parts)
 
 
+def trains(timing: Any, train: bool = False) -> bool:
+    """Whether a command counts a training step: ``--mode train`` timed (``timing``'s mode) or
+    untimed (``train``, since ``--no-time`` leaves no ``TimingOptions``)."""
+    return train or getattr(timing, "mode", "inference") == "train"
+
+
 def measure(
     targets: list[Target],
     *,
@@ -152,6 +158,7 @@ def measure(
     itemsize: int,
     trace: Callable[[], Traced] | None = None,
     backward: Callable[[], Backward] | None = None,
+    train: bool = False,
     trace_bytes: int = 0,
     trace_what: str = "tracing",
     items: Callable[[str], Items] | None = None,
@@ -162,7 +169,8 @@ def measure(
 ) -> Measured:
     """guard -> trace -> time -> roofline -> attach, for analytic ``targets``: ``trace()``
     runs once (after refusing ``trace_bytes`` over half the free memory); with ``--mode train``
-    ``backward()`` counts the backward pass; ``items(device)`` are timed in the same rounds on
+    (``timing``'s mode, or ``train`` when nothing is timed) ``backward()`` counts the backward
+    pass; ``items(device)`` are timed in the same rounds on
     every device of ``timing``."""
     env: dict[str, Any] = {"traced": trace is not None, "timed": timing is not None}
     notes: list[str] = []
@@ -174,7 +182,7 @@ def measure(
             done()
         targets = [with_traced(t, traced) for t in targets]
         notes.extend(traced.notes)
-    if backward is not None and getattr(timing, "mode", "inference") == "train":
+    if backward is not None and trains(timing, train):
         counts = backward()
         targets = [with_backward(t, counts) for t in targets]
     if timing is not None and items is not None:

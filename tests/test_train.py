@@ -153,3 +153,150 @@ def test_training_a_batchnorm_on_one_value_per_channel_exits_2_with_the_fix():
     module = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 1), torch.nn.BatchNorm2d(2))
     with pytest.raises(UserError, match="use a larger --batch or input size"):
         prepare(module, [torch.ones(1, 2, 1, 1)], "eager", "train")
+
+
+# --mode train with and without timing (#24): the backward pass is a count, so --no-time gives it
+
+FAST = ["--rounds", "1", "--min-time", "0.001", "--processes", "1"]
+SMALL_MODEL = """from torch import nn
+
+
+def small():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.Linear(288, 5)
+    )
+"""
+# by hand, batch 2 on 3x6x6: conv 3->8 3x3 (same padding) = N*Ho*Wo*Cout*Cin*k^2, fc 288 -> 5
+CONV_FWD = 2 * 6 * 6 * 8 * 3 * 9  # 15,552
+FC_FWD = 2 * 288 * 5  # 2,880
+# backward: the conv is the first layer and its input (the image) needs no gradient, so grad-weight
+# only (1x); the fc's input comes after parameters (conv, BN), so grad-input + grad-weight (2x)
+CONV_BWD, FC_BWD = CONV_FWD, 2 * FC_FWD
+SMALL_BACKWARD = CONV_BWD + FC_BWD  # 21,312
+
+
+def _small(tmp_path) -> list[str]:
+    path = tmp_path / "small.py"
+    path.write_text(SMALL_MODEL)
+    return ["profile", "--model", f"{path}:small", "--input", "2,3,6,6", "--mode", "train"]
+
+
+def _train_counts(doc: dict) -> tuple:
+    keys = ("macs_backward", "macs_backward_flop_counter", "macs_train")
+    return tuple(doc["totals"][k] for k in keys), [r["macs_backward"] for r in doc["layers"]]
+
+
+def test_model_train_counts_without_timing_are_the_hand_formula_and_the_timed_ones(cli, tmp_path):
+    untimed = cli(*_small(tmp_path), "--no-time", "--json")
+    assert untimed.code == 0, untimed.err
+    totals, layers = _train_counts(untimed.json())
+    assert totals == (SMALL_BACKWARD, SMALL_BACKWARD, CONV_FWD + FC_FWD + SMALL_BACKWARD)
+    assert layers == [CONV_BWD, 0, 0, FC_BWD]  # conv, BN, ReLU, fc (BN/ReLU: no MACs backward)
+    timed = cli(*_small(tmp_path), *FAST, "--json")
+    assert timed.code == 0, timed.err
+    assert _train_counts(timed.json()) == (totals, layers)
+    assert timed.json()["totals"]["latency_ms"]
+    shown = cli(*_small(tmp_path), "--no-time")
+    assert shown.code == 0, shown.err
+    assert "training step 39.74K MACs = 18.43K forward + 21.31K backward" in shown.out
+    assert "torch's counter agrees" in shown.out
+
+
+def test_model_inference_counts_no_backward(cli, tmp_path):
+    args = [a for a in _small(tmp_path) if a not in ("--mode", "train")]
+    run = cli(*args, "--no-time", "--json")
+    assert run.code == 0, run.err
+    assert run.json()["totals"]["macs_backward"] is None
+    assert "training step" not in cli(*args, "--no-time").out
+
+
+def test_model_train_counts_reach_the_markdown(tmp_path):
+    from sepprof.commands.model_profile import profile_model
+    from sepprof.render.markdown import types_markdown
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(288, 5),
+    )
+    result = profile_model(model, (2, 3, 6, 6), train=True)
+    assert result.totals.macs_backward == SMALL_BACKWARD
+    assert "Training: training step 39.74K MACs = 18.43K forward + 21.31K backward" in (
+        types_markdown(result)
+    )
+    assert profile_model(model, (2, 3, 6, 6)).totals.macs_backward is None
+
+
+@pytest.mark.parametrize("mode", ["train", "inference,train"])
+def test_compare_train_counts_without_timing(cli, mode):
+    """The hand formulas of test_cli_compare's timed test: every layer of compare needs
+    grad-input, so backward = 2x forward."""
+    run = cli("compare", "--cout", "32", "--size", "8", "--mode", mode, "--no-time", "--json")
+    assert run.code == 0, run.err
+    std, sep = run.json()["variants"]
+    hw, c, k2 = 8 * 8, 32, 9
+    dw, pw = hw * c * k2, hw * c * c
+    assert std["macs_backward"] == 2 * hw * c * c * k2 == std["macs_backward_flop_counter"]
+    assert sep["macs_backward"] == 2 * (dw + pw) == sep["macs_backward_flop_counter"]
+    assert [s["macs_backward"] for s in sep["stages"]] == [2 * dw, 2 * pw]
+    shown = cli("compare", "--cout", "32", "--size", "8", "--mode", mode, "--no-time")
+    assert f"separable: training step {3 * (dw + pw) / 1000:.4g}K MACs" in shown.out
+
+
+def test_compare_train_counts_reach_the_markdown():
+    from sepprof.commands.compare import compare
+    from sepprof.render.markdown import compare_markdown
+
+    result = compare(cout=32, size=8, trace=False, train=True)
+    hw, c, k2 = 8 * 8, 32, 9
+    assert result.variants[0].macs_backward == 2 * hw * c * c * k2
+    assert "- standard: training step" in compare_markdown(result)
+    assert "training step" not in compare_markdown(compare(cout=32, size=8, trace=False))
+
+
+TINY_NET = """name: tiny
+input: [3, 16, 16]
+defaults: {act: relu, bn: true}
+blocks:
+  - conv: {name: stem, k: 3, cout: 8, stride: 2}
+  - separable: {name: sep, k: 3, cout: 16}
+  - pool: {name: pool, kind: avg, global: true}
+  - fc: {name: fc, cout: 10}
+"""
+# by hand, batch 1: stem 3->8 3x3 stride 2 on 16x16 -> 8x8; depthwise 3x3 and pointwise 8->16 on
+# 8x8; global pool; fc 16 -> 10. The stem reads the image (grad-weight only, 1x); every later
+# conv/fc comes after parameters (2x); the pool has no MACs.
+STEM, DW, PW, FC = 8 * 8 * 8 * 3 * 9, 8 * 8 * 8 * 9, 8 * 8 * 8 * 16, 16 * 10
+TINY_LAYERS = [STEM, 2 * DW, 2 * PW, 0, 2 * FC]
+
+
+def test_network_train_counts_without_timing_equal_the_hand_formula_and_the_timed_ones(
+    cli, tmp_path
+):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_NET)
+    net = ["profile", str(path), "--mode", "train"]
+    untimed = cli(*net, "--no-time", "--json")
+    assert untimed.code == 0, untimed.err
+    totals, layers = _train_counts(untimed.json())
+    assert layers == TINY_LAYERS
+    forward = STEM + DW + PW + FC
+    assert totals == (sum(TINY_LAYERS), sum(TINY_LAYERS), forward + sum(TINY_LAYERS))
+    assert "total: training step" in cli(*net, "--no-time").out
+    timed = cli(*net, *FAST, "--json")
+    assert timed.code == 0, timed.err
+    assert _train_counts(timed.json()) == (totals, layers)
+
+
+def test_network_train_counts_where_batchnorm_cannot_train_on_one_value():
+    """At 32 px MobileNetV1 ends on 1x1: BatchNorm refuses training mode at batch 1, so torch's
+    counter counts the step in eval mode (the same MACs) instead of failing the count."""
+    from sepprof.commands.profile import profile
+    from sepprof.spec.network import Options
+
+    result = profile("configs/networks/mobilenet_v1.yaml", Options(1.0, 32, None), train=True)
+    totals = result.totals
+    assert totals.macs_backward == totals.macs_backward_flop_counter
+    assert totals.macs_backward == sum(r.macs_backward for r in result.layers)

@@ -34,10 +34,12 @@ def compare(
     timing: Any = None,
     stages: bool = True,
     progress: Progress | None = None,
+    train: bool = False,
     **layer_fields: Any,
 ) -> CompareResult:
     """Compare variants of one layer: analytic counts, traced counts (``trace``) and latency
-    (``timing``, a ``TimingOptions``) of each variant and, with ``stages``, of each stage.
+    (``timing``, a ``TimingOptions``) of each variant and, with ``stages``, of each stage; the
+    backward pass counted too with ``timing``'s mode train, or ``train`` when not timed.
 
     >>> r = compare(k=3, cin=256, cout=256, variants=["standard", "separable"], trace=False)
     >>> round(r.comparisons[0].macs_ratio, 5)
@@ -58,6 +60,7 @@ def compare(
         itemsize=itemsize,
         trace=(lambda: _trace(blocks, spec.batch)) if trace else None,
         backward=lambda: _backward(blocks, spec.batch, trace),
+        train=train,
         trace_bytes=_ops_bytes(largest, spec.batch, itemsize),
         trace_what=f"variant {largest.name}",
         items=lambda device: _items(blocks, spec.batch, device, timing, stages),
@@ -106,6 +109,7 @@ def compare_file(
     trace: bool = True,
     timing: Any = None,
     progress: Progress | None = None,
+    train: bool = False,
 ) -> CompareSet:
     """``compare --config``: every layer of a layers file (``variants`` overrides the file's),
     each layer's variants checked before anything is measured."""
@@ -113,7 +117,7 @@ def compare_file(
     names = (file_variants or DEFAULT_VARIANTS) if variants is None else variants
     chosen = [as_variants(names, layer) for layer in layers]
     results = [
-        compare(layer, picked, trace=trace, timing=timing, progress=progress)
+        compare(layer, picked, trace=trace, timing=timing, progress=progress, train=train)
         for layer, picked in zip(layers, chosen, strict=True)
     ]
     return CompareSet(str(path), tuple(results))
@@ -125,10 +129,15 @@ def compare_modes(
     timings: Sequence[Any],
     trace: bool = True,
     progress: Progress | None = None,
+    train: bool = False,
 ) -> CompareResult | CompareSet:
     """``--mode inference,train``: the same layer timed once per mode (one ``TimingOptions``
-    each), as one set whose results the summary shows side by side; one mode, one result."""
-    results = [compare(layer, variants, trace=trace, timing=t, progress=progress) for t in timings]
+    each), as one set whose results the summary shows side by side; one mode, one result.
+    Untimed (``[None]``), one result, its backward pass counted when ``train``."""
+    run = dict(trace=trace, progress=progress)
+    results = [
+        compare(layer, variants, timing=t, train=train and t is None, **run) for t in timings
+    ]
     if len(results) == 1:
         return results[0]
     modes = ",".join(getattr(t, "mode", "inference") for t in timings)

@@ -15,8 +15,8 @@ from sepprof.count.costs import COUNTING_RULE
 from sepprof.count.model_count import Counted, count_model
 from sepprof.environment import environment
 from sepprof.models.model import ModelInputs, as_inputs
-from sepprof.pipeline import Target, measure
-from sepprof.results import ProfileResult
+from sepprof.pipeline import Target, measure, trains
+from sepprof.results import ProfileResult, Row
 from sepprof.timing.options import Progress
 from sepprof.units import DTYPE_BYTES
 
@@ -77,6 +77,46 @@ def time_modules(
     return replace(measured, rows=no_roof)
 
 
+def _backward(
+    model: nn.Module, counted: Counted, inputs: ModelInputs, trace: bool, notes: list[str]
+) -> tuple[tuple[Row, ...], Row]:
+    """Rows and totals with ``--mode train``'s backward MACs: by the rule on each row, and
+    torch's counter on the whole model (``trace``; a note where it cannot run one step)."""
+    from sepprof.count.backward import model_rows
+
+    trainable = [(r.macs_analytic, r.params + r.norm_params > 0) for r in counted.rows]
+    costs = model_rows(trainable)
+    rows = tuple(replace(r, macs_backward=c.macs) for r, c in zip(counted.rows, costs, strict=True))
+    totals = replace(counted.totals, macs_backward=sum(c.macs for c in costs))
+    if trace:
+        step, why = _torch_step(model, counted, inputs)
+        if step is None:
+            notes.append(f"--mode train: torch's counter did not check the backward MACs ({why})")
+        else:
+            totals = replace(
+                totals,
+                macs_backward_flop_counter=step.backward_macs_corrected,
+                macs_backward_flop_counter_excess=step.grad_weight_excess,
+            )
+    return rows, totals
+
+
+def _torch_step(model: nn.Module, counted: Counted, inputs: ModelInputs) -> tuple[Any, str]:
+    """torch's count of one training step of the model, or None and why not."""
+    import torch
+
+    from sepprof.count.backward_trace import model_step
+
+    if inputs.kwargs or not all(isinstance(a, torch.Tensor) for a in inputs.args):
+        return None, "the model takes keyword or non-tensor inputs"
+    if not isinstance(counted.output, torch.Tensor):
+        return None, "the model's output is not one tensor"
+    try:
+        return model_step(model, inputs.args), ""
+    except (RuntimeError, ValueError) as exc:
+        return None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def _network(model: nn.Module, inputs: ModelInputs, name: str | None) -> dict[str, Any]:
     kind = type(model)
     first = inputs.tensors[0].shape if inputs.tensors else ()
@@ -104,20 +144,25 @@ def profile_model(
     timing: Any = None,
     progress: Progress | None = None,
     name: str | None = None,
+    train: bool = False,
 ) -> ProfileResult:
     """Profile any model on ``inputs`` (a ``ModelInputs``, or one input's shape): analytic rows
     checked by the tracer and torch's counter (``trace``), totals that are sums of rows, by-type
     shares, and the whole network's latency (``timing``).
 
     The model runs in eval mode and gets its mode back; ``name`` labels it (the ``--model``
-    spec, say)."""
+    spec, say). With ``timing``'s mode train, or ``train`` when not timed, each row and the
+    totals also get the backward pass's MACs (``count.backward.model_rows``), the totals checked
+    by torch's counter (``trace``)."""
     inputs = as_inputs(inputs)
     dtype = getattr(timing, "dtype", "fp32")
     done = progress("counting the model", 1) if progress else None
     counted = count_model(model, inputs, trace=trace, itemsize=DTYPE_BYTES[dtype])
     if done:
         done()
-    totals, notes = counted.totals, list(counted.notes)
+    rows, totals, notes = counted.rows, counted.totals, list(counted.notes)
+    if trains(timing, train):
+        rows, totals = _backward(model, counted, inputs, trace, notes)
     extra: dict[str, Any] = {"dtype": dtype, "batch": inputs.batch}
     if timing is not None:
         measured = time_modules({NETWORK: (model, inputs)}, {NETWORK: totals}, timing, progress)
@@ -127,8 +172,8 @@ def profile_model(
     return ProfileResult(
         environment(**{**extra, "traced": counted.traced, "timed": timing is not None}),
         _network(model, inputs, name),
-        counted.rows,
-        by_type(list(counted.rows)),
+        rows,
+        by_type(list(rows)),
         totals,
         None,
         tuple(notes),

@@ -12,7 +12,7 @@ from sepprof.count.memory import blocks_bytes, estimate_bytes
 from sepprof.count.rows import stage_row
 from sepprof.environment import environment
 from sepprof.errors import UserError
-from sepprof.pipeline import Target, Traced, measure
+from sepprof.pipeline import Backward, Target, Traced, measure
 from sepprof.results import ProfileResult, Row, TypeShare
 from sepprof.spec.network import Network, Options, load_network
 from sepprof.spec.ops import Block, Plan, Stage, stage_path
@@ -48,10 +48,12 @@ def profile(
     timing: Any = None,
     stages: bool = True,
     progress: Progress | None = None,
+    train: bool = False,
 ) -> ProfileResult:
     """Profile a network (a ``Network`` or the path of its YAML file) under ``options``
     (multipliers, ``--as`` rewrite): analytic rows, traced counts (``trace``) and latency per
-    layer (unless not ``stages``) and for the whole network (``timing``, a ``TimingOptions``).
+    layer (unless not ``stages``) and for the whole network (``timing``, a ``TimingOptions``);
+    the backward pass counted too with ``timing``'s mode train, or ``train`` when not timed.
 
     >>> r = profile("configs/networks/mobilenet_v1.yaml", trace=False)
     >>> r.totals.macs_analytic, r.totals.params + r.totals.norm_params
@@ -71,6 +73,8 @@ def profile(
         batch=batch,
         itemsize=itemsize,
         trace=(lambda: _trace(plan, batch)) if trace else None,
+        backward=lambda: _backward(plans, batch, trace),
+        train=train,
         trace_bytes=estimate_bytes([op for _, s in plan.stages() for op in s.ops], batch, itemsize),
         trace_what=f"network {plan.name}",
         items=lambda device: plan_items(plans, batch, device, timing, NETWORK if stages else ""),
@@ -146,6 +150,27 @@ def _trace(plan: Plan, batch: int) -> Traced:
     peer = fvcore_plan(plan, batch)
     notes = tuple(skipped_note({NETWORK: peer}))
     return Traced(counts, {NETWORK: torch_macs}, {NETWORK: peer.macs}, notes)
+
+
+def _backward(plans: dict[str, Plan], batch: int, trace: bool) -> Backward:
+    """``--mode train``: each layer's and the network's backward MACs by the rule (the image
+    needs no gradient), the network's by torch's counter (``trace``) as the peer check, and the
+    network as written before ``--as`` (its total only)."""
+    from sepprof.count.backward import plan_backward, plan_rows
+
+    plan = plans[NETWORK]
+    counts: dict[str, tuple[int, int | None, int | None]] = {
+        k: (c.macs, None, None) for k, c in plan_rows(plan, NETWORK, batch).items()
+    }
+    if trace:
+        from sepprof.count.backward_trace import plan_step
+
+        step = plan_step(plan, batch)
+        analytic = counts[NETWORK][0]
+        counts[NETWORK] = (analytic, step.backward_macs_corrected, step.grad_weight_excess)
+    if BEFORE in plans:
+        counts[BEFORE] = (plan_backward(plans[BEFORE], batch).macs, None, None)
+    return counts
 
 
 def _folding(plan: Plan, batch: int, env: dict[str, Any]) -> list[str]:

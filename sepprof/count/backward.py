@@ -6,6 +6,9 @@ grad-weight (a conv of the input with the output gradient), so it costs 2x the f
 depthwise and grouped convs included. grad-input is skipped where autograd skips it: when nothing
 before the op needs a gradient, i.e. the first conv of a network, whose input is the image (1x).
 A ``compare`` variant or stage is a layer inside a network, so its input needs a gradient (2x).
+A ``profile --model`` row is ruled the same way in the order the modules ran: a row with
+parameters costs grad-weight, plus grad-input once an earlier row held parameters; a row without
+parameters (a matmul of two activations) costs a grad-input per operand (2x), or 0 before any.
 BatchNorm, activations, pooling and adds have no MACs backward either; their elementwise backward
 work is not counted. Pure functions of ``ops`` objects, no torch (``costs`` belongs to #12; this
 rule lives here, with the training-step machinery of #17).
@@ -129,3 +132,23 @@ def plan_rows(plan: Plan, label: str, batch: int = 1) -> dict[str, BackwardCost]
     for block, stage, grad, block_grad in plan_stage_needs(plan):
         rows[stage_path(block, stage, True)] = stage_backward(stage, batch, grad, block_grad)
     return rows
+
+
+def row_backward(macs: int | None, trainable: bool, input_grad: bool) -> BackwardCost:
+    """Backward MACs of one ``profile --model`` row of ``macs`` forward MACs: grad-weight when
+    it holds parameters (``trainable``), grad-input when its input needs a gradient (both
+    operands' when it holds none)."""
+    macs = macs or 0
+    if trainable:
+        return BackwardCost(macs if input_grad else 0, macs)
+    return BackwardCost(2 * macs if input_grad else 0, 0)
+
+
+def model_rows(rows: Iterable[tuple[int | None, bool]]) -> list[BackwardCost]:
+    """Backward MACs of a model's rows (forward MACs, holds parameters), in the order they ran:
+    the model's input needs no gradient, everything after a row with parameters does."""
+    costs, input_grad = [], False
+    for macs, trainable in rows:
+        costs.append(row_backward(macs, trainable, input_grad))
+        input_grad = input_grad or trainable
+    return costs

@@ -80,5 +80,23 @@ def block_step(block: Block, batch: int) -> CountedStep:
 
 def plan_step(plan: Plan, batch: int) -> CountedStep:
     """torch's count of a network's training step (the image needs no gradient)."""
-    module = build_plan(plan).train()
-    return count_step(module, [random_input(batch, plan.inp)], input_grad=False)
+    return _step(build_plan(plan), [random_input(batch, plan.inp)])
+
+
+def _step(module: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> CountedStep:
+    """A network's step counted in training mode, or in eval mode where training mode cannot
+    run (BatchNorm on one value per channel): the MACs are the same, only BatchNorm's
+    statistics differ."""
+    try:
+        return count_step(module.train(), inputs, input_grad=False)
+    except ValueError as exc:
+        if "more than 1 value per channel" not in str(exc):
+            raise
+        return count_step(module.eval(), inputs, input_grad=False)
+
+
+def model_step(model: torch.nn.Module, args: Sequence[torch.Tensor]) -> CountedStep:
+    """torch's count of a training step of a copy of ``model`` (its inputs need no gradient)."""
+    import copy
+
+    return _step(copy.deepcopy(model), list(args))

@@ -24,6 +24,7 @@ from sepprof.render.formats import (
     rounds_of,
     share,
     speed_of,
+    training_step,
     unit_name,
     verdict_on,
     why_no_verdict,
@@ -210,9 +211,16 @@ def layer_title(result: CompareResult) -> Text:
     )
 
 
+def training_lines(result: CompareResult, units: str = "macs") -> list[str]:
+    """``--mode train``'s counts per variant: ``separable: training step ... backward``."""
+    lines = [(v.name, training_step(v, units)) for v in result.variants]
+    return [f"{name}: {text}" for name, text in lines if text]
+
+
 def compare_view(result: CompareResult, units: str = "macs", wide: bool = False) -> RenderableType:
     """Everything ``sepprof compare`` prints for one layer."""
     parts: list[RenderableType] = [layer_title(result), compare_counts(result, units, wide)]
+    parts += [Text(line) for line in training_lines(result, units)]
     for device in devices_of(result.variants):
         parts.append(compare_latency(result, device, wide))
     parts += unstable_note(result.variants)

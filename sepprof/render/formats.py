@@ -31,6 +31,26 @@ def bound(value: int | None, complete: bool, units: str = "macs") -> str:
     return text if complete or value is None else f"≥ {text}"
 
 
+def training_step(row: Any, units: str = "macs") -> str | None:
+    """``training step 3.6M MACs = 1.2M forward + 2.4M backward (torch's counter agrees)``:
+    ``--mode train``'s counts of a row, timed or not; None where the backward was not counted."""
+    if row.macs_backward is None:
+        return None
+    unit = unit_name(units)
+    complete = getattr(row, "complete", True)
+    text = (
+        f"training step {bound(row.macs_train, complete, units)} {unit} = "
+        f"{bound(row.macs_analytic, complete, units)} forward + "
+        f"{bound(row.macs_backward, complete, units)} backward"
+    )
+    peer = row.macs_backward_flop_counter
+    if peer is None:
+        return text
+    if peer == row.macs_backward:
+        return f"{text} (torch's counter agrees)"
+    return f"{text} (torch's counter: {count(peer, units)} backward)"
+
+
 def number(value: float | None, digits: int = 3) -> str:
     """A count (params, bytes, ops) with a K/M/G/T suffix."""
     return human(value, digits)

@@ -19,6 +19,7 @@ from sepprof.render.formats import (
     speed,
     speed_of,
     spread,
+    training_step,
     verdict_on,
     why_no_verdict,
 )
@@ -92,7 +93,9 @@ def compare_markdown(result: CompareResult) -> str:
             ["variant / stage", "ms", "speed vs base", "share of MACs", "share of time"],
             _latency_rows(result, device),
         )
-    return out
+    training = [(v.name, training_step(v)) for v in result.variants]
+    out += "".join(f"\n- {name}: {markdown_text(t)}" for name, t in training if t)
+    return out + ("\n" if any(t for _, t in training) else "")
 
 
 def _count_rows(result: CompareResult) -> list[list[str]]:
@@ -205,6 +208,7 @@ def types_markdown(result: ProfileResult) -> str:
         f"{number(totals.params + totals.norm_params, 4)} params (incl. BatchNorm)"
         + (f"; {lat}" if lat else "")
         + ".\n"
+        + (f"Training: {markdown_text(train)}.\n" if (train := training_step(totals)) else "")
     )
 
 

@@ -18,7 +18,16 @@ from sepprof.render.console import (
     unstable_note,
 )
 from sepprof.render.fit import FitTable, new_table
-from sepprof.render.formats import bound, change, count, number, share, spread, unit_name
+from sepprof.render.formats import (
+    bound,
+    change,
+    count,
+    number,
+    share,
+    spread,
+    training_step,
+    unit_name,
+)
 from sepprof.results import ProfileResult, Row
 
 
@@ -129,6 +138,13 @@ def totals_line(label: str, row: Row, units: str) -> Text:
     return text
 
 
+def _training(result: ProfileResult, units: str) -> list[str]:
+    """``--mode train``'s counts of the network (and as written before ``--as``)."""
+    named = [("total", result.totals), ("as written", result.before)]
+    lines = [(label, training_step(row, units)) for label, row in named if row is not None]
+    return [f"{label}: {text}" for label, text in lines if text]
+
+
 def reference_line(result: ProfileResult) -> Text | None:
     """``published: 569M MACs (ours -0.05%), 4.2M params (ours incl. BatchNorm +0.76%)``."""
     ref = (result.network or {}).get("reference")
@@ -183,6 +199,7 @@ def profile_view(result: ProfileResult, units: str = "macs", wide: bool = False)
     ]
     if result.before is not None:
         parts.append(totals_line("as written", result.before, units))
+    parts += [Text(t) for t in _training(result, units)]
     parts += unstable_note([*result.layers, result.totals])
     extra = [before_after(result), reference_line(result)]
     parts += [p for p in extra if p is not None]

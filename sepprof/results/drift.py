@@ -46,7 +46,7 @@ class Drift:
             return (
                 f"drift not learned yet ({self.repeats} repeat run(s) of a timed item on this "
                 f"machine, {MIN_DEGREES} needed): the interval covers this command's processes "
-                "only"
+                "only; `sepprof calibrate` probes it"
             )
         return (
             f"drift ±{Z95 * self.sigma:.1%} (95%) learned from {self.repeats} repeat run(s) of "

@@ -158,6 +158,12 @@ def _job(payload: bytes, conn: Any) -> tuple[str, Any]:
         return "failed", f"{message}; use --processes 1"
     if opts.allocator == "tuned":
         tune_allocator()
+    if opts.backend == "compile":
+        import torch._inductor.config
+
+        # torch.compile's pool of compile processes, started inside a worker, leaves semaphores
+        # that the resource tracker warns about when the command ends: compile in-process here.
+        torch._inductor.config.compile_threads = 1
 
     def progress(label: str, total: int) -> Callable[[], None]:
         device = label.rsplit(" ", 1)[-1]

@@ -303,3 +303,13 @@ def _a_calibration():
     from sepprof.results.calibration import Calibration
 
     return Calibration("cpu", "test cpu", "fp32", 2, "2.13", 1e11, "mm", 3e10, None, None)
+
+
+def test_processes_at_different_levels_are_not_a_split():
+    """Two processes, each steady (1.0 ms and 1.6 ms): pooled, their rounds look like two
+    clusters, but the level between processes is the interval's business, not instability; a
+    process whose own rounds split still marks the pooled latency."""
+    steady = pool([lat([1.0] * 4), lat([1.6] * 4)])
+    assert not steady.unstable and steady.processes == (4, 4)
+    assert Latency.from_rounds([1.0] * 4 + [1.6] * 4, 80).unstable  # one process: a split
+    assert pool([lat([1.0, 1.0, 1.6, 1.6]), lat([1.2] * 4)]).unstable

@@ -93,11 +93,13 @@ class Latency:
 
 def pool(parts: list[Latency]) -> Latency:
     """One latency from the rounds of several worker processes (rounds kept in order, and how
-    many each process timed)."""
+    many each process timed). It is unstable when a process's own rounds split in two: levels
+    that differ between processes are what the hierarchical interval is for, not a split."""
     rounds = [r for p in parts for r in p.rounds]
     pooled = Latency.from_rounds(rounds, sum(p.runs for p in parts))
     if len(parts) > 1:
-        pooled = replace(pooled, processes=tuple(len(p.rounds) for p in parts))
+        sizes = tuple(len(p.rounds) for p in parts)
+        pooled = replace(pooled, processes=sizes, unstable=any(p.unstable for p in parts))
     return pooled.contended(next((p.contention for p in parts if p.contention), ""))
 
 

@@ -93,14 +93,24 @@ class Latency:
 
 def pool(parts: list[Latency]) -> Latency:
     """One latency from the rounds of several worker processes (rounds kept in order, and how
-    many each process timed). It is unstable when a process's own rounds split in two: levels
-    that differ between processes are what the hierarchical interval is for, not a split."""
+    many each process timed). Whether the rounds split in two is judged on every round relative
+    to its own process's median: levels that differ between processes are what the hierarchical
+    interval is for, not a split."""
     rounds = [r for p in parts for r in p.rounds]
     pooled = Latency.from_rounds(rounds, sum(p.runs for p in parts))
     if len(parts) > 1:
         sizes = tuple(len(p.rounds) for p in parts)
-        pooled = replace(pooled, processes=sizes, unstable=any(p.unstable for p in parts))
+        pooled = replace(pooled, processes=sizes, unstable=split(sorted(_levelled(parts))))
     return pooled.contended(next((p.contention for p in parts if p.contention), ""))
+
+
+def _levelled(parts: list[Latency]) -> list[float]:
+    """Every round divided by its own process's median round (processes with rounds only)."""
+    out = []
+    for p in parts:
+        middle = statistics.median(p.rounds) if p.rounds else 0.0
+        out += [r / middle for r in p.rounds] if middle > 0 else []
+    return out
 
 
 def by_process(values: list[float], processes: tuple[int, ...]) -> list[list[float]]:

@@ -163,7 +163,7 @@ def merge_cells(row: Any) -> list[str]:
         row.variant,
         change(row.macs_change),
         timed,
-        speed(row.speed_change, "" if row.trusted else "contended or unstable"),
+        speed(row.speed_change, "" if row.trusted else "contended, unstable or inconclusive"),
     ]
 
 

@@ -246,7 +246,7 @@ def conditions(report: Any) -> str:
     stability = (
         f"{report.unstable} of {len(report.latencies())} timings were unstable (their rounds "
         f"split in two); {report.untrusted} of {len(report.speedups())} speedups carry no "
-        "verdict (contended or unstable)"
+        "verdict (contended, unstable or inconclusive)"
     )
     if report.busy:
         return (

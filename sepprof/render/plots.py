@@ -112,7 +112,7 @@ def _speedups(ax: Any, k: int, timed: list[tuple[int, Any]], color: str, device:
             facecolors="none",
             edgecolors=color,
             s=30,
-            label=f"k={k}: speedup without a verdict (contended or unstable)",
+            label=f"k={k}: speedup without a verdict (contended, unstable or inconclusive)",
         )
 
 

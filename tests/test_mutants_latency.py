@@ -22,6 +22,7 @@ from sepprof.results.latency import (
     split,
 )
 from sepprof.timing import timer as timing
+from tests.next_run import next_run, own_interval
 
 
 def test_latency_is_the_median_of_rounds_not_their_mean():
@@ -54,7 +55,8 @@ def test_paired_speedup_is_the_median_of_round_ratios():
     speedup = Speedup.of(base, variant)  # ratios 2, 2, 3, 4, 2: median 2, mean 2.6
     assert speedup.value == 2.0
     assert speedup.ratios == (2.0, 2.0, 3.0, 4.0, 2.0)
-    assert 2.0 <= speedup.high <= 4.0 and speedup.low == 2.0  # median of resamples of 2,2,2,3,4
+    own_low, own_high = own_interval(speedup)  # medians of resamples of 2,2,2,3,4
+    assert 2.0 <= own_high <= 4.0 and own_low == pytest.approx(2.0)
 
 
 class Seen:
@@ -206,19 +208,23 @@ def test_paired_speedup_is_trusted_only_with_enough_narrow_rounds():
     )
     assert Speedup.paired([2.0] * 3).trusted
     wide = Speedup.paired(ONE_TO_FIVE)
-    assert (wide.value, wide.low, wide.high, wide.error) == (3.0, 1.0, 5.0, 2.0)
+    assert wide.value == 3.0 and own_interval(wide) == pytest.approx((1.0, 5.0))
+    assert wide.error == pytest.approx((wide.high - wide.low) / 2)
+    assert (wide.low, wide.high) == pytest.approx(next_run(3.0, 1.0, 5.0))  # 0.63x-6.18x
     assert wide.reason == (
-        "inconclusive: the 95% interval 1.00x-5.00x holds 1.0x, so it does not separate the "
+        "inconclusive: the 95% interval 0.63x-6.18x holds 1.0x, so it does not separate the "
         "variants; rerun with more --rounds or --processes"
     )
     narrow = Speedup.paired([3.0, 3.1, 2.9, 3.0, 3.05, 2.95])
-    assert narrow.trusted and 2.9 <= narrow.low <= 3.0 <= narrow.high <= 3.1
+    low, high = own_interval(narrow)
+    assert narrow.trusted and 2.9 - 1e-9 <= low <= 3.0 <= high <= 3.1 + 1e-9
     # Wide but clear of 1.0x: the variants are separated, so the speedup carries a verdict.
     spread = Speedup.paired([1.5, 2.0, 3.0, 4.0, 5.0])
-    assert spread.low == 1.5 and spread.high == 5.0 and spread.trusted
-    # Just touching 1.0x is not separated; just above is.
-    assert not Speedup.paired([1.0, 1.2, 1.3, 1.4, 1.5]).trusted
-    assert Speedup.paired([1.01, 1.2, 1.3, 1.4, 1.5]).trusted
+    assert own_interval(spread) == pytest.approx((1.5, 5.0)) and spread.trusted
+    # The printed low end, 1.3 * (own low / 1.3) ** sqrt(2), just below 1.0x is not separated
+    # (own low 1.07: 0.987x); just above is (own low 1.09: 1.013x).
+    assert not Speedup.paired([1.07, 1.2, 1.3, 1.4, 1.5]).trusted
+    assert Speedup.paired([1.09, 1.2, 1.3, 1.4, 1.5]).trusted
     busy = Speedup.paired([2.0] * 5, "contended: 1.0 cores busy")
     assert (busy.trusted, busy.reason, busy.doubt) == (
         False,
@@ -379,9 +385,9 @@ def test_two_rounds_have_an_iqr():
 
 def test_a_slowdown_is_judged_by_the_same_separation():
     slow = Speedup.paired([x / 10 for x in ONE_TO_FIVE])  # 0.3x, interval 0.1x-0.5x
-    assert slow.trusted and (slow.low, slow.high) == (0.1, 0.5)
-    even = Speedup.paired([0.6, 0.8, 1.0, 1.2, 1.4])  # 1.0x, interval 0.6x-1.4x
-    assert even.reason.startswith("inconclusive: the 95% interval 0.60x-1.40x holds 1.0x")
+    assert slow.trusted and own_interval(slow) == pytest.approx((0.1, 0.5))
+    even = Speedup.paired([0.6, 0.8, 1.0, 1.2, 1.4])  # 1.0x, own interval 0.6x-1.4x
+    assert even.reason.startswith("inconclusive: the 95% interval 0.49x-1.61x holds 1.0x")
 
 
 def test_hierarchical_interval_by_hand():
@@ -401,7 +407,7 @@ def test_speedup_over_processes_uses_the_hierarchical_interval():
     base = Latency.from_rounds([6.0] * 6, runs=6)
     fast = Latency.from_rounds([3.0] * 3 + [2.0] * 3, runs=6)
     s = Speedup.of(replace(base, processes=(3, 3)), replace(fast, processes=(3, 3)))
-    assert (s.low, s.high) == (2.0, 3.0) and s.per_process == (2.0, 3.0)
+    assert own_interval(s) == pytest.approx((2.0, 3.0)) and s.per_process == (2.0, 3.0)
     assert s.processes == (3, 3) and s.method.startswith("hierarchical")
     one = Speedup.of(base, fast)  # the same rounds as one process
     assert one.processes == () and one.per_process == () and one.method.startswith("bootstrap")

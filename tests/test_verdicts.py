@@ -10,6 +10,7 @@ from sepprof.results import Comparison, Latency, Speedup
 from sepprof.results.latency import bootstrap_interval, budget_metrics, in_sequence, pool
 from sepprof.spec.budgets import Budget, judge
 from sepprof.timing.options import TimingOptions
+from tests.next_run import next_run, own_interval
 
 BASE = [10.0, 12.0, 11.0, 10.0, 9.0]
 VARIANT = [2.0, 2.5, 2.0, 2.0, 1.8]  # ratios 5.0, 4.8, 5.5, 5.0, 5.0
@@ -48,8 +49,9 @@ def test_speedup_is_the_median_of_per_round_ratios():
     s = Speedup.of(lat(BASE), lat(VARIANT))
     assert s.ratios == pytest.approx((5.0, 4.8, 5.5, 5.0, 5.0))
     assert s.value == pytest.approx(5.0)
-    assert (s.low, s.high) == pytest.approx((4.8, 5.5))
-    assert s.error == pytest.approx(0.35)
+    assert own_interval(s) == pytest.approx((4.8, 5.5))  # the command's own bootstrap
+    assert (s.low, s.high) == pytest.approx(next_run(5.0, 4.8, 5.5))  # 4.72x-5.72x
+    assert s.error == pytest.approx((s.high - s.low) / 2)
     assert s.trusted and s.reason == "" and s.doubt == ""
 
 
@@ -74,8 +76,8 @@ def test_contended_side_gives_no_verdict():
     ("base", "variant", "doubt", "why"),
     [
         ([10, 10], [2, 2], "unstable", "only 2 paired round(s)"),
-        # ratios 1.25x, 0.83x, 1.0x, 1.11x, 0.91x: the interval holds 1.0x
-        ([10] * 5, [8, 12, 10, 9, 11], "inconclusive", "interval 0.83x-1.25x holds 1.0x"),
+        # ratios 1.25x, 0.83x, 1.0x, 1.11x, 0.91x: own interval 0.83x-1.25x, printed 0.77x-1.37x
+        ([10] * 5, [8, 12, 10, 9, 11], "inconclusive", "interval 0.77x-1.37x holds 1.0x"),
     ],
 )
 def test_ratios_that_cannot_decide_give_no_verdict(base, variant, doubt, why):
@@ -88,8 +90,9 @@ def test_speedup_fields_in_comparison_json_round_trip():
     comp = Comparison("standard", "separable", 0.115, 0.115, 0.115, {"cpu": s})
     d = comp.to_dict()
     assert d["speedup"] == {"cpu": pytest.approx(5.0)}
-    assert d["speedup_low"] == {"cpu": pytest.approx(4.8)}
-    assert d["speedup_high"] == {"cpu": pytest.approx(5.5)}
+    low, high = next_run(5.0, 4.8, 5.5)
+    assert d["speedup_low"] == {"cpu": pytest.approx(low)}
+    assert d["speedup_high"] == {"cpu": pytest.approx(high)}
     assert d["speedup_trusted"] == {"cpu": False}
     assert d["speedup_reason"] == {"cpu": "contended: busy"}
     assert d["speedup_method"] == {
@@ -120,7 +123,7 @@ def test_budget_metrics_mark_untrusted_timing():
     assert metrics == {"latency_ms.cpu": 2.0, "speedup.cpu": pytest.approx(5.0)}
     assert notes["untrusted.latency_ms.cpu"] == "contended: busy"
     assert notes["untrusted.speedup.cpu"] == "contended: busy"
-    assert "95% interval 4.80x-5.50x" in notes["speedup.cpu"]
+    assert "95% interval 4.72x-5.72x" in notes["speedup.cpu"]
     metrics, notes = budget_metrics("cpu", lat(VARIANT), lat(BASE))
     assert not [k for k in notes if k.startswith("untrusted.")]
 
@@ -206,17 +209,22 @@ def test_drift_learned_by_hand():
 
 def test_drift_widens_each_side_in_quadrature_on_the_log_scale():
     """5x with its own interval 4.5x-5.5x and a drift of sigma 0.05: each side's log distance
-    combined with 1.96 x 0.05 by Pythagoras."""
+    combined with 1.96 x 0.05 by Pythagoras, times sqrt(2) for the next run's estimate (which
+    has the same spread again)."""
     import math
 
     from sepprof.results.drift import Drift, widen
 
     low, high = widen(5.0, 4.5, 5.5, Drift(0.05, 4, 2))
     extra = 1.959964 * 0.05
-    assert low == pytest.approx(5.0 * math.exp(-math.hypot(math.log(5 / 4.5), extra)))
-    assert high == pytest.approx(5.0 * math.exp(math.hypot(math.log(5.5 / 5), extra)))
-    assert widen(5.0, 4.5, 5.5, Drift(None)) == (4.5, 5.5)
-    assert widen(5.0, 4.5, 5.5, None) == (4.5, 5.5)
+    root2 = 1.4142135623730951
+    assert low == pytest.approx(5.0 * math.exp(-root2 * math.hypot(math.log(5 / 4.5), extra)))
+    assert high == pytest.approx(5.0 * math.exp(root2 * math.hypot(math.log(5.5 / 5), extra)))
+    # no drift learned: only the next run's own spread, log(5/4.5) * sqrt(2) below
+    assert widen(5.0, 4.5, 5.5, Drift(None)) == pytest.approx(
+        (5 * (4.5 / 5) ** root2, 5 * (5.5 / 5) ** root2)
+    )
+    assert widen(5.0, 4.5, 5.5, None) == widen(5.0, 4.5, 5.5, Drift(None))
     s = Speedup.paired([5.0, 4.9, 5.1, 5.0, 5.2, 4.8, 5.0], drift=Drift(0.05, 4, 2))
     plain = Speedup.paired([5.0, 4.9, 5.1, 5.0, 5.2, 4.8, 5.0])
     assert s.low < plain.low and s.high > plain.high and s.drift == Drift(0.05, 4, 2)

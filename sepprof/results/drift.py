@@ -6,7 +6,9 @@ near 5.2x for 30 s, with nothing in the machine's own CPU meter (DESIGN.md, "Whe
 lives"). One command cannot see that in its own samples, so its interval is widened by the drift
 learned from earlier commands on this machine: for every measurement key timed more than once,
 how far each run's estimate sat from the key's mean, less what each run's own interval already
-explains. Pure arithmetic; the runs are stored by ``timing.drift``.
+explains. The printed interval is then one for the next command's estimate (a prediction
+interval: ``widen``), which is what a user compares it with. Pure arithmetic; the runs are
+stored by ``timing.drift``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 Z95 = 1.959964  # two-sided 95% normal quantile
+NEXT_RUN = math.sqrt(2)  # this estimate minus the next one: two draws of the same spread
 MIN_DEGREES = 3  # repeat runs (runs beyond the first of each key) needed to learn a drift
 
 
@@ -84,11 +87,18 @@ def learn(runs: Iterable[Run]) -> Drift:
 
 
 def widen(value: float, low: float, high: float, drift: Drift | None) -> tuple[float, float]:
-    """A command's interval with the drift added in quadrature on the log scale (each side
-    keeps its own width); unchanged without a learned drift."""
-    if drift is None or drift.sigma is None or value <= 0 or low <= 0:
+    """A command's own interval made a 95% interval for the *next* command's estimate: the
+    drift added in quadrature on the log scale (each side keeps its own width), then every log
+    distance times sqrt(2), since the next command's estimate carries the same own noise and
+    drift again (the difference of two such estimates has twice the variance of one).
+
+    Without a learned drift only the factor applies: the next command's processes still differ
+    from this one's."""
+    extra = 0.0
+    if drift is not None and drift.sigma is not None:
+        extra = (Z95 * drift.sigma) ** 2
+    if value <= 0 or low <= 0:
         return low, high
-    extra = (Z95 * drift.sigma) ** 2
-    below = math.sqrt(math.log(value / low) ** 2 + extra)
-    above = math.sqrt(math.log(high / value) ** 2 + extra)
+    below = NEXT_RUN * math.sqrt(math.log(value / low) ** 2 + extra)
+    above = NEXT_RUN * math.sqrt(math.log(high / value) ** 2 + extra)
     return value * math.exp(-below), value * math.exp(above)

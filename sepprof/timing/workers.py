@@ -65,7 +65,7 @@ def ready() -> None:
     ctx = _context()
     warm_up()
     proc = ctx.Process(target=_nothing, daemon=True)
-    proc.start()
+    _start(proc)
     proc.join()
 
 
@@ -97,10 +97,10 @@ def _run_one(payload: bytes, opts: TimingOptions, label: str, progress: Progress
     warm_up()  # a no-op once the server runs
     ours, theirs = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=job, args=(payload, theirs, timing_left()), daemon=True)
-    proc.start()
-    theirs.close()
     ticks: dict[str, Callable[[], None]] = {}
     try:
+        _start(proc)
+        theirs.close()
         while True:
             kind, value = _receive(ours, proc, label)
             if kind != "tick":
@@ -110,9 +110,29 @@ def _run_one(payload: bytes, opts: TimingOptions, label: str, progress: Progress
             if value in ticks:
                 ticks[value]()
     finally:
-        if proc.is_alive():
-            proc.terminate()
-        proc.join()
+        if proc.pid is not None:  # started
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+
+
+def _start(proc: Any) -> None:
+    """Start a worker with Ctrl-C held back until it is started and known (then raised): an
+    interrupt in the middle of a start left the fork server a request without its file
+    descriptors, and it printed an EOFError after "interrupted". (A Python-level handler, since
+    any thread may be the one the signal lands on.)"""
+    caught: list[int] = []
+    try:
+        old = signal.signal(signal.SIGINT, lambda *_: caught.append(1))
+    except ValueError:  # not the main thread: nothing to hold back
+        proc.start()
+        return
+    try:
+        proc.start()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _receive(conn: Any, proc: Any, label: str) -> tuple[str, Any]:

@@ -207,6 +207,27 @@ def test_drift_learned_by_hand():
     assert learn(tight).sigma == 0.0  # runs closer than their own intervals: no drift
 
 
+def test_an_item_timed_often_enough_learns_its_own_drift():
+    """A tiny layer that moves a lot between commands must not widen a large layer's interval
+    once the large one has its own history: "big" at log values 0, 0.02, 0, 0.02 (mean 0.01,
+    squares 4 x 0.0001, 3 repeats) with no own width; "tiny" at 0 and 0.6 (1 repeat). Pooled:
+    (0.0004 + 0.18) / 4. With 2 repeats "big" is not learned yet and borrows the pool."""
+    import math
+
+    from sepprof.results.drift import Run, learn
+
+    big = [Run("x|big|a->b", v, 0.0) for v in (0.0, 0.02, 0.0, 0.02)]
+    tiny = [Run("x|tiny|a->b", 0.0, 0.0), Run("x|tiny|a->b", 0.6, 0.0)]
+    own = learn(big + tiny, "x|big|")
+    assert own.own and own.repeats == 3 and own.sigma == pytest.approx(math.sqrt(0.0004 / 3))
+    assert "this item" in own.source
+    pooled = learn(big[:3] + tiny, "x|big|")
+    assert not pooled.own and pooled.sigma == pytest.approx(
+        math.sqrt((2 * (0.02 / 3) ** 2 + (0.04 / 3) ** 2 + 0.18) / 3)  # big at 0, 0.02, 0
+    )
+    assert learn(big + tiny).sigma == pytest.approx(math.sqrt((0.0004 + 0.18) / 4))
+
+
 def test_drift_widens_each_side_in_quadrature_on_the_log_scale():
     """5x with its own interval 4.5x-5.5x and a drift of sigma 0.05: each side's log distance
     combined with 1.96 x 0.05 by Pythagoras, times sqrt(2) for the next run's estimate (which

@@ -317,19 +317,26 @@ def _metrics(
         _uncounted(metrics, notes, row.uncounted_ops)
     for device, lat in row.latency_ms.items():
         base = standard.latency_ms.get(device) if standard else None
-        drift = _drift(device, env)
+        drift = _drift(device, env, _item(budget))
         _timed(metrics, notes, device, lat, base, drift.get("speedup"))
         intervals |= timed_intervals(device, lat, base, drift)
         _remember(budget, device, env, lat, base)
     return metrics, notes, (row.bytes, intervals)
 
 
-def _drift(device: str, env: dict[str, Any]) -> dict[str, Drift]:
-    """The latency and speedup drift this machine showed between earlier commands."""
+def _item(budget: Budget) -> str:
+    """What a budget timed, as the drift store keys it."""
+    fields = ("config", "variant", "batch", "width_mult", "resolution", "backend", "mode")
+    return "check|" + "|".join(str(getattr(budget, f)) for f in fields)
+
+
+def _drift(device: str, env: dict[str, Any], item: str) -> dict[str, Drift]:
+    """The latency and speedup drift this machine showed between earlier commands (this
+    budget's own when it was timed often enough)."""
     from sepprof.timing.drift import LATENCY, SPEEDUP, load_drift
 
     threads = env.get("threads", 1)
-    return {kind: load_drift(device, threads, kind) for kind in (LATENCY, SPEEDUP)}
+    return {kind: load_drift(device, threads, kind, item) for kind in (LATENCY, SPEEDUP)}
 
 
 def _remember(
@@ -338,11 +345,9 @@ def _remember(
     """Store this budget's timings for the next command's drift (keyed by what was timed)."""
     from sepprof.timing.drift import latency_estimates, record, speedup_estimates
 
-    fields = ("config", "variant", "batch", "width_mult", "resolution", "backend", "mode")
-    what = "|".join(str(getattr(budget, f)) for f in fields)
-    estimates = latency_estimates({f"check|{what}": lat})
+    estimates = latency_estimates({_item(budget): lat})
     if base is not None:
-        estimates |= speedup_estimates({f"check|{what}": Speedup.of(base, lat)})
+        estimates |= speedup_estimates({_item(budget): Speedup.of(base, lat)})
     record(device, env.get("threads", 1), estimates)
 
 

@@ -72,27 +72,33 @@ def compare(
     rows = measured.rows
     notes = (*measured.notes, *_folding(blocks, spec.batch, measured.environment))
     theory = {r.name: theory_ratio(rows[0].kind, r.kind, r.name, spec.cout, spec.k) for r in rows}
-    drift = _drift(env, rows)
+    drift = _drift(env, rows, _item(spec, timing) if timing else "")
     compared = tuple(comparisons(rows, theory, drift))
     if drift:
-        _remember(env, spec, timing, compared)
+        _remember(env, _item(spec, timing), compared)
         notes = (*notes, *(f"{d}: {drift[d].source}" for d in drift))
     return CompareResult(env, spec.model_dump(), rows, compared, notes, COUNTING_RULE)
 
 
-def _drift(env: Mapping[str, Any], rows: tuple[Row, ...]) -> dict[str, Drift]:
-    """Per timed device, the drift this machine showed between earlier commands."""
-    from sepprof.timing.drift import load_drift
+def _item(spec: LayerSpec, timing: Any) -> str:
+    """What was timed, as the drift store keys it (the layer and how it was timed)."""
+    how = (spec.model_dump_json(), timing.dtype, timing.memory_format, timing.backend, timing.mode)
+    return "|".join(map(str, (*how, timing.min_time)))
 
-    return {d: load_drift(d, env.get("threads", 1)) for d in rows[0].latency_ms}
+
+def _drift(env: Mapping[str, Any], rows: tuple[Row, ...], item: str) -> dict[str, Drift]:
+    """Per timed device, the drift this machine showed between earlier commands (this layer's
+    own when it was timed often enough)."""
+    from sepprof.timing.drift import SPEEDUP, load_drift
+
+    threads = env.get("threads", 1)
+    return {d: load_drift(d, threads, SPEEDUP, item) for d in rows[0].latency_ms}
 
 
-def _remember(env: Mapping[str, Any], spec: LayerSpec, timing: Any, compared: tuple) -> None:
+def _remember(env: Mapping[str, Any], what: str, compared: tuple) -> None:
     """Store this command's speedups for the next command's drift (keyed by what was timed)."""
     from sepprof.timing.drift import record, speedup_estimates
 
-    how = (spec.model_dump_json(), timing.dtype, timing.memory_format, timing.backend, timing.mode)
-    what = "|".join(map(str, (*how, timing.min_time)))
     for device in {d for c in compared for d in c.speedup}:
         speedups = {
             f"{what}|{c.baseline}->{c.variant}": c.speedup[device]

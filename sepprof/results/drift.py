@@ -6,7 +6,10 @@ near 5.2x for 30 s, with nothing in the machine's own CPU meter (DESIGN.md, "Whe
 lives"). One command cannot see that in its own samples, so its interval is widened by the drift
 learned from earlier commands on this machine: for every measurement key timed more than once,
 how far each run's estimate sat from the key's mean, less what each run's own interval already
-explains. The printed interval is then one for the next command's estimate (a prediction
+explains. Small, fast items drift more than large ones (on the development VM a 50 us layer
+moved ±40% between commands where the worked example moved ±10%), so an item timed often enough
+learns its own drift, and only an item without its own history borrows the machine's pooled
+one. The printed interval is then one for the next command's estimate (a prediction
 interval: ``widen``), which is what a user compares it with. Pure arithmetic; the runs are
 stored by ``timing.drift``.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 Z95 = 1.959964  # two-sided 95% normal quantile
@@ -42,6 +45,7 @@ class Drift:
     sigma: float | None
     repeats: int = 0  # runs that repeated an earlier key (the degrees of freedom)
     keys: int = 0
+    own: bool = False  # learned from this item's own runs (else pooled over the machine's)
 
     @property
     def source(self) -> str:
@@ -51,22 +55,35 @@ class Drift:
                 f"machine, {MIN_DEGREES} needed): the interval covers this command's processes "
                 "only; `sepprof calibrate` probes it"
             )
+        what = "this item" if self.own else f"{self.keys} timed item(s)"
         return (
             f"drift ±{Z95 * self.sigma:.1%} (95%) learned from {self.repeats} repeat run(s) of "
-            f"{self.keys} timed item(s) on this machine"
+            f"{what} on this machine"
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sigma": self.sigma, "repeats": self.repeats, "keys": self.keys}
+        return {"sigma": self.sigma, "repeats": self.repeats, "keys": self.keys, "own": self.own}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Drift | None:
         if not d:
             return None
-        return cls(d.get("sigma"), int(d.get("repeats", 0)), int(d.get("keys", 0)))
+        keys = int(d.get("keys", 0))
+        return cls(d.get("sigma"), int(d.get("repeats", 0)), keys, bool(d.get("own", False)))
 
 
-def learn(runs: Iterable[Run]) -> Drift:
+def learn(runs: Iterable[Run], item: str = "") -> Drift:
+    """The drift of the item whose keys start with ``item`` when it was timed often enough
+    (``MIN_DEGREES`` repeats), else the drift pooled over all the machine's keys."""
+    runs = list(runs)
+    if item:
+        own = _pooled([r for r in runs if r.key.startswith(item)])
+        if own.sigma is not None:
+            return replace(own, own=True)
+    return _pooled(runs)
+
+
+def _pooled(runs: list[Run]) -> Drift:
     """Pooled between-run variance of keys timed more than once, less the mean within-run
     variance (each run's half-width / 1.96, squared), floored at 0."""
     by_key: dict[str, list[Run]] = defaultdict(list)

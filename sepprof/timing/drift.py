@@ -57,11 +57,13 @@ def _runs(entries: Any) -> list[Run]:
     return runs
 
 
-def load_drift(device: str, threads: int, kind: str = SPEEDUP) -> Drift:
+def load_drift(device: str, threads: int, kind: str = SPEEDUP, item: str = "") -> Drift:
     """The drift of one kind of estimate (speedups or latencies) learned from this machine's
-    earlier runs."""
+    earlier runs: the item's own (its keys start with ``item``, as ``record`` was given them)
+    when it has enough repeats, else the machine's pooled drift."""
     runs = _runs(_read().get(machine_key(device, threads)))
-    return learn(r for r in runs if r.key.startswith(kind + "|"))
+    prefix = kind + "|"
+    return learn((r for r in runs if r.key.startswith(prefix)), prefix + item if item else "")
 
 
 def speedup_estimates(speedups: dict[str, Speedup]) -> dict[str, Estimate]:

@@ -17,8 +17,14 @@ from typing import Any
 import typer
 
 from sepprof import __version__, cli_history
-from sepprof.cli_options import (
+from sepprof.cli_options import (  # the --model flags: MODEL, INPUT, INPUTS, KWARGS, LAYERS, DEPTH
+    DEPTH,
     EXITS,
+    INPUT,
+    INPUTS,
+    KWARGS,
+    LAYERS,
+    MODEL,
     OUTPUT,
     PROCESSES_HELP,
     TIMED,
@@ -139,11 +145,7 @@ def compare(
 
 
 NETWORK_FLAGS = ("width_mult", "resolution", "as_", "batch")
-MODEL_FLAGS = ("input_shapes", "inputs", "kwargs")
-MODEL = opt(None, "--model", "MODULE:FACTORY", "A model factory: pkg.module:fn or file.py:fn.")
-INPUT = opt([], "--input", "SHAPE[:DTYPE]", "Model input, e.g. 1,3,224,224 (repeatable).")
-INPUTS = opt(None, "--inputs", "FILE.py:FN", "A function returning the model's inputs.")
-KWARGS = opt(None, "--kwargs", "JSON", "Keyword arguments for the factory, as JSON.")
+MODEL_FLAGS = ("input_shapes", "inputs", "kwargs", "layer_times", "depth")
 
 
 @app.command(
@@ -162,6 +164,8 @@ def profile(
     input_shapes: list[str] = INPUT,
     inputs: str | None = INPUTS,
     kwargs: str | None = KWARGS,
+    layer_times: str = LAYERS,
+    depth: int | None = DEPTH,
     width_mult: float = opt(1.0, "--width-mult", "A", "MobileNets width multiplier."),
     resolution: int | None = opt(None, "--resolution", "PX", "Input size (default: the file's)."),
     as_: str | None = opt(None, "--as", "KIND", "Rewrite every layer as standard or separable."),
@@ -185,6 +189,7 @@ def profile(
         if model is not None:
             from sepprof.commands.model_profile import profile_factory
 
+            run |= {"layer_times": layer_times, "depth": depth}
             result = profile_factory(model, input_shapes, inputs, kwargs, run)
         else:
             from sepprof.commands.profile import profile as profile_network

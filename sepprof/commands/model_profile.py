@@ -21,6 +21,7 @@ from sepprof.timing.options import Progress
 from sepprof.units import DTYPE_BYTES
 
 WHOLE_NOTE = "a --model network is timed whole, as one call (no per-layer times)"
+REPLAY_ONLY = "per-layer times replay layers in eager inference only"
 MEMORY_HINT = "use a smaller --input"
 
 __all__ = ["Counted", "count_model", "model_items", "profile_model"]
@@ -75,6 +76,31 @@ def time_modules(
     )
     no_roof = tuple(replace(r, roofline={}) for r in measured.rows)  # no op list to bound them
     return replace(measured, rows=no_roof)
+
+
+def _whole_only(timing: Any, layer_times: str) -> str:
+    """Why the model is timed whole only (empty: its layers are timed too)."""
+    if layer_times == "off":
+        return WHOLE_NOTE + " (--layer-times off)"
+    if timing.backend != "eager" or timing.mode != "inference":
+        return f"{WHOLE_NOTE}: {REPLAY_ONLY} (--backend {timing.backend}, --mode {timing.mode})"
+    return ""
+
+
+def _sum_note(rows: tuple[Row, ...], totals: Row) -> list[str]:
+    """The sum of the layer times beside the whole network's, per device, and the gap."""
+    notes = []
+    for device, whole in totals.latency_ms.items():
+        parts = [r.latency_ms[device].median for r in rows if device in r.latency_ms]
+        if not parts or not whole.median:
+            continue
+        total = sum(parts)
+        notes.append(
+            f"{device}: the {len(parts)} layer times add up to {total:.3g} ms, the whole network "
+            f"took {whole.median:.3g} ms ({total / whole.median - 1:+.0%}); layers timed alone "
+            "need not add up to the whole (fusion, dispatch, caches, ops in forward() code)"
+        )
+    return notes
 
 
 def _backward(
@@ -145,6 +171,8 @@ def profile_model(
     progress: Progress | None = None,
     name: str | None = None,
     train: bool = False,
+    layer_times: str = "replay",
+    depth: int | None = None,
 ) -> ProfileResult:
     """Profile any model on ``inputs`` (a ``ModelInputs``, or one input's shape): analytic rows
     checked by the tracer and torch's counter (``trace``), totals that are sums of rows, by-type
@@ -154,6 +182,10 @@ def profile_model(
     spec, say). With ``timing``'s mode train, or ``train`` when not timed, each row and the
     totals also get the backward pass's MACs (``count.backward.model_rows``), the totals checked
     by torch's counter (``trace``)."""
+    from sepprof.backends.prepare import check_choice
+    from sepprof.commands.layer_times import LAYER_TIMES
+
+    check_choice("--layer-times", layer_times, LAYER_TIMES)
     inputs = as_inputs(inputs)
     dtype = getattr(timing, "dtype", "fp32")
     done = progress("counting the model", 1) if progress else None
@@ -165,10 +197,19 @@ def profile_model(
         rows, totals = _backward(model, counted, inputs, trace, notes)
     extra: dict[str, Any] = {"dtype": dtype, "batch": inputs.batch}
     if timing is not None:
-        measured = time_modules({NETWORK: (model, inputs)}, {NETWORK: totals}, timing, progress)
-        totals = measured.rows[0]
+        whole_only = _whole_only(timing, layer_times)
+        if whole_only:
+            measured = time_modules({NETWORK: (model, inputs)}, {NETWORK: totals}, timing, progress)
+            totals = measured.rows[0]
+            notes += [*measured.notes, whole_only]
+        else:
+            from sepprof.commands.layer_times import time_layers
+
+            rows, totals, measured = time_layers(
+                model, inputs, counted, rows, totals, timing, depth, progress
+            )
+            notes += [*measured.notes, *_sum_note(rows, totals)]
         extra.update(measured.environment)
-        notes += [*measured.notes, WHOLE_NOTE]
     return ProfileResult(
         environment(**{**extra, "traced": counted.traced, "timed": timing is not None}),
         _network(model, inputs, name),

@@ -116,6 +116,18 @@ def profile_types(result: ProfileResult, units: str = "macs", wide: bool = False
     return table
 
 
+def time_shares_line(result: ProfileResult) -> Text | None:
+    """The seed's claim in its own terms, per device: ``depthwise: 6.9% of MACs, 26% of the
+    time (cpu)``; None when no depthwise layer was timed."""
+    parts = [
+        f"{t.kind}: {part.macs:.1%} of MACs, {part.time[d]:.1%} of the time ({d})"
+        for t, part in zip(result.by_type, result.type_shares, strict=True)
+        if t.kind == "depthwise" and part.macs is not None
+        for d in sorted(part.time)
+    ]
+    return Text("; ".join(parts), style="bold") if parts else None
+
+
 def totals_line(label: str, row: Row, units: str) -> Text:
     """``total: 568.7M MACs, 4.2M params (+...BatchNorm), ... traced ✓; cpu 12 ms ±3% ...``."""
     text = Text(f"{label}: ", style="bold")
@@ -201,6 +213,6 @@ def profile_view(result: ProfileResult, units: str = "macs", wide: bool = False)
         parts.append(totals_line("as written", result.before, units))
     parts += [Text(t) for t in _training(result, units)]
     parts += unstable_note([*result.layers, result.totals])
-    extra = [before_after(result), reference_line(result)]
+    extra = [time_shares_line(result), before_after(result), reference_line(result)]
     parts += [p for p in extra if p is not None]
     return Group(*parts, *footer(result.layers, result.notes, result.counting_rule))

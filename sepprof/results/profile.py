@@ -76,6 +76,16 @@ class ProfileResult:
         return shares_of([t.part() for t in self.by_type])
 
     @property
+    def layer_time_sum_ms(self) -> dict[str, float]:
+        """Per device, the sum of the layer times (beside ``totals.latency_ms``, the whole
+        network timed as one call: they need not agree)."""
+        devices = {d for r in self.layers for d in r.latency_ms}
+        return {
+            d: sum(r.latency_ms[d].median for r in self.layers if d in r.latency_ms)
+            for d in sorted(devices)
+        }
+
+    @property
     def reference_deviation(self) -> dict[str, float]:
         """How far the counted totals sit from the published figures (0.01 = 1% above); the
         params include BatchNorm's, as published tables do."""
@@ -119,7 +129,7 @@ class ProfileResult:
                 {**t.to_dict(), "share": s.to_dict()}
                 for t, s in zip(self.by_type, self.type_shares, strict=True)
             ],
-            "totals": self.totals.to_dict(),
+            "totals": {**self.totals.to_dict(), "layer_time_sum_ms": self.layer_time_sum_ms},
             "before": self.before.to_dict() if self.before else None,
             "reference_deviation": self.reference_deviation,
             "as_change": None

@@ -1,0 +1,252 @@
+"""Per-layer times of a ``--model`` network (``profile --model``, ``--layer-times replay``).
+
+Each layer's module is replayed alone on the inputs it really got inside the model
+(``models.replay``) and timed in the same paired rounds as the whole network, so a layer's time
+and the network's come from one measurement. Layer times need not add up to the whole (fusion,
+dispatch, caches, the ops a parent runs in its own ``forward()``): the sum is reported beside
+the whole with the gap, never forced to agree. A layer that cannot be replayed is timed inside
+its nearest parent that can be: its rows become one row for that parent, which says why.
+``--depth N`` (or a model with more than ``MAX_LAYERS`` leaves) times the modules at that depth
+of the module tree instead of the leaves, their rows merged the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from torch import nn
+
+from sepprof.commands.profile import NETWORK
+from sepprof.count.model_count import FORWARD_OPS, UNUSED, Counted
+from sepprof.errors import UserError
+from sepprof.models.model import ModelInputs
+from sepprof.models.replay import Unit, plan
+from sepprof.pipeline import Measured, Target, measure
+from sepprof.results import Row
+from sepprof.results.rows import Roof
+from sepprof.timing.options import Progress
+from sepprof.units import DTYPE_BYTES
+
+LAYER_TIMES = ("replay", "off")
+LAYER_TIMES_HELP = (
+    "replay: every layer timed alone on the inputs it got in the model, with the whole model in "
+    "the same rounds; off: the whole model only"
+)
+MAX_LAYERS = 300  # leaves timed one by one up to this many; beyond, modules at a shallower depth
+BLOCK = "block"  # the kind of a merged row whose layers are of several kinds
+MEMORY_HINT = "use a smaller --input"
+FORWARD = " (forward)"
+
+
+def row_path(row: Row) -> str | None:
+    """The module path a row stands for ("" for the model itself); None for parameter-only
+    rows."""
+    if row.kind == UNUSED:
+        return None
+    if row.detail == FORWARD_OPS:
+        name = row.name.removesuffix(FORWARD)
+        return "" if name == "model" else name
+    return row.name
+
+
+def under(path: str, ancestor: str) -> bool:
+    return ancestor == "" or path == ancestor or path.startswith(ancestor + ".")
+
+
+def _sum(values: list[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def merged(rows: list[Row], path: str, detail: str) -> Row:
+    """The rows below module ``path`` as one row: costs summed, the kind theirs when they share
+    one (else ``block``)."""
+    kinds = {r.kind for r in rows}
+    return Row(
+        path,
+        kinds.pop() if len(kinds) == 1 else BLOCK,
+        sum(r.params for r in rows),
+        sum(r.norm_params for r in rows),
+        _sum([r.macs_analytic for r in rows]),
+        _sum([r.elementwise_ops for r in rows]),
+        sum(r.bytes for r in rows),
+        rows[-1].shape,
+        detail,
+        macs_traced=_sum([r.macs_traced for r in rows]),
+        macs_flop_counter=_sum([r.macs_flop_counter for r in rows]),
+        macs_backward=_sum([r.macs_backward for r in rows]),
+        elementwise_traced=_sum([r.elementwise_traced for r in rows]),
+        uncounted_ops={k: v for r in rows for k, v in r.uncounted_ops.items()},
+        complete=all(r.complete for r in rows),
+    )
+
+
+def _merge(rows: list[Row], groups: dict[str, str]) -> list[Row]:
+    """Rows with those below each group path (group -> detail) merged into one, in the place
+    of the group's first row."""
+    out: list[Row] = []
+    members: dict[str, list[Row]] = {g: [] for g in groups}
+    slot: dict[str, int] = {}
+    for row in rows:
+        path = row_path(row)
+        group = next((g for g in groups if path is not None and under(path, g)), None)
+        if group is None:
+            out.append(row)
+            continue
+        if group not in slot:
+            slot[group] = len(out)
+            out.append(row)  # a placeholder, replaced below
+        members[group].append(row)
+    for group, index in slot.items():
+        count = len(members[group])
+        detail = f"{count} layer(s) timed as one" + (f": {groups[group]}" if groups[group] else "")
+        out[index] = merged(members[group], group, detail)
+    return out
+
+
+def leaf_targets(counted: Counted) -> list[str]:
+    """The module paths of leaf rows (the layers the table lists), in row order."""
+    leaves = {p for p, s in counted.scopes.items() if s.leaf and p}
+    return [r.name for r in counted.rows if r.detail != FORWARD_OPS and r.name in leaves]
+
+
+def depth_targets(counted: Counted, depth: int) -> list[str]:
+    """Module paths at ``depth`` of the module tree (1: the model's children), and the leaves
+    above that depth, in the order they first ran."""
+    out: list[str] = []
+    for path, scope in counted.scopes.items():
+        if not path:
+            continue
+        parts = path.split(".")
+        at = ".".join(parts[:depth])
+        if (len(parts) >= depth or scope.leaf) and at not in out and at in counted.scopes:
+            out.append(at)
+    order = list(counted.scopes)
+    return sorted(out, key=order.index)
+
+
+def choose_depth(counted: Counted, depth: int | None) -> tuple[int | None, str]:
+    """``depth`` when given; else None (leaves) up to ``MAX_LAYERS`` leaves, or the deepest
+    depth with at most that many modules; and a note when it grouped."""
+    if depth is not None:
+        if depth < 1:
+            raise UserError(f"--depth: must be 1 or more (got {depth})")
+        return depth, ""
+    leaves = len(leaf_targets(counted))
+    if leaves <= MAX_LAYERS:
+        return None, ""
+    deepest = max(len(p.split(".")) for p in counted.scopes if p)
+    chosen = max(
+        (d for d in range(1, deepest + 1) if len(depth_targets(counted, d)) <= MAX_LAYERS),
+        default=1,
+    )
+    return chosen, (
+        f"layer times: {leaves} layers are more than {MAX_LAYERS}, so the modules at depth "
+        f"{chosen} of the module tree were timed (--depth N chooses)"
+    )
+
+
+def _replay_notes(units: list[Unit], groups: dict[str, str]) -> list[str]:
+    """One note per way a layer was replayed other than as it ran (in-place ones out of place),
+    naming the first of them and how many there were."""
+    by_note: dict[str, list[str]] = {}
+    for unit in units:
+        if unit.note and unit.path not in groups:
+            by_note.setdefault(unit.note, []).append(unit.path)
+    return [
+        f"{len(paths)} layer(s) {note}: {', '.join(paths[:3])}{', ...' if len(paths) > 3 else ''}"
+        for note, paths in by_note.items()
+    ]
+
+
+def _unit_item(unit: Unit, device: str, timing: Any) -> Callable[[], Any]:
+    """One timed item: the unit's module (an eval-mode copy on ``device`` in the timing dtype)
+    making all its recorded calls."""
+    from sepprof.models.variants import DTYPES, memory_format
+
+    fmt = memory_format(timing.memory_format)
+    dtype = DTYPES[timing.dtype]
+    module = copy.deepcopy(unit.module).eval().to(device=device, dtype=dtype, memory_format=fmt)
+    last = timing.memory_format == "channels_last"
+    calls = [c.inputs.to(device, dtype, last) for c in unit.calls]
+    if len(calls) == 1:
+        (only,) = calls
+        return lambda: module(*only.args, **only.kwargs)
+    return lambda: [module(*c.args, **c.kwargs) for c in calls]
+
+
+def _roofs(rows: tuple[Row, ...], timing: Any, threads: int) -> tuple[Row, ...]:
+    """Each timed row's place under the stored roofline of its device (none stored: none)."""
+    from sepprof.count.costs import Cost
+    from sepprof.timing.calibration import load_calibration
+    from sepprof.timing.roofline import roof_time
+
+    out = []
+    for row in rows:
+        roofs = {}
+        for device, lat in row.latency_ms.items():
+            cal = load_calibration(device, timing.dtype, threads)
+            if cal is None or not lat.median or row.macs_analytic is None:
+                continue
+            cost = Cost(macs=row.macs_analytic, bytes=row.bytes)
+            seconds, bound = roof_time([cost], cal.roofline())
+            roofs[device] = Roof(seconds * 1e3, 100 * seconds * 1e3 / lat.median, bound)
+        out.append(replace(row, roofline=roofs))
+    return tuple(out)
+
+
+def time_layers(
+    model: nn.Module,
+    inputs: ModelInputs,
+    counted: Counted,
+    rows: tuple[Row, ...],
+    totals: Row,
+    timing: Any,
+    depth: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[tuple[Row, ...], Row, Measured]:
+    """Rows (merged where a group or ``depth`` times several as one) and totals, each with its
+    latency from one measurement: every layer replayed alone and the whole model, in the same
+    rounds."""
+    from sepprof.commands.model_profile import model_items
+
+    depth, depth_note = choose_depth(counted, depth)
+    targets = leaf_targets(counted) if depth is None else depth_targets(counted, depth)
+    done = progress("recording each layer's inputs", 1) if progress else None
+    planned = plan(model, inputs, targets)
+    if done:
+        done()
+    leaves = {r.name for r in rows if r.detail != FORWARD_OPS}
+    groups = {u.path: u.note for u in planned.units if u.rows != (u.path,) or u.path not in leaves}
+    shown = _merge(list(rows), groups) if groups else list(rows)
+    units = {u.path: u for u in planned.units}
+    notes = [depth_note] if depth_note else []
+    notes += [f"{p}: not timed ({why})" for p, why in planned.untimed.items()]
+    notes += _replay_notes(planned.units, groups)
+
+    def items(device: str) -> dict[str, Callable[[], Any]]:
+        whole = model_items({NETWORK: (model, inputs)}, device, timing)
+        return whole | {path: _unit_item(u, device, timing) for path, u in units.items()}
+
+    needed = sum(t.numel() * t.element_size() for u in units.values() for c in u.calls
+                 for t in c.inputs.tensors)  # fmt: skip
+    targets_ = [Target(r, row_path(r) if row_path(r) in units else f"untimed:{i}", ())
+                for i, r in enumerate(shown)]  # fmt: skip
+    measured = measure(
+        [Target(totals, NETWORK, ()), *targets_],
+        batch=1,
+        itemsize=DTYPE_BYTES[timing.dtype],
+        items=items,
+        timing=timing,
+        time_bytes=needed,
+        hint=MEMORY_HINT,
+        progress=progress,
+    )
+    whole, *layers = measured.rows
+    threads = measured.environment.get("threads", 1)
+    whole = replace(whole, roofline={})
+    layers = _roofs(tuple(layers), timing, threads)
+    return layers, whole, replace(measured, notes=(*measured.notes, *notes))

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The CUDA checks in one script, for a machine with an NVIDIA GPU (about 5 minutes on an H200):
 # tests/test_cuda.py, `sepprof calibrate --device cuda`, `sepprof compare --device cuda` in fp32,
-# fp16 and channels_last, and `sepprof report --device all --quick --out reports/gpu-<name>`.
+# fp16 and channels_last, MobileNetV2's and EfficientNet-B0's per-layer times on CUDA (`profile
+# --model torchvision.models:NAME`: depthwise share of MACs vs of time, the seed's GPU claim), and
+# `sepprof report --device all --quick --out reports/gpu-<name>`.
 #
 #   bash benchmarks/gpu.sh             run it (from the repository root)
 #   bash benchmarks/gpu.sh --dry-run   check it is well-formed, here, on CPU: print every step,
@@ -10,14 +12,14 @@
 # Packages the GPU machine lacks (fvcore, iopath, yacs, termcolor, pydantic and its parts) are
 # installed from wheels in .whl/ when that folder exists (see README "How timing works").
 # Outputs go to /tmp/sepprof-gpu-out/ (or $OUT when set): the log, the calibration, three compare
-# JSON files and the report as a .tar.gz. Exit status: 0 when every step passed, else the number
-# of failed steps.
+# JSON files, two per-layer profiles and the report as a .tar.gz. Exit status: 0 when every step
+# passed, else the number of failed steps.
 set -uo pipefail
 
 DRY_RUN=0
 case "${1:-}" in
   --dry-run) DRY_RUN=1 ;;
-  -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   "") ;;
   *) echo "gpu.sh: unknown argument '$1' (use --dry-run or --help)" >&2; exit 2 ;;
 esac
@@ -43,6 +45,8 @@ STEPS=(
   "compare fp32|compare-fp32.json|$PY -m sepprof compare --k 3 --cout 256 --size 56 --device cuda --dtype fp32 --json"
   "compare fp16|compare-fp16.json|$PY -m sepprof compare --k 3 --cout 256 --size 56 --device cuda --dtype fp16 --json"
   "compare channels_last|compare-channels_last.json|$PY -m sepprof compare --k 3 --cout 256 --size 56 --device cuda --memory-format channels_last --json"
+  "layer times mobilenet_v2|layers-mobilenet_v2.json|$PY -m sepprof profile --model torchvision.models:mobilenet_v2 --input 1,3,224,224 --device cuda --json"
+  "layer times efficientnet_b0|layers-efficientnet_b0.json|$PY -m sepprof profile --model torchvision.models:efficientnet_b0 --input 1,3,224,224 --device cuda --json"
   "report|-|$PY -m sepprof report --device all --quick --force --out reports/gpu-NAME"
 )
 

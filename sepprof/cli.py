@@ -156,7 +156,12 @@ MODEL_FLAGS = ("input_shapes", "inputs", "kwargs", "layer_times", "depth")
         rule=True,
     )
 )
-@shared(*TIMED, *OUTPUT, min_time=opt(0.01, "--min-time", "SECONDS", "Timed s/layer/round."))
+@shared(
+    *TIMED,
+    *OUTPUT,
+    min_time=opt(0.005, "--min-time", "SECONDS", "Timed s/layer/round."),
+    processes=PROCESSES3,
+)
 def profile(
     ctx: typer.Context,
     config: Path | None = typer.Argument(None, metavar="[NETWORK.yaml]", help="A network file."),
@@ -333,6 +338,8 @@ def report(
     ),
     quick: bool = opt(False, "--quick", "", "A smaller sweep and fewer, shorter rounds."),
     force: bool = opt(False, "--force", "", "Replace an existing report folder."),
+    model: list[str] = opt([], "--model", "MODULE:FACTORY", "A model to add (repeatable)."),
+    input_shapes: list[str] = INPUT,
     history: str | None = cli_history.REPORT_STORE,
     flags: Flags = None,  # type: ignore[assignment]
 ) -> None:
@@ -346,8 +353,9 @@ def report(
     command, kept = cmd.reproduce(out, sys.argv), cli_history.read(history)  # before measuring
     with progress_bar() as progress:
         built = cmd.build_report(
-            config, timing=opts, quick=quick, command=command, progress=progress, history=kept
-        )
+            config, timing=opts, quick=quick, command=command, progress=progress, history=kept,
+            models=tuple((m, input_shapes) for m in model),
+        )  # fmt: skip
         path = cmd.write_report(built, out, force)
     print(f"report written to {path}", file=sys.stderr)
 

@@ -30,6 +30,9 @@ def test_dry_run_lists_every_cuda_check():
     assert any("--dtype fp16" in c for c in compares)
     assert any("--memory-format channels_last" in c for c in compares)
     assert any(" report --device all" in c and "reports/gpu-" in c for c in commands)
+    for model in ("mobilenet_v2", "efficientnet_b0"):  # the seed's GPU claim, per layer type
+        assert any(f"--model torchvision.models:{model}" in c and "--device cuda" in c
+                   for c in commands)  # fmt: skip
     assert "dry run: well-formed" in run.stdout
 
 

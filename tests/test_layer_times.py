@@ -243,6 +243,56 @@ def test_cli_times_every_layer_of_a_small_model(cli, tmp_path):
     assert doc["totals"]["latency_ms"]["cpu"]["median"] > 0
     text = cli("profile", "--model", f"{code}:net", "--input", "1,3,16,16", "--rounds", "3",
                "--min-time", "0.001", "--threads", "1")  # fmt: skip
-    assert "depthwise: " in text.out and "of the time (cpu)" in text.out
+    assert "depthwise: " in text.out and "of the time (cpu, 95% " in text.out
     bad = cli("profile", "--model", f"{code}:net", "--input", "1,3,16,16", "--layer-times", "x")
     assert bad.code == 2 and "--layer-times: unknown value 'x'" in bad.err
+
+
+def test_a_types_time_share_has_an_interval_from_its_per_round_shares():
+    """All layers are timed in the same rounds, so each round gives the depthwise share of the
+    summed time: 1/4, 1.1/4.1, 0.9/3.9, 1/4, 1.2/4.2. Five values: the bootstrap's 95% interval
+    is their min and max (tests/test_verdicts.py derives it), about the printed share 1/4 (the
+    median times, 1 over 1 + 3), then widened for the next run (tests/next_run.py)."""
+    from next_run import next_run
+
+    from sepprof.results import Latency, Row
+    from sepprof.results.profile import ProfileResult
+
+    def row(name: str, kind: str, rounds: list[float]) -> Row:
+        lat = Latency.from_rounds(rounds, len(rounds))
+        return Row(name, kind, 0, 0, 1, 0, 0, latency_ms={"cpu": lat})
+
+    layers = (row("dw", "depthwise", [1.0, 1.1, 0.9, 1.0, 1.2]), row("pw", "pointwise", [3.0] * 5))
+    result = ProfileResult({}, {}, layers, (), Row("total", "network", 0, 0, 2, 0, 0))
+    low, high = result.type_time_intervals["depthwise"]["cpu"]
+    assert (low, high) == pytest.approx(next_run(0.25, 0.9 / 3.9, 1.2 / 4.2))
+    assert result.layer_time_sum_ms == pytest.approx({"cpu": 4.0})
+
+
+def test_the_report_draws_each_layers_time_beside_its_macs(tmp_path):
+    """The per-layer chart covers the timed layers only (2 of 3 here) and saves PNG and SVG;
+    the by-type markdown shows the time share's interval and the layers' sum beside the whole."""
+    from sepprof.render.markdown import types_markdown
+    from sepprof.render.plots import layer_chart
+    from sepprof.results import Latency, Row
+    from sepprof.results.profile import ProfileResult, TypeShare
+
+    def row(name: str, kind: str, macs: int, rounds: list[float] | None) -> Row:
+        lat = {"cpu": Latency.from_rounds(rounds, len(rounds))} if rounds else {}
+        return Row(name, kind, 0, 0, macs, 0, 0, latency_ms=lat)
+
+    layers = (
+        row("dw", "depthwise", 10, [1.0, 1.1, 0.9, 1.0, 1.2]),
+        row("pw", "pointwise", 90, [3.0] * 5),
+        row("x (forward)", "elementwise", 0, None),
+    )
+    whole = Row("total", "network", 0, 0, 100, 0, 0,
+                latency_ms={"cpu": Latency.from_rounds([5.0] * 5, 5)})  # fmt: skip
+    types = (TypeShare("depthwise", 1, 10, 0, 0, {"cpu": 1.0}),
+             TypeShare("pointwise", 1, 90, 0, 0, {"cpu": 3.0}))  # fmt: skip
+    result = ProfileResult({}, {"name": "net"}, layers, types, whole)
+    png, alt = layer_chart(result, "cpu", tmp_path, "layers")
+    assert (tmp_path / "layers.png").stat().st_size > 0 and (tmp_path / "layers.svg").is_file()
+    assert "the 2 timed layers of net" in alt
+    text = types_markdown(result)
+    assert "1 (25.0%, 95% " in text and "add up to 4 ms" in text

@@ -70,6 +70,7 @@ def test_report_folder_has_markdown_images_and_json(small_report, tmp_path):
         "sweep-cpu.png",
         "roofline-cpu.png",
         "types-0-cpu.png",
+        "layers-0-cpu.png",  # MobileNetV1's layers: time beside MACs
     }
     for alt, name in images:
         assert len(alt) > 40 and "/" not in name  # alt text; relative paths

@@ -120,9 +120,11 @@ def build_report(
     command: str = "",
     progress: Progress | None = None,
     history: Any = None,
+    models: tuple[tuple[str, list[str]], ...] = (),
 ) -> Report:
     """Measure and check everything the report shows (``history``: a ``HistoryResult`` read
-    before measuring, shown as it is)."""
+    before measuring, shown as it is; ``models``: ``--model`` specs with their ``--input``
+    shapes, profiled with per-layer times like the networks)."""
     from sepprof.timing.measure import resolve_devices
 
     timing = replace(timing, devices=resolve_devices(timing.devices))
@@ -150,6 +152,7 @@ def build_report(
         for spec in specs
     )
     networks = tuple(profile(n, timing=timing, progress=progress) for n in networks_in)
+    networks += tuple(_model(spec, shapes, timing, progress) for spec, shapes in models)
     v1 = next((n for n in networks if n.network["name"] == "MobileNetV1"), None)
     backends = _backends(timing, quick, progress)
     claims = (*check_claims(main, list(swept.points), v1), kernels_claim(backends))
@@ -197,6 +200,16 @@ def keep_matplotlib_out_of_home() -> None:
     os.environ.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
 
 
+def _model(spec: str, shapes: list[str], timing: Any, progress: Progress | None) -> Any:
+    """A ``--model``'s profile with per-layer times (5 ms per layer per round at most: a zoo
+    model has a hundred layers or more)."""
+    from sepprof.commands.model_profile import profile_factory
+
+    timing = replace(timing, min_time=min(timing.min_time, 0.005))
+    run = {"trace": True, "timing": timing, "progress": progress}
+    return profile_factory(spec, shapes, None, None, run)
+
+
 def draw_charts(report: Report, folder: Path) -> dict[str, tuple[str, str]]:
     """Every chart of the report: key -> (PNG file name, alt text)."""
     keep_matplotlib_out_of_home()
@@ -214,6 +227,9 @@ def draw_charts(report: Report, folder: Path) -> dict[str, tuple[str, str]]:
             images[f"types-{i}-{device}"] = plots.type_chart(
                 net, device, folder, f"types-{i}-{device}"
             )
+            if any(device in r.latency_ms for r in net.layers):
+                stem = f"layers-{i}-{device}"
+                images[stem] = plots.layer_chart(net, device, folder, stem)
     if report.history is not None:
         images["history"] = history_chart(report.history, folder)
     return images

@@ -191,13 +191,20 @@ def types_markdown(result: ProfileResult) -> str:
             number(t.params, 4),
             share(part.params, 2),
         ]
-        row += [f"{t.time_ms.get(d, 0):.3g} ({share(part.time.get(d))})" for d in devices]
+        spans = result.type_time_intervals.get(t.kind, {})
+        row += [
+            f"{t.time_ms.get(d, 0):.3g} ({share(part.time.get(d))}"
+            + (f", 95% {spans[d][0]:.1%}-{spans[d][1]:.1%})" if d in spans else ")")
+            for d in devices
+        ]
         rows.append(row)
     header = ["type", "layers", "MACs", "% MACs", "params", "% params"]
     header += [f"{d} ms (% time)" for d in devices]
     totals = result.totals
+    sums = result.layer_time_sum_ms
     lat = "; ".join(
         f"whole network {lat.median:.3g} ms {spread(lat)} on {d}"
+        + (f" (its layers timed alone add up to {sums[d]:.3g} ms)" if d in sums else "")
         for d, lat in totals.latency_ms.items()
     )
     macs = ("" if totals.complete else "≥ ") + number(totals.macs_analytic, 4)
@@ -308,6 +315,7 @@ def report_markdown(report: Any, images: dict[str, tuple[str, str]]) -> str:
         name = markdown_text(net.network["name"])
         parts.append(f"## {name} by layer type\n\n{types_markdown(net)}\n")
         parts += [_image(images, f"types-{i}-{device}") for device in devices]
+        parts += [_image(images, f"layers-{i}-{device}") for device in devices]
     if report.backends is not None:
         parts.append(backends_markdown(report.backends))
     if report.history is not None:

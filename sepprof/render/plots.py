@@ -311,3 +311,34 @@ def type_chart(result: ProfileResult, device: str, folder: Path, stem: str) -> t
         f"parameters and of the time measured on {device}."
     )
     return _save(fig, folder, stem), alt
+
+
+def layer_chart(result: ProfileResult, device: str, folder: Path, stem: str) -> tuple[str, str]:
+    """Per timed layer, in the order they ran: its share of the summed layer time (top) and of
+    the MACs (bottom), each bar in its layer type's colour, so a layer whose time share towers
+    over its MAC share stands out."""
+    plt = _pyplot()
+    layers = [r for r in result.layers if device in r.latency_ms]
+    total_ms = sum(r.latency_ms[device].median for r in layers) or 1.0
+    total_macs = sum(r.macs_analytic or 0 for r in layers) or 1
+    width = min(14.0, max(6.4, 0.06 * len(layers) + 2))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(width, 4.6), sharex=True)
+    idx = list(range(len(layers)))
+    colors = [STAGE_COLORS.get(r.kind, "#7f7f7f") for r in layers]
+    top.bar(idx, [100 * r.latency_ms[device].median / total_ms for r in layers], 0.8,
+            color=colors)  # fmt: skip
+    bottom.bar(idx, [100 * (r.macs_analytic or 0) / total_macs for r in layers], 0.8,
+               color=colors)  # fmt: skip
+    top.set_ylabel(f"% of layer time\n({device})")
+    bottom.set_ylabel("% of MACs")
+    bottom.set_xlabel("layer, in the order it ran")
+    top.set_title(f"{result.network['name']}: each layer's share of time and of MACs")
+    kinds = list(dict.fromkeys(r.kind for r in layers))
+    handles = [plt.Rectangle((0, 0), 1, 1, color=STAGE_COLORS.get(k, "#7f7f7f")) for k in kinds]
+    top.legend(handles, kinds, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    alt = (
+        f"Two bar charts over the {len(layers)} timed layers of {result.network['name']} in "
+        f"execution order: each layer's share of the summed layer time on {device} (top) and "
+        "of the MACs (bottom), coloured by layer type."
+    )
+    return _save(fig, folder, stem), alt

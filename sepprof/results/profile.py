@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,45 @@ class ProfileResult:
         return shares_of([t.part() for t in self.by_type])
 
     @property
+    def type_time_intervals(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """Per layer type and device, a 95% interval of its share of the summed layer time, for
+        the next run: every layer was timed in the same rounds, so each round gives one share
+        (the type's time over all layers' time in that round); their bootstrap interval (over
+        processes, then rounds) is widened as ``drift.widen`` widens a speedup's. Empty where
+        the layers' rounds do not line up."""
+        from sepprof.results.drift import widen
+        from sepprof.results.latency import by_process, hierarchical_interval
+
+        out: dict[str, dict[str, tuple[float, float]]] = {}
+        for device in sorted({d for r in self.layers for d in r.latency_ms}):
+            timed = [r for r in self.layers if device in r.latency_ms]
+            lengths = {len(r.latency_ms[device].rounds) for r in timed}
+            if len(lengths) != 1 or lengths == {0}:
+                continue
+            (n,) = lengths
+            totals = [sum(r.latency_ms[device].rounds[i] for r in timed) for i in range(n)]
+            processes = timed[0].latency_ms[device].processes
+            for kind in {r.kind for r in timed}:
+                own = [
+                    sum(r.latency_ms[device].rounds[i] for r in timed if r.kind == kind) / t
+                    for i, t in enumerate(totals)
+                ]
+                if not all(v > 0 for v in own):
+                    continue
+                low, high = hierarchical_interval(by_process(own, processes))
+                # the rounds' relative spread, about the share the tables print
+                value, middle = self._time_share(kind, device, timed), statistics.median(own)
+                low, high = value * low / middle, value * high / middle
+                out.setdefault(kind, {})[device] = widen(value, low, high, None)
+        return out
+
+    @staticmethod
+    def _time_share(kind: str, device: str, timed: list[Row]) -> float:
+        """The share the tables print: the type's summed median times over all layers'."""
+        total = sum(r.latency_ms[device].median for r in timed)
+        return sum(r.latency_ms[device].median for r in timed if r.kind == kind) / total
+
+    @property
     def layer_time_sum_ms(self) -> dict[str, float]:
         """Per device, the sum of the layer times (beside ``totals.latency_ms``, the whole
         network timed as one call: they need not agree)."""
@@ -126,7 +166,13 @@ class ProfileResult:
                 for r, s in zip(self.layers, self.layer_shares, strict=True)
             ],
             "by_type": [
-                {**t.to_dict(), "share": s.to_dict()}
+                {
+                    **t.to_dict(),
+                    "share": s.to_dict(),
+                    "time_share_interval": {
+                        d: list(v) for d, v in self.type_time_intervals.get(t.kind, {}).items()
+                    },
+                }
                 for t, s in zip(self.by_type, self.type_shares, strict=True)
             ],
             "totals": {**self.totals.to_dict(), "layer_time_sum_ms": self.layer_time_sum_ms},

@@ -296,3 +296,20 @@ def test_the_report_draws_each_layers_time_beside_its_macs(tmp_path):
     assert "the 2 timed layers of net" in alt
     text = types_markdown(result)
     assert "1 (25.0%, 95% " in text and "add up to 4 ms" in text
+
+
+def test_sepify_says_which_conversions_paid_off_on_each_device():
+    """Three converted layers timed before and after: 2x faster, 2x slower, and one whose
+    rounds hold 1.0x (no verdict); a fourth was not timed on this device."""
+    from types import SimpleNamespace
+
+    from sepprof.render.sepify import paid_off
+    from sepprof.results.latency import Speedup
+
+    def layer(ratios):
+        speedup = {"cpu": Speedup.paired(ratios)} if ratios else {}
+        return SimpleNamespace(changes={"speedup": speedup})
+
+    layers = [layer([2.0] * 7), layer([0.5] * 7), layer([0.8, 1.2, 0.9, 1.1, 1.0, 0.85, 1.15]),
+              layer(None)]  # fmt: skip
+    assert paid_off(layers, "cpu") == "faster on 1 of 3 layers, slower on 1, no verdict on 1"

@@ -121,7 +121,28 @@ def totals_line(report: Any, units: str = "macs") -> Text:
     )
     if skipped:
         text.append(f"; {skipped}")
+    for device in sorted({d for c in report.converted for d in c.changes["speedup"]}):
+        text.append(f"; {device}: {paid_off(report.converted, device)}")
     return text
+
+
+def paid_off(converted: Any, device: str) -> str:
+    """Which conversions paid off on ``device``: ``faster on 12 of 17, slower on 2, no verdict
+    on 3`` (a verdict only where the speedup's interval separates the two)."""
+    faster = slower = undecided = 0
+    for layer in converted:
+        s = layer.changes["speedup"].get(device)
+        if s is None:
+            continue
+        if not s.trusted:
+            undecided += 1
+        elif s.value >= 1:
+            faster += 1
+        else:
+            slower += 1
+    timed = faster + slower + undecided
+    parts = [f"faster on {faster} of {timed} layers", f"slower on {slower}"]
+    return ", ".join(parts + ([f"no verdict on {undecided}"] if undecided else []))
 
 
 def model_line(report: Any, units: str = "macs") -> Text | None:

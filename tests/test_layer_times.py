@@ -292,6 +292,7 @@ def test_the_report_draws_each_layers_time_beside_its_macs(tmp_path):
              TypeShare("pointwise", 1, 90, 0, 0, {"cpu": 3.0}))  # fmt: skip
     result = ProfileResult({}, {"name": "net"}, layers, types, whole)
     png, alt = layer_chart(result, "cpu", tmp_path, "layers")
+    assert png == "layers.png"
     assert (tmp_path / "layers.png").stat().st_size > 0 and (tmp_path / "layers.svg").is_file()
     assert "the 2 timed layers of net" in alt
     text = types_markdown(result)

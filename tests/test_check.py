@@ -361,6 +361,7 @@ WORSE_WHEN = {
     "latency_ms.cuda": "up",
     "speedup.cpu": "down",
     "speedup.cuda": "down",
+    "time_share.depthwise.cpu": "up",
 }
 
 

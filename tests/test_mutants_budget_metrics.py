@@ -105,7 +105,7 @@ def test_a_budget_without_a_limit_names_every_limit():
         budget()
     assert (
         "budget 'b' sets no limit (give at least one of max_macs, max_params, max_latency_ms, "
-        "min_speedup, max_regression, max_uncounted_ops)"
+        "min_speedup, max_regression, max_uncounted_ops, max_time_share)"
     ) in str(info.value)
 
 

@@ -1,9 +1,13 @@
-"""``sepprof check``: measure each budget's config and judge it (exit 0 pass, 1 exceeded).
+"""``sepprof check``: measure each budget's config or model and judge it (exit 0 pass, 1
+exceeded).
 
-Analytic metrics are exact. Latency and speedup are measured only when a budget limits them,
-in rounds; a speedup compares the network as written with the same network rewritten as
-standard convolutions (or, for a layers file, the budget's variant with ``standard``) timed in
-the same rounds, which keeps it usable on noisy CI machines.
+Analytic metrics are exact. Latency, speedup and time shares are measured only when a budget
+limits them, in rounds; a speedup compares the network as written with the same network
+rewritten as standard convolutions (or, for a layers file, the budget's variant with
+``standard``) timed in the same rounds, which keeps it usable on noisy CI machines. A time share
+(``max_time_share``) times every layer of a network, or of a model (``profile --model``'s
+replay), in the same rounds as the whole, and judges each layer type's share of the summed
+layer time by its 95% interval.
 """
 
 from __future__ import annotations
@@ -16,24 +20,26 @@ from typing import Any
 
 from sepprof.count.costs import plan_cost
 from sepprof.count.memory import blocks_bytes
+from sepprof.count.rows import stage_row
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.files import write_atomic
 from sepprof.pipeline import Target, Traced, block_target, measure
-from sepprof.results import CheckResult, Latency, Row, Speedup
-from sepprof.results.check import Measured, timed_intervals
+from sepprof.results import CheckResult, Latency, ProfileResult, Row, Speedup
+from sepprof.results.check import Measured, time_share_metrics, timed_intervals
 from sepprof.results.drift import Drift
 from sepprof.spec import json_inputs
 from sepprof.spec.blocks import layer_variant
-from sepprof.spec.budgets import Budget, judge, load_budgets
+from sepprof.spec.budgets import Budget, LoadedBudgets, judge, load_budgets
 from sepprof.spec.layer import load_layers, parse_variants
 from sepprof.spec.network import Options, is_network, load_network
-from sepprof.spec.ops import Block, Plan
+from sepprof.spec.ops import Block, Plan, stage_path
 from sepprof.timing.options import Progress
 
 Extra = tuple[int, dict[str, tuple[float, float]]]  # bytes, 95% intervals of timed metrics
 Metrics = tuple[dict[str, float], dict[str, str], Extra, dict[str, Any]]
 BUDGET_HINT = "use a smaller batch or resolution in the budget"
+MODEL_FLAGS = {"--model": "model", "--inputs": "inputs", "--input": "input", "--kwargs": "kwargs"}
 WRITTEN, STANDARD = "as written", "as standard"
 
 
@@ -72,19 +78,31 @@ def check(
                 "max_regression",
                 "needs --baseline FILE (create it with --baseline FILE --update-baseline)",
             )
-        if "variant" in budget.model_fields_set and is_network(config):
+        if config is None:
+            _check_model(loaded, i)
+        elif "variant" in budget.model_fields_set and is_network(config):
             raise loaded.error(
                 i, "variant", f"applies to a layers file, not to the network {budget.config}"
+            )
+        elif budget.max_time_share and not is_network(config):
+            raise loaded.error(
+                i,
+                "max_time_share",
+                f"applies to a network or a model, not to the layers file {budget.config} "
+                "(its layers are not one network's)",
             )
         for device in budget.devices():
             _check_device(loaded, i, device, timing)
     base, messages = _baseline(loaded, baseline, updating)
     verdicts, metrics, notes, timed, kept = [], {}, {}, {}, {}
-    for budget, config in zip(loaded.budgets, loaded.configs, strict=True):
-        measured, noted, (size, bounds), conditions = _measure(budget, config, timing, progress)
+    for i, (budget, config) in enumerate(zip(loaded.budgets, loaded.configs, strict=True)):
+        if config is None:
+            measured, noted, (size, bounds), conditions = _model(loaded, i, timing, progress)
+        else:
+            measured, noted, (size, bounds), conditions = _measure(budget, config, timing, progress)
         metrics[budget.name], notes[budget.name] = measured, noted
-        variant = None if is_network(config) else budget.variant
-        kept[budget.name] = Measured(budget.config, variant, size, bounds)
+        variant = None if config is None or is_network(config) else budget.variant
+        kept[budget.name] = Measured(budget.source, variant, size, bounds)
         timed |= conditions if conditions.get("timed") else {}
         before = (base or {}).get(budget.name, {} if updating else None)
         verdicts += judge(budget, measured, noted, before, strict_timing, bounds)
@@ -168,8 +186,76 @@ def _check_device(loaded: Any, index: int, device: str, timing: Any) -> None:
         check_device(device, getattr(timing, "dtype", "fp32"))
     except UserError as exc:
         budget = loaded.budgets[index]
-        key = "max_latency_ms" if device in (budget.max_latency_ms or {}) else "min_speedup"
+        limits = {"max_latency_ms": budget.max_latency_ms, "min_speedup": budget.min_speedup}
+        key = next((k for k, v in limits.items() if device in (v or {})), "max_time_share")
         raise loaded.error(index, key, str(exc).split(": ", 1)[-1]) from None
+
+
+def _check_model(loaded: LoadedBudgets, index: int) -> None:
+    """Refuse, at the budget's line and before anything is measured, a model budget whose
+    input shapes cannot be read or whose factory (or inputs function) cannot be imported."""
+    from sepprof.models.model import load_factory, parse_shape
+
+    budget = loaded.budgets[index]
+    try:
+        for shape in budget.input or ():
+            parse_shape(shape)
+        load_factory(str(loaded.models[index]))
+        if loaded.inputs[index] is not None and not str(loaded.inputs[index]).startswith("["):
+            load_factory(str(loaded.inputs[index]), "--inputs")
+    except UserError as exc:
+        raise _model_error(loaded, index, exc) from exc
+
+
+def _model_error(loaded: LoadedBudgets, index: int, exc: UserError) -> Exception:
+    """A ``--model``, ``--input(s)`` or ``--kwargs`` error of the model's code, located at the
+    budget key that gave it (the message as ``profile --model`` words it, less the flag)."""
+    message = str(exc)
+    for flag, key in MODEL_FLAGS.items():
+        if message.startswith(flag + " ") or message.startswith(flag + ":"):
+            given = getattr(loaded.budgets[index], key)
+            resolved = {"model": loaded.models[index], "inputs": loaded.inputs[index]}.get(key)
+            rest = message.removeprefix(flag).lstrip(" :")
+            if resolved and rest.startswith(resolved):
+                rest = f"{given}{rest.removeprefix(resolved)}"
+            return loaded.error(index, key, rest)
+    return exc
+
+
+def _model(loaded: LoadedBudgets, index: int, timing: Any, progress: Progress | None) -> Metrics:
+    """A model budget: the model its factory builds, counted (traced) and, when the budget
+    limits time, timed whole; with time shares, every layer too (``profile --model``)."""
+    from sepprof.commands.model_profile import profile_model
+    from sepprof.models.model import build_model, parse_inputs
+
+    budget = loaded.budgets[index]
+    opts = _timing(budget, timing)
+    try:
+        model = build_model(str(loaded.models[index]), budget.kwargs)
+        inputs = parse_inputs(list(budget.input or ()), loaded.inputs[index])
+        result = profile_model(
+            model,
+            inputs,
+            trace=True,
+            timing=opts,
+            progress=progress,
+            name=budget.model,
+            layer_times="replay" if budget.max_time_share else "off",
+        )
+    except UserError as exc:
+        raise _model_error(loaded, index, exc) from exc
+    env = dict(result.environment)
+    metrics, notes, (size, intervals) = _metrics(budget, result.totals, None, env)
+    shares, why, bounds = _time_shares(budget, result)
+    return metrics | shares, notes | why, (size, intervals | bounds), env
+
+
+def _time_shares(
+    budget: Budget, result: ProfileResult
+) -> tuple[dict[str, float], dict[str, str], dict[str, tuple[float, float]]]:
+    """The time share of each layer type the budget limits, on each device, with its 95%
+    interval and why its timing cannot be trusted, where it cannot."""
+    return time_share_metrics(result, [(kind, device) for kind, device, _ in budget.time_shares()])
 
 
 def _measure(budget: Budget, config: Path, timing: Any, progress: Progress | None) -> Metrics:
@@ -187,23 +273,46 @@ def _network_metrics(
     """The network as written (and, for a speedup, rewritten as standard convolutions)."""
     plans = {WRITTEN: plan, **({STANDARD: standard} if budget.min_speedup else {})}
     targets = [_plan_target(k, p, budget.batch) for k, p in plans.items()]
+    layers = _layer_targets(plan, budget.batch) if budget.max_time_share else []
     opts = _timing(budget, timing)
+    layer_bytes = blocks_bytes(list(plan.blocks), budget.batch, 4) if layers else 0
     measured = measure(
-        targets,
+        targets + layers,
         batch=budget.batch,
         itemsize=4,
         trace=(lambda: _trace_plan(plan, budget.batch)) if budget.needs_trace else None,
         trace_bytes=_plan_bytes(plan, budget.batch),
         trace_what=f"budget {budget.name!r}",
-        items=lambda d: _plan_items(plans, budget.batch, d, opts),
+        items=lambda d: _plan_items(plans, budget.batch, d, opts, WRITTEN if layers else ""),
         timing=opts,
-        time_bytes=sum(_plan_bytes(p, budget.batch) for p in plans.values()),
+        time_bytes=layer_bytes + sum(_plan_bytes(p, budget.batch) for p in plans.values()),
         hint=BUDGET_HINT,
         progress=progress,
     )
-    rows = measured.rows
+    rows = measured.rows[: len(plans)]
     env = measured.environment
-    return (*_metrics(budget, rows[0], rows[1] if len(rows) > 1 else None, env), env)
+    metrics, notes, (size, intervals) = _metrics(
+        budget, rows[0], rows[1] if len(rows) > 1 else None, env
+    )
+    if layers:
+        from sepprof.commands.profile import by_type
+
+        stages = measured.rows[len(plans) :]
+        profiled = ProfileResult(env, {}, stages, by_type(list(stages)), rows[0])
+        shares, why, bounds = _time_shares(budget, profiled)
+        metrics, notes, intervals = metrics | shares, notes | why, intervals | bounds
+    return metrics, notes, (size, intervals), env
+
+
+def _layer_targets(plan: Plan, batch: int) -> list[Target]:
+    """One target per layer of the network (keyed by its module path), as ``profile`` times
+    them."""
+    from sepprof.commands.profile import label
+
+    return [
+        Target(stage_row(s, batch, 4, label(b, s)), stage_path(b, s, True), (s,))
+        for b, s in plan.stages()
+    ]
 
 
 def _layers_metrics(
@@ -272,10 +381,12 @@ def _trace_blocks(blocks: list[Block], batch: int) -> Traced:
     return Traced({b.name: trace_block(b, batch)[0][""] for b in blocks})
 
 
-def _plan_items(plans: dict[str, Plan], batch: int, device: str, opts: Any) -> dict:
+def _plan_items(
+    plans: dict[str, Plan], batch: int, device: str, opts: Any, stages_of: str = ""
+) -> dict:
     from sepprof.timing.measure import plan_items
 
-    return plan_items(plans, batch, device, opts, "")
+    return plan_items(plans, batch, device, opts, stages_of)
 
 
 def _block_items(blocks: list[Block], batch: int, device: str, opts: Any) -> dict:
@@ -310,8 +421,13 @@ def _metrics(
     """A budget's metrics (and the notes that explain them) from its measured row; its bytes
     and the 95% intervals of its timed metrics (widened by this machine's drift, which this
     run's timings then add to)."""
-    metrics: dict[str, float] = {"macs": row.macs_analytic, "params": row.params + row.norm_params}
+    metrics: dict[str, float] = {"params": row.params + row.norm_params}
     notes: dict[str, str] = {}
+    if row.macs_analytic is not None:
+        metrics = {"macs": row.macs_analytic, **metrics}
+    else:  # a model with ops that have no counting rule
+        ops = ", ".join(sorted(row.uncounted_ops)) or "ops with no counting rule"
+        notes["macs"] = f"not counted: the model runs {ops}"
     intervals: dict[str, tuple[float, float]] = {}
     if budget.needs_trace:
         _uncounted(metrics, notes, row.uncounted_ops)
@@ -327,6 +443,8 @@ def _metrics(
 def _item(budget: Budget) -> str:
     """What a budget timed, as the drift store keys it."""
     fields = ("config", "variant", "batch", "width_mult", "resolution", "backend", "mode")
+    if budget.model is not None:
+        fields = ("model", "input", "inputs", "kwargs", "backend", "mode")
     return "check|" + "|".join(str(getattr(budget, f)) for f in fields)
 
 

@@ -162,6 +162,34 @@ def _replay_notes(units: list[Unit], groups: dict[str, str]) -> list[str]:
     ]
 
 
+def _on(model: nn.Module, device: str, timing: Any) -> nn.Module:
+    """An eval-mode copy of ``model`` on ``device`` in the timing dtype and memory format."""
+    from sepprof.models.variants import DTYPES, memory_format
+
+    fmt = memory_format(timing.memory_format)
+    dtype = DTYPES[timing.dtype]
+    return copy.deepcopy(model).eval().to(device=device, dtype=dtype, memory_format=fmt)
+
+
+def model_items(
+    modules: dict[str, tuple[nn.Module, ModelInputs]], device: str, timing: Any
+) -> dict[str, Callable[[], Any]]:
+    """Timed calls (label -> module called on its inputs), each module an eval-mode copy on
+    ``device``, its floating-point inputs in the timing dtype."""
+    from sepprof.backends.prepare import timed_item
+    from sepprof.models.variants import DTYPES
+
+    items = {}
+    last = timing.memory_format == "channels_last"
+    for label, (module, inputs) in modules.items():
+        moved = inputs.to(device, DTYPES[timing.dtype], last)
+        on = _on(module, device, timing)
+        items[label] = timed_item(
+            on, moved.args, device, timing, input_grad=False, kwargs=moved.kwargs
+        )
+    return items
+
+
 def _unit_item(unit: Unit, device: str, timing: Any) -> Callable[[], Any]:
     """One timed item: the unit's module (an eval-mode copy on ``device`` in the timing dtype)
     making all its recorded calls."""
@@ -211,8 +239,6 @@ def time_layers(
     """Rows (merged where a group or ``depth`` times several as one) and totals, each with its
     latency from one measurement: every layer replayed alone and the whole model, in the same
     rounds."""
-    from sepprof.commands.model_profile import model_items
-
     depth, depth_note = choose_depth(counted, depth)
     targets = leaf_targets(counted) if depth is None else depth_targets(counted, depth)
     done = progress("recording each layer's inputs", 1) if progress else None

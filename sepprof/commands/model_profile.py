@@ -3,13 +3,12 @@ traced forward pass, then timed whole (model -> count -> time -> result)."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from torch import nn
 
+from sepprof.commands.layer_times import LAYER_TIMES, model_items, time_layers
 from sepprof.commands.profile import NETWORK, by_type
 from sepprof.count.costs import COUNTING_RULE
 from sepprof.count.model_count import Counted, count_model
@@ -25,34 +24,6 @@ REPLAY_ONLY = "per-layer times replay layers in eager inference only"
 MEMORY_HINT = "use a smaller --input"
 
 __all__ = ["Counted", "count_model", "model_items", "profile_model"]
-
-
-def _on(model: nn.Module, device: str, timing: Any) -> nn.Module:
-    """An eval-mode copy of ``model`` on ``device`` in the timing dtype and memory format."""
-    from sepprof.models.variants import DTYPES, memory_format
-
-    fmt = memory_format(timing.memory_format)
-    dtype = DTYPES[timing.dtype]
-    return copy.deepcopy(model).eval().to(device=device, dtype=dtype, memory_format=fmt)
-
-
-def model_items(
-    modules: dict[str, tuple[nn.Module, ModelInputs]], device: str, timing: Any
-) -> dict[str, Callable[[], Any]]:
-    """Timed calls (label -> module called on its inputs), each module an eval-mode copy on
-    ``device``, its floating-point inputs in the timing dtype."""
-    from sepprof.backends.prepare import timed_item
-    from sepprof.models.variants import DTYPES
-
-    items = {}
-    last = timing.memory_format == "channels_last"
-    for label, (module, inputs) in modules.items():
-        moved = inputs.to(device, DTYPES[timing.dtype], last)
-        on = _on(module, device, timing)
-        items[label] = timed_item(
-            on, moved.args, device, timing, input_grad=False, kwargs=moved.kwargs
-        )
-    return items
 
 
 def time_modules(
@@ -183,7 +154,6 @@ def profile_model(
     totals also get the backward pass's MACs (``count.backward.model_rows``), the totals checked
     by torch's counter (``trace``)."""
     from sepprof.backends.prepare import check_choice
-    from sepprof.commands.layer_times import LAYER_TIMES
 
     check_choice("--layer-times", layer_times, LAYER_TIMES)
     inputs = as_inputs(inputs)
@@ -203,8 +173,6 @@ def profile_model(
             totals = measured.rows[0]
             notes += [*measured.notes, whole_only]
         else:
-            from sepprof.commands.layer_times import time_layers
-
             rows, totals, measured = time_layers(
                 model, inputs, counted, rows, totals, timing, depth, progress
             )

@@ -82,6 +82,8 @@ def metric_value(metric: str, value: float | None) -> str:
         return f"{value:.3g} ms"
     if metric.startswith("speedup"):
         return f"{value:.2f}x"
+    if metric.startswith("time_share"):
+        return f"{value:.1%}"
     if metric.startswith("regression"):
         return f"{value:+.1%}"
     return human(value, 4)

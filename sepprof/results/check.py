@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sepprof.results.drift import Drift, widen
 from sepprof.results.latency import Latency, Speedup, hierarchical_interval
 from sepprof.results.schemas import CHECK_SCHEMA
+
+if TYPE_CHECKING:
+    from sepprof.results.profile import ProfileResult
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,51 @@ def timed_intervals(
         if speedup.low is not None and speedup.high is not None:
             out[f"speedup.{device}"] = (speedup.low, speedup.high)
     return out
+
+
+def time_share_metrics(
+    profile: ProfileResult, wanted: Iterable[tuple[str, str]]
+) -> tuple[dict[str, float], dict[str, str], dict[str, tuple[float, float]]]:
+    """Each wanted ``(kind, device)``'s share of the summed layer time of a profile whose layers
+    were timed (``time_share.<kind>.<device>``: the share the by-type table prints), a note on
+    what it sums, its 95% interval (``ProfileResult.type_time_intervals``) and, under
+    ``untrusted.<metric>``, why its timing cannot carry a verdict (a layer timed under
+    contention). A type with no layer timed there has a share of 0."""
+    metrics: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    intervals: dict[str, tuple[float, float]] = {}
+    wanted = list(wanted)
+    bounds = profile.type_time_intervals if wanted else {}
+    types = dict(zip((t.kind for t in profile.by_type), profile.by_type, strict=True))
+    shares = dict(zip(types, profile.type_shares, strict=True))
+    for kind, device in wanted:
+        key = f"time_share.{kind}.{device}"
+        timed = [r for r in profile.layers if device in r.latency_ms]
+        if not timed:
+            notes[key] = f"no layer was timed on {device}: no time share"
+            continue
+        total = sum(r.latency_ms[device].median for r in timed)
+        own = types[kind].time_ms.get(device) if kind in types else None
+        value = shares[kind].time.get(device) if kind in shares else None
+        if own is None or value is None:
+            metrics[key] = 0.0
+            notes[key] = f"no {kind} layer among the {len(timed)} layers timed on {device}"
+        else:
+            metrics[key] = value
+            count = sum(r.kind == kind for r in timed)
+            notes[key] = (
+                f"{count} {kind} layers: {own:.3g} of {total:.3g} ms summed over "
+                f"{len(timed)} layers timed alone"
+            )
+        interval = bounds.get(kind, {}).get(device)
+        if interval is not None and own is not None:
+            intervals[key] = interval
+        doubt = next(
+            (r.latency_ms[device].contention for r in timed if r.latency_ms[device].contention), ""
+        )
+        if doubt:
+            notes[f"untrusted.{key}"] = doubt
+    return metrics, notes, intervals
 
 
 @dataclass(frozen=True)

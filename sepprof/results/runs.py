@@ -10,7 +10,8 @@ from typing import Any
 
 from sepprof.results.check import CheckResult, Verdict
 
-TIMED = ("latency_ms.", "speedup.")  # metric keys measured with an interval, per device
+# metric keys measured with an interval, per device
+TIMED = ("latency_ms.", "speedup.", "time_share.")
 
 
 def is_timed(key: str) -> bool:

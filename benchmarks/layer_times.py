@@ -18,7 +18,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -114,13 +113,6 @@ def markdown(results: dict[str, list[dict]], k: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", type=int, default=3, help="runs per model (default 3)")
@@ -142,6 +134,8 @@ def main() -> None:
     text = markdown(results, args.k)
     print(text)
     if args.markdown:
+        from sepprof.files import write_atomic
+
         write_atomic(Path(args.markdown), text)
 
 

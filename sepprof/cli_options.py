@@ -261,5 +261,5 @@ MODEL = opt(None, "--model", "MODULE:FACTORY", "A model factory: pkg.module:fn o
 INPUT = opt([], "--input", "SHAPE[:DTYPE]", "Model input, e.g. 1,3,224,224 (repeatable).")
 INPUTS = opt(None, "--inputs", "FILE.py:FN", "A function returning the model's inputs.")
 KWARGS = opt(None, "--kwargs", "JSON", "Keyword arguments for the factory, as JSON.")
-LAYERS = opt("replay", "--layer-times", "HOW", "--model: replay (each layer alone) or off.")
+LAYERS = opt("replay", "--layer-times", "HOW", "--model: replay (each layer alone), profiler, off.")
 DEPTH = opt(None, "--depth", "N", "--model: time the modules at depth N, not the leaves.")

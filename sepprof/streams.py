@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from typing import Any, TextIO
@@ -113,3 +114,27 @@ def silence_stdout(stream: Any) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, fd)
     os.close(devnull)
+
+
+@contextmanager
+def quiet_native_stderr(noise: tuple[str, ...]) -> Iterator[None]:
+    """Native code's lines on file descriptor 2 that start with one of ``noise`` dropped (the
+    profiler's kineto prints ``USDT: ... profiler_start`` on every session); every other line is
+    written back to stderr when the block ends."""
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as caught:
+        saved = os.dup(2)
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [
+                line
+                for line in caught.read().decode(errors="replace").splitlines(keepends=True)
+                if not line.startswith(noise)
+            ]
+            sys.stderr.write("".join(kept))

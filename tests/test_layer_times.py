@@ -314,3 +314,31 @@ def test_sepify_says_which_conversions_paid_off_on_each_device():
     layers = [layer([2.0] * 7), layer([0.5] * 7), layer([0.8, 1.2, 0.9, 1.1, 1.0, 0.85, 1.15]),
               layer(None)]  # fmt: skip
     assert paid_off(layers, "cpu") == "faster on 1 of 3 layers, slower on 1, no verdict on 1"
+
+
+def test_the_profiler_view_times_every_layer_too(cli, tmp_path):
+    code = tmp_path / "net.py"
+    code.write_text(
+        "from torch import nn\n"
+        "def net():\n"
+        "    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),\n"
+        "        nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.Conv2d(16, 8, 1))\n"
+    )
+    run = cli("profile", "--model", f"{code}:net", "--input", "1,3,16,16", "--json",
+              "--layer-times", "profiler", "--rounds", "3", "--threads", "1")  # fmt: skip
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert all(r["latency_ms"] for r in doc["layers"])
+    assert doc["totals"]["latency_ms"]["cpu"]["median"] > 0
+    assert any("torch.profiler" in n for n in doc["notes"])
+    assert "USDT" not in run.err
+
+
+def test_native_noise_on_stderr_is_dropped_and_the_rest_kept(capfd):
+    import os
+
+    from sepprof.streams import quiet_native_stderr
+
+    with quiet_native_stderr(("USDT:",)):
+        os.write(2, b"USDT: profiler_start\nsomething real\n")
+    assert capfd.readouterr().err == "something real\n"

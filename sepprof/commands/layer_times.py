@@ -30,10 +30,12 @@ from sepprof.results.rows import Roof
 from sepprof.timing.options import Progress
 from sepprof.units import DTYPE_BYTES
 
-LAYER_TIMES = ("replay", "off")
-LAYER_TIMES_HELP = (
-    "replay: every layer timed alone on the inputs it got in the model, with the whole model in "
-    "the same rounds; off: the whole model only"
+LAYER_TIMES = ("replay", "profiler", "off")
+KINETO_NOISE = ("USDT:", "ERROR:")  # kineto's session lines; its "gpuGetDeviceCount failed" on CPU
+PROFILER_NOTE = (
+    "layer times from torch.profiler: each op's self time charged to the layer running it (the "
+    "profiler adds about 2.5-4 us per op, so layers under 0.1 ms read up to 2x long: "
+    "reports/profiler-vs-replay.md); the whole network is its wall time under the profiler"
 )
 MAX_LAYERS = 300  # leaves timed one by one up to this many; beyond, modules at a shallower depth
 BLOCK = "block"  # the kind of a merged row whose layers are of several kinds
@@ -224,6 +226,45 @@ def _roofs(rows: tuple[Row, ...], timing: Any, threads: int) -> tuple[Row, ...]:
             roofs[device] = Roof(seconds * 1e3, 100 * seconds * 1e3 / lat.median, bound)
         out.append(replace(row, roofline=roofs))
     return tuple(out)
+
+
+def profiler_layers(
+    model: nn.Module,
+    inputs: ModelInputs,
+    counted: Counted,
+    rows: tuple[Row, ...],
+    totals: Row,
+    timing: Any,
+    depth: int | None = None,
+) -> tuple[tuple[Row, ...], Row, list[str]]:
+    """``--layer-times profiler``: rows (merged at ``depth``) and totals with torch.profiler's
+    per-op self times attributed to them, per device, and notes."""
+    from sepprof.streams import quiet_native_stderr
+    from sepprof.timing.measure import resolve_devices
+    from sepprof.timing.op_profiler import MODEL, UNATTRIBUTED, profile_layers
+
+    depth, depth_note = choose_depth(counted, depth)
+    targets = leaf_targets(counted) if depth is None else depth_targets(counted, depth)
+    leaves = {r.name for r in rows if r.detail != FORWARD_OPS}
+    groups = {t: "" for t in targets if t not in leaves}
+    shown = _merge(list(rows), groups) if groups else list(rows)
+    notes = [PROFILER_NOTE, *([depth_note] if depth_note else [])]
+    for device in resolve_devices(timing.devices):
+        with quiet_native_stderr(KINETO_NOISE):
+            found = profile_layers(
+                model, inputs, targets, device, timing.dtype, timing.memory_format,
+                timing.thread_count(), timing.rounds, allocator=timing.allocator,
+            )  # fmt: skip
+        shown = [
+            replace(r, latency_ms={**r.latency_ms, device: found[path]["latency"]})
+            if (path := row_path(r)) in found and found[path].get("calls")
+            else r
+            for r in shown
+        ]
+        totals = replace(totals, latency_ms={**totals.latency_ms, device: found[MODEL]["latency"]})
+        loose = found[UNATTRIBUTED]["latency"].median
+        notes.append(f"{device}: ops outside every layer (forward() code) took {loose:.3g} ms")
+    return tuple(shown), totals, notes
 
 
 def time_layers(

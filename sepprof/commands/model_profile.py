@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import nn
 
-from sepprof.commands.layer_times import LAYER_TIMES, model_items, time_layers
+from sepprof.commands.layer_times import LAYER_TIMES, model_items, profiler_layers, time_layers
 from sepprof.commands.profile import NETWORK, by_type
 from sepprof.count.costs import COUNTING_RULE
 from sepprof.count.model_count import Counted, count_model
@@ -172,12 +172,19 @@ def profile_model(
             measured = time_modules({NETWORK: (model, inputs)}, {NETWORK: totals}, timing, progress)
             totals = measured.rows[0]
             notes += [*measured.notes, whole_only]
+        elif layer_times == "profiler":
+            rows, totals, found = profiler_layers(
+                model, inputs, counted, rows, totals, timing, depth
+            )
+            notes += [*found, *_sum_note(rows, totals)]
+            extra["threads"] = timing.thread_count()
         else:
             rows, totals, measured = time_layers(
                 model, inputs, counted, rows, totals, timing, depth, progress
             )
             notes += [*measured.notes, *_sum_note(rows, totals)]
-        extra.update(measured.environment)
+        if layer_times != "profiler" or whole_only:  # the profiler has no Measured
+            extra.update(measured.environment)
     return ProfileResult(
         environment(**{**extra, "traced": counted.traced, "timed": timing is not None}),
         _network(model, inputs, name),

@@ -342,3 +342,18 @@ def test_native_noise_on_stderr_is_dropped_and_the_rest_kept(capfd):
     with quiet_native_stderr(("USDT:",)):
         os.write(2, b"USDT: profiler_start\nsomething real\n")
     assert capfd.readouterr().err == "something real\n"
+
+
+def test_a_model_with_too_many_leaves_is_timed_at_the_deepest_depth_that_fits(monkeypatch):
+    """With room for 3 layers: 4 leaves (0.expand ... 1.project, 10 in all) are too many, the
+    2 blocks at depth 1 fit (depth 2 would be the 10 leaves again), and the note says so."""
+    from sepprof.commands import layer_times
+    from sepprof.count.model_count import count_model
+
+    monkeypatch.setattr(layer_times, "MAX_LAYERS", 3)
+    model = nn.Sequential(Inverted(), Inverted())
+    counted = count_model(model, ModelInputs((torch.randn(1, 8, 4, 4),)))
+    depth, note = layer_times.choose_depth(counted, None)
+    assert depth == 1 and "10 layers are more than 3" in note and "depth 1" in note
+    assert layer_times.depth_targets(counted, 1) == ["0", "1"]
+    assert layer_times.choose_depth(counted, 2) == (2, "")

@@ -42,7 +42,8 @@ def profile_layers(result: ProfileResult, units: str = "macs", wide: bool = Fals
     if devices:
         title += "; ms: median ± IQR of rounds"
     table = new_table(title, wide)
-    _layer_columns(table, unit, devices)
+    roofed = {d for r in result.layers for d in r.roofline}
+    _layer_columns(table, unit, devices, roofed)
     for i, (row, part) in enumerate(zip(result.layers, result.layer_shares, strict=True), 1):
         macs = Text(bound(row.macs_analytic, row.complete, units))
         if row.traced_ok is not None:
@@ -62,12 +63,18 @@ def profile_layers(result: ProfileResult, units: str = "macs", wide: bool = Fals
         ]
         for device in devices:
             cells += [ms(row.latency_ms.get(device)), share(part.time.get(device), 2)]
+            rate = row.achieved(device)
+            cells.append(f"{rate[0]:.3g}" if rate and row.macs_analytic else "—")
+            if device in roofed:
+                roof = row.roofline.get(device)
+                cells.append(f"{roof.percent:.0f}%" if roof else "—")
         table.add_row(*cells)
     return table
 
 
-def _layer_columns(table: FitTable, unit: str, devices: list[str]) -> None:
-    """The layer table's columns; ``#``, op, output, type, bytes and FLOP/B are optional."""
+def _layer_columns(table: FitTable, unit: str, devices: list[str], roofed: set[str]) -> None:
+    """The layer table's columns; ``#``, op, output, type, bytes, FLOP/B, GFLOP/s and % of the
+    measured roof (where a calibration is stored) are optional."""
     table.add_column("#", justify="right", no_wrap=True, priority=6)
     table.add_column("layer", no_wrap=True)
     table.add_column("type", no_wrap=True, priority=3)
@@ -81,6 +88,9 @@ def _layer_columns(table: FitTable, unit: str, devices: list[str]) -> None:
     for device in devices:
         table.add_column(f"{device} ms", justify="right", no_wrap=True)
         table.add_column("% time", justify="right", no_wrap=True)
+        table.add_column("GFLOP/s", justify="right", no_wrap=True, priority=1)
+        if device in roofed:
+            table.add_column("% roof", justify="right", no_wrap=True, priority=1)
 
 
 def profile_types(result: ProfileResult, units: str = "macs", wide: bool = False) -> FitTable:

@@ -357,3 +357,20 @@ def test_a_model_with_too_many_leaves_is_timed_at_the_deepest_depth_that_fits(mo
     assert depth == 1 and "10 layers are more than 3" in note and "depth 1" in note
     assert layer_times.depth_targets(counted, 1) == ["0", "1"]
     assert layer_times.choose_depth(counted, 2) == (2, "")
+
+
+def test_a_report_model_is_profiled_with_per_layer_times(tmp_path, monkeypatch):
+    """``report --model``: the model's profile (layers timed at 5 ms per layer per round at
+    most, even under the report's longer default) joins the networks the report draws."""
+    import sepprof.timing.timer as timer
+    from sepprof.commands import report
+
+    monkeypatch.setattr(timer, "timed_round", lambda *a, **k: [1e-3])
+    code = tmp_path / "net.py"
+    code.write_text("from torch import nn\ndef net():\n    return nn.Sequential(nn.Conv2d(3, 8, 3),"
+                    " nn.Conv2d(8, 8, 3, groups=8))\n")  # fmt: skip
+    opts = TimingOptions(devices=("cpu",), rounds=3, min_time=0.03, threads=1)
+    result = report._model(f"{code}:net", ["1,3,8,8"], opts, None)
+    assert [r.name for r in result.layers] == ["0", "1"]
+    assert all(r.latency_ms["cpu"].median == pytest.approx(1.0) for r in result.layers)
+    assert result.layer_time_sum_ms == pytest.approx({"cpu": 2.0})

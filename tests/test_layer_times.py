@@ -374,3 +374,99 @@ def test_a_report_model_is_profiled_with_per_layer_times(tmp_path, monkeypatch):
     assert [r.name for r in result.layers] == ["0", "1"]
     assert all(r.latency_ms["cpu"].median == pytest.approx(1.0) for r in result.layers)
     assert result.layer_time_sum_ms == pytest.approx({"cpu": 2.0})
+
+
+def test_review_cases_a_layer_named_network_inference_tensors_and_module_lists(monkeypatch):
+    """A submodule named ``network`` keeps its own time (the whole network is still the sum of
+    its layers under the fake clock); inputs made in inference mode are recorded (no version
+    counter to read); at a depth whose module is a ModuleList (never called itself), its blocks
+    are timed."""
+    import sepprof.timing.timer as timer
+
+    def fake_round(call, number, min_time, max_time, threshold=0.1):
+        RAN.clear()
+        timer.run_block(call, 1)
+        return [sum(RAN) / 1e3]
+
+    monkeypatch.setattr(timer, "timed_round", fake_round)
+
+    class Wrapper(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = costed(nn.Conv2d(3, 8, 3, padding=1), 4.0)
+            self.head = costed(nn.Conv2d(8, 8, 1), 1.0)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.network(x))
+
+    opts = TimingOptions(devices=("cpu",), rounds=3, min_time=1e-4, threads=1)
+    with torch.inference_mode():
+        x = torch.randn(1, 3, 8, 8)
+    result = profile_model(Wrapper(), ModelInputs((x,)), trace=False, timing=opts)
+    ms = {r.name: r.latency_ms["cpu"].median for r in result.layers}
+    assert ms == pytest.approx({"network": 4.0, "head": 1.0})
+    assert result.totals.latency_ms["cpu"].median == pytest.approx(5.0)
+
+    class Listed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = costed(nn.Conv2d(3, 8, 1), 1.0)
+            self.blocks = nn.ModuleList(
+                nn.Sequential(costed(nn.Conv2d(8, 8, 1), 2.0), nn.ReLU()) for _ in range(2)
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.stem(x)
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    deep = profile_model(Listed(), (1, 3, 8, 8), trace=False, timing=opts, depth=1)
+    times = {r.name: r.latency_ms["cpu"].median for r in deep.layers if r.latency_ms}
+    assert times == pytest.approx({"stem": 1.0, "blocks.0": 2.0, "blocks.1": 2.0})
+
+
+def test_replay_keeps_aliases_and_rechecks_a_layer_run_out_of_place():
+    """``attn(x, x, x)`` is replayed on one tensor three times, as it ran; a wrapper whose
+    ``inplace`` switch does not reach the op that writes its input cannot be replayed."""
+
+    class SelfAttention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.attn(x, x, x, need_weights=False)[0]
+
+    model = SelfAttention().eval()
+    p = plan(model, ModelInputs((torch.randn(1, 4, 8),)), ["attn"])
+    (call,) = p.units[0].calls
+    q, k, v = call.inputs.args
+    assert q is k is v
+
+    class Liar(nn.Module):
+        inplace = True  # switched off by the replay, but the write below ignores it
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.mul_(2)
+
+    liar = nn.Sequential(nn.Conv2d(3, 3, 1), Liar()).eval()
+    p = plan(liar, ModelInputs((torch.randn(1, 3, 4, 4),)), ["0", "1"])
+    assert [u.path for u in p.units] == ["0"] and "in place" in p.untimed["1"]
+
+
+def test_a_time_share_interval_stays_within_all_of_the_time():
+    from sepprof.results import Latency, Row
+    from sepprof.results.profile import ProfileResult
+
+    def row(name: str, kind: str, rounds: list[float]) -> Row:
+        return Row(name, kind, 0, 0, 1, 0, 0,
+                   latency_ms={"cpu": Latency.from_rounds(rounds, len(rounds))})  # fmt: skip
+
+    # per-round shares 0.99, 0.999, 0.989, 0.999, 0.988: widened for the next run, the top
+    # would be 0.99 x (0.999 / 0.99) ** sqrt(2) = 1.003, more than all of the time
+    dw = [99.0, 999.0, 90.0, 999.0, 80.0]
+    layers = (row("dw", "depthwise", dw), row("x", "pointwise", [1.0] * 5))
+    result = ProfileResult({}, {}, layers, (), Row("total", "network", 0, 0, 2, 0, 0))
+    low, high = result.type_time_intervals["depthwise"]["cpu"]
+    assert 0.9 < low < 0.99 < high == 1.0  # the share printed: 99 / (99 + 1)

@@ -41,6 +41,7 @@ MAX_LAYERS = 300  # leaves timed one by one up to this many; beyond, modules at 
 BLOCK = "block"  # the kind of a merged row whose layers are of several kinds
 MEMORY_HINT = "use a smaller --input"
 FORWARD = " (forward)"
+LAYER = "layer:"  # a layer's item label: never the whole network's, whatever its modules are named
 
 
 def row_path(row: Row) -> str | None:
@@ -104,7 +105,7 @@ def _merge(rows: list[Row], groups: dict[str, str]) -> list[Row]:
         members[group].append(row)
     for group, index in slot.items():
         count = len(members[group])
-        detail = f"{count} layer(s) timed as one" + (f": {groups[group]}" if groups[group] else "")
+        detail = groups[group] or f"{count} layer(s) timed as one"
         out[index] = merged(members[group], group, detail)
     return out
 
@@ -116,15 +117,22 @@ def leaf_targets(counted: Counted) -> list[str]:
 
 
 def depth_targets(counted: Counted, depth: int) -> list[str]:
-    """Module paths at ``depth`` of the module tree (1: the model's children), and the leaves
-    above that depth, in the order they first ran."""
+    """Module paths at ``depth`` of the module tree (1: the model's children), in the order
+    they first ran; where the module at that depth never ran itself (a ModuleList, iterated by
+    its parent), its shallowest descendants that did; and the leaves above that depth."""
     out: list[str] = []
     for path, scope in counted.scopes.items():
         if not path:
             continue
         parts = path.split(".")
-        at = ".".join(parts[:depth])
-        if (len(parts) >= depth or scope.leaf) and at not in out and at in counted.scopes:
+        if len(parts) < depth and not scope.leaf:
+            continue
+        at = next(
+            (".".join(parts[:n]) for n in range(min(depth, len(parts)), len(parts) + 1)
+             if ".".join(parts[:n]) in counted.scopes),
+            path,
+        )  # fmt: skip
+        if at not in out:
             out.append(at)
     order = list(counted.scopes)
     return sorted(out, key=order.index)
@@ -206,6 +214,45 @@ def _unit_item(unit: Unit, device: str, timing: Any) -> Callable[[], Any]:
         (only,) = calls
         return lambda: module(*only.args, **only.kwargs)
     return lambda: [module(*c.args, **c.kwargs) for c in calls]
+
+
+def _shared(model: nn.Module, targets: list[str]) -> list[str]:
+    """Modules reached from two depth targets: their MACs are in the first one's row (where
+    they first ran), their time in each target that calls them."""
+    owner: dict[int, str] = {}
+    notes = []
+    for target in targets:
+        for name, module in model.get_submodule(target).named_modules():
+            first = owner.setdefault(id(module), target)
+            if first != target:
+                where = f"{target}.{name}".rstrip(".")
+                notes.append(
+                    f"{where} is shared with {first}: its MACs are in {first}'s row, its time "
+                    "in both rows that call it"
+                )
+    return notes
+
+
+def _preflight(units: dict[str, Unit], timing: Any) -> dict[str, str]:
+    """Layers that fail when called once on a timed device, dtype or memory format other than
+    the recording's (CPU, the model's dtype, as it ran): path -> why. The rest are timed."""
+    import torch
+
+    from sepprof.timing.measure import resolve_devices
+
+    devices = resolve_devices(timing.devices)
+    if devices == ("cpu",) and timing.dtype == "fp32" and timing.memory_format == "contiguous":
+        return {}
+    failed = {}
+    for device in devices:
+        for path, unit in units.items():
+            try:
+                with torch.inference_mode():
+                    _unit_item(unit, device, timing)()
+            except Exception as exc:  # the layer cannot run alone there: say so, time the rest
+                why = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+                failed.setdefault(path, f"fails on {device} in {timing.dtype}: {why}")
+    return failed
 
 
 def _roofs(rows: tuple[Row, ...], timing: Any, threads: int) -> tuple[Row, ...]:
@@ -290,17 +337,22 @@ def time_layers(
     groups = {u.path: u.note for u in planned.units if u.rows != (u.path,) or u.path not in leaves}
     shown = _merge(list(rows), groups) if groups else list(rows)
     units = {u.path: u for u in planned.units}
+    failed = _preflight(units, timing)
+    units = {p: u for p, u in units.items() if p not in failed}
     notes = [depth_note] if depth_note else []
-    notes += [f"{p}: not timed ({why})" for p, why in planned.untimed.items()]
+    notes += [f"{p}: not timed ({why})" for p, why in (planned.untimed | failed).items()]
+    if not targets:
+        notes.append("the model is a single layer: its time is the whole network's (totals)")
+    notes += _shared(model, targets) if depth is not None else []
     notes += _replay_notes(planned.units, groups)
 
     def items(device: str) -> dict[str, Callable[[], Any]]:
         whole = model_items({NETWORK: (model, inputs)}, device, timing)
-        return whole | {path: _unit_item(u, device, timing) for path, u in units.items()}
+        return whole | {LAYER + p: _unit_item(u, device, timing) for p, u in units.items()}
 
     needed = sum(t.numel() * t.element_size() for u in units.values() for c in u.calls
                  for t in c.inputs.tensors)  # fmt: skip
-    targets_ = [Target(r, row_path(r) if row_path(r) in units else f"untimed:{i}", ())
+    targets_ = [Target(r, LAYER + str(row_path(r)) if row_path(r) in units else f"untimed:{i}", ())
                 for i, r in enumerate(shown)]  # fmt: skip
     measured = measure(
         [Target(totals, NETWORK, ()), *targets_],

@@ -61,11 +61,25 @@ class Plan:
 
 
 def _clone(value: Any) -> Any:
-    return tree_map(lambda v: v.detach().clone() if isinstance(v, torch.Tensor) else v, value)
+    """A copy of every tensor in ``value``; tensors that were one object stay one object (so
+    ``attn(x, x, x)`` is replayed as self-attention, on the kernels the model ran)."""
+    copies: dict[int, torch.Tensor] = {}
+
+    def copy_of(v: Any) -> Any:
+        if not isinstance(v, torch.Tensor):
+            return v
+        if id(v) not in copies:
+            copies[id(v)] = v.detach().clone()
+        return copies[id(v)]
+
+    return tree_map(copy_of, value)
 
 
 def _versions(value: Any) -> list[int]:
-    return [t._version for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
+    """Version counters of the tensors in ``value`` (inference tensors have none, and cannot be
+    written in place outside inference mode anyway)."""
+    leaves = tree_flatten(value)[0]
+    return [t._version for t in leaves if isinstance(t, torch.Tensor) and not t.is_inference()]
 
 
 def record(model: nn.Module, inputs: ModelInputs, paths: Iterable[str]) -> dict[str, list[Call]]:
@@ -146,10 +160,13 @@ def replayable(module: nn.Module, calls: list[Call]) -> tuple[nn.Module | None, 
     with evaluating(module), torch.no_grad():
         for c in calls:
             fresh = _clone((c.inputs.args, c.inputs.kwargs))
+            before = _versions(fresh)
             try:
                 got = module(*fresh[0], **fresh[1])
             except Exception as exc:  # any failure means it cannot run alone
                 return None, f"fails when called alone ({type(exc).__name__})"
+            if _versions(fresh) != before:  # still in place, ``inplace`` off or not
+                return None, "writes its input in place"
             if not _same(got, c.output):
                 return None, "returns something else when called again (random or data-dependent)"
     return module, note
@@ -212,7 +229,7 @@ def _groups(
                 break
     outer = {g for g in found if not any(_under(g, o) and g != o for o in found)}
     return {
-        g: (m, c, "timed as one, since " + "; ".join(w for o, (_, _, ws) in found.items()
+        g: (m, c, "timed as one: " + "; ".join(w for o, (_, _, ws) in found.items()
                                                     if _under(o, g) for w in ws))
         for g, (m, c, _) in found.items()
         if g in outer

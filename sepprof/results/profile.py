@@ -106,7 +106,8 @@ class ProfileResult:
                 # the rounds' relative spread, about the share the tables print
                 value, middle = self._time_share(kind, device, timed), statistics.median(own)
                 low, high = value * low / middle, value * high / middle
-                out.setdefault(kind, {})[device] = widen(value, low, high, None)
+                low, high = widen(value, low, high, None)
+                out.setdefault(kind, {})[device] = (low, min(high, 1.0))  # a share: at most all
         return out
 
     @staticmethod

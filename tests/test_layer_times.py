@@ -470,3 +470,26 @@ def test_a_time_share_interval_stays_within_all_of_the_time():
     result = ProfileResult({}, {}, layers, (), Row("total", "network", 0, 0, 2, 0, 0))
     low, high = result.type_time_intervals["depthwise"]["cpu"]
     assert 0.9 < low < 0.99 < high == 1.0  # the share printed: 99 / (99 + 1)
+
+
+def test_a_model_class_from_a_users_file_reaches_the_worker_processes(cli, tmp_path):
+    """A class defined in the file ``--model`` names is sent to worker processes by value (a
+    worker cannot import a file loaded by path): timed in 2 processes, every layer gets a time."""
+    code = tmp_path / "mine.py"
+    code.write_text(
+        "from torch import nn\n"
+        "class Mine(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.a = nn.Conv2d(3, 8, 3)\n"
+        "        self.b = nn.Conv2d(8, 8, 3, groups=8)\n"
+        "    def forward(self, x):\n"
+        "        return self.b(self.a(x))\n"
+        "def build():\n"
+        "    return Mine()\n"
+    )
+    run = cli("profile", "--model", f"{code}:build", "--input", "1,3,12,12", "--json",
+              "--processes", "2", "--rounds", "3", "--min-time", "0.001")  # fmt: skip
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert [len(r["latency_ms"]["cpu"]["processes"]) for r in doc["layers"]] == [2, 2]

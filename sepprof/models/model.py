@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -76,7 +77,17 @@ def _import_file(spec: str, where: str, flag: str = "--model") -> Any:
         reraise_control(exc)
         sys.modules.pop(name, None)
         raise UserError(f"{flag} {spec}: running {where} raised {one_line(exc)}") from exc
+    _by_value(module)
     return module
+
+
+def _by_value(module: Any) -> None:
+    """Send the classes and functions a user's own file defines to timing worker processes by
+    value: a worker cannot import a module that was loaded from a file path (or from the
+    working folder, which is not on a worker's path)."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
 
 
 def _import_module(spec: str, where: str, flag: str = "--model") -> Any:
@@ -85,7 +96,7 @@ def _import_module(spec: str, where: str, flag: str = "--model") -> Any:
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
     try:
-        return importlib.import_module(where)
+        module = importlib.import_module(where)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         if missing and (where == missing or where.startswith(missing + ".")):
@@ -94,6 +105,12 @@ def _import_module(spec: str, where: str, flag: str = "--model") -> Any:
     except (Exception, SystemExit) as exc:
         reraise_control(exc)
         raise UserError(f"{flag} {spec}: importing {where} raised {one_line(exc)}") from exc
+    top = sys.modules.get(where.partition(".")[0])
+    origin = Path(getattr(top, "__file__", None) or "/").resolve()
+    installed = {"site-packages", "dist-packages"} & set(origin.parts)
+    if origin.is_relative_to(Path(cwd).resolve()) and not installed and top.__name__ != "sepprof":
+        _by_value(top)  # the user's own package, found in the working folder
+    return module
 
 
 def _attribute(spec: str, module: Any, attr: str, where: str, flag: str = "--model") -> Any:
@@ -166,12 +183,15 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
 def evaluating(model: nn.Module) -> Iterator[nn.Module]:
     """Eval mode (BatchNorm running stats untouched) and no autograd, then the mode as it was."""
     was_training = model.training
-    model.eval()
+    flip = any(m.training for m in model.modules())  # already eval: nothing to set or restore
+    if flip:
+        model.eval()
     try:
         with torch.no_grad():
             yield model
     finally:
-        model.train(was_training)
+        if flip:
+            model.train(was_training)
 
 
 def run_forward(model: nn.Module, inputs: ModelInputs) -> Any:
@@ -221,9 +241,10 @@ class ModelInputs:
 
     @classmethod
     def of(cls, *args: Any, **kwargs: Any) -> ModelInputs:
-        """Inputs from tensors in hand (the Python API)."""
+        """Inputs from tensors in hand (the Python API); a list argument (a detector's images)
+        is written ``[3,480,640 3,512,512]``."""
         inputs = cls(args, kwargs)
-        return replace(inputs, text=" ".join(_shape_text(t) for t in inputs.tensors))
+        return replace(inputs, text=" ".join(_value_text(v) for v in (*args, *kwargs.values())))
 
     @property
     def tensors(self) -> list[torch.Tensor]:
@@ -231,7 +252,11 @@ class ModelInputs:
 
     @property
     def batch(self) -> int:
-        """The first dimension of the first tensor (1 when there is none)."""
+        """The first dimension of the first tensor (1 when there is none); the length of a
+        first argument that is a list of tensors (a detector's images, one per list item)."""
+        first = self.args[0] if self.args else None
+        if isinstance(first, list | tuple) and first and all(_is_tensor(t) for t in first):
+            return len(first)
         tensors = self.tensors
         return int(tensors[0].shape[0]) if tensors and tensors[0].dim() else 1
 
@@ -256,45 +281,73 @@ class ModelInputs:
         return replace(self, args=tuple(moved_args), kwargs=dict(moved_kwargs))
 
 
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
 def _shape_text(t: torch.Tensor) -> str:
     dtype = str(t.dtype).removeprefix("torch.")
     shape = ",".join(str(d) for d in t.shape)
     return shape if dtype == "float32" else f"{shape}:{dtype}"
 
 
-def parse_shape(text: str) -> tuple[tuple[int, ...], str]:
+def _value_text(value: Any) -> str:
+    """A tensor's shape (``_shape_text``); a list of tensors as ``[3,480,640 3,512,512]``."""
+    if _is_tensor(value):
+        return _shape_text(value)
+    if isinstance(value, list | tuple):
+        return "[" + " ".join(_shape_text(t) for t in value if _is_tensor(t)) + "]"
+    return ""
+
+
+def parse_shape(text: str, flag: str = "--input") -> tuple[tuple[int, ...], str]:
     """``1,3,224,224`` or ``1,77:int64`` -> (shape, torch dtype name); any rank."""
     shape_part, _, dtype_part = str(text).partition(":")
     parts = [p.strip() for p in shape_part.split(",")]
     if not all(p.isdigit() and int(p) > 0 for p in parts):
         raise UserError(
-            f"--input {text}: expected a shape of positive integers with an optional dtype, "
+            f"{flag} {text}: expected a shape of positive integers with an optional dtype, "
             "e.g. 1,3,224,224 or 1,77:int64"
         )
     dtype = DTYPE_NAMES.get(dtype_part.strip().lower() or "float32")
     if dtype is None:
         raise UserError(
-            f"--input {text}: unknown dtype {dtype_part.strip()!r} "
+            f"{flag} {text}: unknown dtype {dtype_part.strip()!r} "
             f"(valid: {', '.join(sorted(set(DTYPE_NAMES)))})"
         )
     return tuple(int(p) for p in parts), dtype
 
 
-def make_tensor(text: str) -> torch.Tensor:
+def make_tensor(text: str, flag: str = "--input") -> torch.Tensor:
     """A tensor for one ``--input``: random normal when floating point, zeros (valid token ids
     and an empty mask for any model) otherwise; refused when it would take half of free memory."""
-    shape, name = parse_shape(text)
+    shape, name = parse_shape(text, flag)
     dtype = getattr(torch, name)
     size = prod(shape) * torch.empty((), dtype=dtype).element_size()
-    check_memory(f"--input {text}", size, "cpu", "use a smaller --input")
+    check_memory(f"{flag} {text}", size, "cpu", f"use a smaller {flag}")
     if dtype.is_floating_point:
         return torch.randn(*shape, dtype=dtype)
     return torch.zeros(*shape, dtype=dtype)
 
 
+LIST_EXAMPLE = "[3,800,800 3,600,800]"
+
+
+def _list_argument(text: str) -> ModelInputs:
+    """``--inputs '[3,480,640 3,512,512]'``: one positional argument that is a list of tensors
+    (a torchvision detector's images, each 3-D), shapes written as for ``--input`` (any rank,
+    optional dtype) and separated by spaces or semicolons."""
+    flag = f"--inputs {text}"
+    shapes = [s for s in re.split(r"[\s;]+", text.strip()[1:-1]) if s]
+    if not shapes:
+        raise UserError(f"{flag}: an empty list; expected shapes, e.g. {LIST_EXAMPLE}")
+    tensors = [make_tensor(s, "--inputs") for s in shapes]
+    return ModelInputs((tensors,), {}, "[" + " ".join(shapes) + "]", flag)
+
+
 def _from_function(spec: str) -> ModelInputs:
-    """Call ``FILE.py:make_inputs``: it returns a tensor, args (tuple or list), kwargs (dict)
-    or (args, kwargs)."""
+    """Call ``FILE.py:make_inputs``: it returns a tensor, args (a tuple), kwargs (a dict),
+    (args, kwargs), or a list, which is one argument (a detector's list of images)."""
     flag = f"--inputs {spec}"
     make = load_factory(spec, "--inputs")
     try:
@@ -309,20 +362,25 @@ def _from_function(spec: str) -> ModelInputs:
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict):
         args = value[0] if isinstance(value[0], tuple | list) else (value[0],)
         return ModelInputs(tuple(args), dict(value[1]), spec, flag)
-    if isinstance(value, tuple | list):
-        return ModelInputs(tuple(value), {}, spec, flag)
+    if isinstance(value, tuple):
+        return ModelInputs(value, {}, spec, flag)
+    if isinstance(value, list):
+        return ModelInputs((value,), {}, spec, flag)
     raise UserError(
         f"{flag}: returned a {type(value).__name__}; expected a tensor, a tuple of args, "
-        "a dict of kwargs or (args, kwargs)"
+        "a dict of kwargs, (args, kwargs) or a list (one argument: a detector's images)"
     )
 
 
 def parse_inputs(shapes: list[str] | tuple[str, ...], inputs: str | None) -> ModelInputs:
-    """The model's inputs from ``--input`` (repeatable; any rank, optional dtype) or from
-    ``--inputs FILE.py:make_inputs``; 1,3,224,224 when neither is given."""
+    """The model's inputs from ``--input`` (repeatable; any rank, optional dtype), from
+    ``--inputs FILE.py:make_inputs``, or from ``--inputs '[3,800,800 3,600,800]'`` (one
+    argument, a list of tensors: a detector's images); 1,3,224,224 when none is given."""
     shapes = [s for s in shapes or () if s is not None]
     if inputs and shapes:
         raise UserError("--inputs: give --input shapes or --inputs FILE.py:function, not both")
+    if inputs and inputs.strip().startswith("[") and inputs.strip().endswith("]"):
+        return _list_argument(inputs)
     if inputs:
         return _from_function(inputs)
     shapes = shapes or [DEFAULT_INPUT]

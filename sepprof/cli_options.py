@@ -259,7 +259,12 @@ def writable(*outputs: tuple[str, Path | None]) -> None:
 # --model and its inputs (profile, sepify)
 MODEL = opt(None, "--model", "MODULE:FACTORY", "A model factory: pkg.module:fn or file.py:fn.")
 INPUT = opt([], "--input", "SHAPE[:DTYPE]", "Model input, e.g. 1,3,224,224 (repeatable).")
-INPUTS = opt(None, "--inputs", "FILE.py:FN", "A function returning the model's inputs.")
+INPUTS = opt(
+    None,
+    "--inputs",
+    "FILE.py:FN",
+    "Inputs from your function, or '[3,H,W 3,H,W]': a list (detectors).",
+)
 KWARGS = opt(None, "--kwargs", "JSON", "Keyword arguments for the factory, as JSON.")
 LAYERS = opt("replay", "--layer-times", "HOW", "--model: replay (each layer alone), profiler, off.")
 DEPTH = opt(None, "--depth", "N", "--model: time the modules at depth N, not the leaves.")

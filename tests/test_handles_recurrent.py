@@ -122,3 +122,48 @@ def test_conv_lstm_head_keeps_the_lstm_macs():
     assert lstm.complete and lstm.kind == "matmul"
     conv = 2 * 6 * 10 * 8 * 9
     assert result.totals.macs_analytic == conv + lstm.macs_analytic and result.totals.complete
+
+
+class CRNN(nn.Module):
+    """#24's conv + LSTM head, built here as a CRNN text recogniser: a 3x32x128 word image,
+    three 3x3 convs (64, 96, 128 channels) with a 2x2 max pool after the first two, the 8x32 map
+    read left to right as 32 steps of 128·8 = 1024 features by one LSTM of 128 units, and 37
+    classes per step (36 characters and a CTC blank). The issue did not publish its layout;
+    this one is chosen so that its hand count is the issue's 111,038,464 MACs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 96, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(96, 128, 3, padding=1),
+            nn.ReLU(),
+        )
+        self.lstm = nn.LSTM(128 * 8, 128, batch_first=True)
+        self.classifier = nn.Linear(128, 37)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        maps = self.features(x)  # N x 128 x 8 x 32
+        steps = maps.permute(0, 3, 1, 2).flatten(2)  # N x 32 steps x 1024
+        return self.classifier(self.lstm(steps)[0])
+
+
+def test_conv_lstm_head_counts_111_038_464_macs():
+    convs = (
+        32 * 128 * 64 * 3 * 9  # conv1: 32x128 positions, 64 out, 3 in, 3x3     =  7,077,888
+        + 16 * 64 * 96 * 64 * 9  # conv2: 16x64 positions, 96 out, 64 in          = 56,623,104
+        + 8 * 32 * 128 * 96 * 9  # conv3: 8x32 positions, 128 out, 96 in         = 28,311,552
+    )
+    lstm = 32 * 4 * (1024 * 128 + 128 * 128)  # steps · G · (in·H + H·H)      = 18,874,368
+    classifier = 32 * 128 * 37  # steps · H · classes                          =    151,552
+    assert convs + lstm + classifier == 111_038_464
+    result = profile_model(CRNN(), ModelInputs.of(torch.randn(1, 3, 32, 128)))
+    rows = {r.name: r for r in result.layers}
+    assert rows["lstm"].macs_analytic == lstm == formula(nn.LSTM, 1024, 128, 32)
+    assert rows["classifier"].macs_analytic == classifier
+    assert result.totals.macs_analytic == 111_038_464 and result.totals.complete
+    assert result.totals.macs_traced == 111_038_464

@@ -117,7 +117,8 @@ def _torch_step(model: nn.Module, counted: Counted, inputs: ModelInputs) -> tupl
 def _network(model: nn.Module, inputs: ModelInputs, name: str | None) -> dict[str, Any]:
     kind = type(model)
     first = inputs.tensors[0].shape if inputs.tensors else ()
-    sample = list(first[1:])
+    listed = bool(inputs.args) and isinstance(inputs.args[0], list)  # a detector's images
+    sample = list(first if listed else first[1:])
     return {
         "name": name or kind.__name__,
         "source": f"{kind.__module__}.{kind.__qualname__}",

@@ -26,7 +26,7 @@ Counting rule (also printed by ``--help`` and in reports):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from math import prod
 
 from sepprof.spec.ops import (
@@ -63,7 +63,12 @@ COUNTING_RULE = (
     "hardsigmoid 4, hardswish 5, GELU 5, tanh 1, softmax 3, add/sub/mul/div 1, comparisons, "
     "where, masked_fill, neg, exp and cumsum 1, clamp 1 per bound, vector norms 2 per input, "
     "interpolation per output (nearest 0, linear 2, bilinear 4, bicubic 16, trilinear 8), pools "
-    "per window, means 1 per input; roll, indexing, gather and scatter move data (0). Params = "
+    "per window, means 1 per input; other math (log, sqrt, pow, floor, minimum...) 1 per "
+    "output, reductions (max, argmax, any...) 1 and var/std 4 per input, leaky_relu 2, softplus "
+    "and elu 3, sort and unique n*ceil(log2 n) per slice of n, topk ceil(log2 k) per input, "
+    "grid_sample 4 (bilinear) or 16 (bicubic) per output, roi_align 5 per bilinear sample, nms 3 "
+    "per box + 12 per pair of boxes (an upper bound); roll, indexing, gather and scatter move "
+    "data (0). Params = "
     "every parameter once, where first used (BatchNorm's scale and shift listed apart). An op "
     "with no rule is named with its calls, never 0: its row keeps what was counted and, like "
     "the totals, is a lower bound (≥); n/a only where nothing was counted. Bytes = input + "
@@ -96,7 +101,14 @@ class Cost:
     bytes: int = 0
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        # field by field, without dataclasses.astuple's deep copy (a model sums one per call)
+        return Cost(
+            self.macs + other.macs,
+            self.params + other.params,
+            self.norm_params + other.norm_params,
+            self.eltwise + other.eltwise,
+            self.bytes + other.bytes,
+        )
 
     @property
     def all_params(self) -> int:

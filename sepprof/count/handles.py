@@ -54,6 +54,19 @@ TRACED_OPS_PER_ELEMENT = {
     "lstm_cell": 19,
     "gru_cell": 14,  # likewise a GRU cell (biases: 2 x 3 more)
     "rnn_cell": 2,  # an Elman cell: the gates' add and tanh or ReLU (biases: 2 more)
+    # what real zoos add (#24: torchvision's detectors, RAFT, video; timm)
+    "unary": 1,  # log, sqrt, rsqrt, abs, pow, floor, round, sin, minimum, remainder ... (erf: no
+    # rule yet, the example of an uncounted op that tests and the README use)
+    "reduce": 1,  # max, min, argmax, amax, prod, any, all, nonzero: one op per input element
+    "variance": 4,  # var, std (and their _mean): the mean's add, a subtract, a square, an add
+    "leaky_relu": 2,  # a comparison and a multiply
+    "softplus": 3,  # exp, add, log (elu likewise: a comparison, exp, multiply-subtract)
+    "grid_bilinear": 4,  # grid_sample: a weighted sum of 4 neighbours per output element
+    "grid_bicubic": 16,  # of 16 (nearest moves data: 0)
+    "roi_sample": 5,  # roi_align: a bilinear sample (4) and its add to the bin's average (1)
+    "box_area": 3,  # nms: two subtracts and a multiply per box
+    "iou": 12,  # per pair of boxes: 4 max/min, 2 subtracts and 2 clamps, a multiply (the
+    # intersection), 2 adds/subtracts (the union) and a divide; every pair, an upper bound
 }
 # cuDNN's mode number: (cell, gates G)
 RNN_MODES = {0: ("rnn_cell", 1), 1: ("rnn_cell", 1), 2: ("lstm_cell", 4), 3: ("gru_cell", 3)}
@@ -192,6 +205,77 @@ def cudnn_rnn(inputs: list, outputs: list) -> Counter:
     return Counter({MACS: macs, ELTWISE: tokens * units * per_unit})
 
 
+def per_larger(kind: str, inputs: list, outputs: list) -> Counter:
+    """``ELEMENTWISE_OPS[kind]`` ops per element of the larger of the first input and the first
+    output: a reduction reads every input element (max, argmax, any), a binary op (maximum,
+    remainder, pow) writes every output element, broadcasting or not."""
+    larger = max(_numel(inputs[0]), _numel(outputs[0]) if _present(outputs[0]) else 0)
+    return Counter({ELTWISE: larger * ELEMENTWISE_OPS[kind]})
+
+
+def sort(inputs: list, outputs: list) -> Counter:
+    """``aten::sort`` (self, [stable,] dim, descending) and ``aten::argsort``: n·⌈log₂ n⌉
+    comparisons for each sorted slice of n elements (a comparison sort's bound)."""
+    shape = _shape(inputs[0])
+    dim = next((int(a) for a in inputs[1:3] if isinstance(a, int) and not isinstance(a, bool)), -1)
+    n = shape[dim] if shape else 1
+    slices = prod(shape) // n if n else 0
+    return Counter({ELTWISE: slices * n * max(1, (n - 1).bit_length())})
+
+
+def unique(inputs: list, outputs: list) -> Counter:
+    """``aten::_unique2`` and ``unique_dim`` (detectors' batched NMS): a sort of the n input
+    elements, n·⌈log₂ n⌉ comparisons, then one comparison per element to find the runs."""
+    n = _numel(inputs[0])
+    return Counter({ELTWISE: n * max(1, (n - 1).bit_length()) + n * ELEMENTWISE_OPS["compare"]})
+
+
+def topk(inputs: list, outputs: list) -> Counter:
+    """``aten::topk`` (self, k, dim, ...): per input element ⌈log₂ k⌉ comparisons (at least 1),
+    a selection that keeps k candidates."""
+    k = int(inputs[1])
+    return Counter({ELTWISE: _numel(inputs[0]) * max(1, (k - 1).bit_length())})
+
+
+def nms(inputs: list, outputs: list) -> Counter:
+    """``torchvision::nms`` (boxes, scores, iou_threshold): the boxes' areas, a sort of the
+    scores, and one IoU per pair of boxes (an upper bound: suppressed boxes skip theirs)."""
+    boxes = _shape(inputs[0])[0]
+    pairs = boxes * (boxes - 1) // 2
+    ordering = boxes * max(1, (boxes - 1).bit_length())
+    areas = boxes * ELEMENTWISE_OPS["box_area"]
+    return Counter({ELTWISE: areas + ordering + pairs * ELEMENTWISE_OPS["iou"]})
+
+
+def roi_align(inputs: list, outputs: list) -> Counter:
+    """``torchvision::roi_align`` (input, rois, spatial_scale, pooled_h, pooled_w,
+    sampling_ratio, aligned): per output bin, sampling_ratio² bilinear samples averaged; an
+    adaptive ratio (<= 0) takes ⌈roi_h/pooled_h⌉·⌈roi_w/pooled_w⌉ samples per bin, from each
+    roi's own size, as the kernel does."""
+    rois, scale = inputs[1], float(inputs[2])
+    pooled_h, pooled_w, ratio = int(inputs[3]), int(inputs[4]), int(inputs[5])
+    channels = _shape(inputs[0])[1]
+    if ratio > 0:
+        samples = _shape(rois)[0] * ratio * ratio
+    else:
+        offset = 0.5 if inputs[6] else 0.0
+        sizes = rois[:, 3:5] * scale - rois[:, 1:3] * scale
+        sizes = sizes if offset else sizes.clamp(min=1.0)
+        grid = (sizes / sizes.new_tensor([pooled_w, pooled_h])).ceil().clamp(min=1)
+        samples = int(grid.prod(dim=1).sum().item())
+    per_bin = channels * pooled_h * pooled_w * ELEMENTWISE_OPS["roi_sample"]
+    return Counter({ELTWISE: samples * per_bin})
+
+
+def grid_sample(inputs: list, outputs: list) -> Counter:
+    """``aten::grid_sampler_2d`` / ``_3d`` (input, grid, interpolation_mode, ...): mode 0
+    bilinear, 4 neighbours per output element (3-D: trilinear, 8); 1 nearest, 0 (moves data);
+    2 bicubic, 16."""
+    mode, volumetric = int(inputs[2]), len(_shape(inputs[0])) == 5
+    per = {0: ELEMENTWISE_OPS["grid_bilinear"] * (2 if volumetric else 1), 1: 0}
+    return Counter({ELTWISE: _numel(outputs[0]) * per.get(mode, ELEMENTWISE_OPS["grid_bicubic"])})
+
+
 def batch_norm(inputs: list, outputs: list) -> Counter:
     return Counter({ELTWISE: _numel(inputs[0]) * ELEMENTWISE_OPS["batchnorm"]})
 
@@ -276,6 +360,32 @@ HANDLES: dict[str, Handle] = {
     **_each("upsample_trilinear3d", partial(per_output, "trilinear")),
     "aten::mkldnn_rnn_layer": lstm_layer,
     "aten::_cudnn_rnn": cudnn_rnn,
+    **_each(
+        "log log_ log2 log10 log1p sqrt sqrt_ rsqrt abs abs_ pow pow_ floor floor_ ceil ceil_ "
+        "round round_ trunc frac sign reciprocal reciprocal_ sin cos exp2 expm1 "
+        "minimum maximum fmin fmax floor_divide remainder fmod bitwise_and bitwise_or "
+        "bitwise_not bitwise_xor logical_xor addcmul addcdiv lerp",
+        partial(per_larger, "unary"),
+    ),
+    **_each(
+        "max min amax amin argmax argmin prod any all nonzero count_nonzero",
+        partial(per_larger, "reduce"),
+    ),
+    **_each("var std var_mean std_mean", partial(per_larger, "variance")),
+    **_each(
+        "_adaptive_avg_pool3d adaptive_avg_pool3d adaptive_avg_pool1d adaptive_max_pool1d "
+        "adaptive_max_pool3d",
+        per_input,
+    ),
+    **_each("leaky_relu leaky_relu_", partial(per_output, "leaky_relu")),
+    **_each("softplus elu elu_", partial(per_output, "softplus")),
+    **_each("sort argsort", sort),
+    **_each("_unique2 unique_dim unique_consecutive", unique),
+    "aten::topk": topk,
+    "aten::grid_sampler_2d": grid_sample,
+    "aten::grid_sampler_3d": grid_sample,
+    "torchvision::nms": nms,
+    "torchvision::roi_align": roi_align,
 }
 
 # Which kind of work an op's MACs are, for a row counted by the trace alone.
@@ -379,5 +489,7 @@ IGNORED = frozenset(
         "unsafe_split",
         "unsafe_split_with_sizes",
         "unsafe_chunk",
+        "linspace",  # a filled range, like arange (RAFT's coordinate grids)
+        "im2col",  # F.unfold: copies patches out (RAFT's convex upsampling)
     ]
 )

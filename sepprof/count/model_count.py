@@ -72,15 +72,15 @@ def op_detail(op: Op) -> str:
     return f"{axes[0]}/{axes[1]} pad {axes[2]} dil {axes[3]}{groups}{kind} {op.inp.c}->{op.cout}"
 
 
-def _traced(row: Row, scope: Scope) -> Row:
-    """The tracer's and torch's counts of the module a row stands for."""
-    return replace(
-        row,
-        macs_traced=scope.counts[MACS],
-        elementwise_traced=scope.counts[ELTWISE],
-        macs_flop_counter=scope.torch_macs,
-        uncounted_ops=dict(scope.uncounted),
-    )
+def _traced(scope: Scope) -> dict[str, Any]:
+    """The tracer's and torch's counts of the module a row stands for (Row's fields, given when
+    the row is made: a ``replace`` per row was a visible part of counting a model)."""
+    return {
+        "macs_traced": scope.counts[MACS],
+        "elementwise_traced": scope.counts[ELTWISE],
+        "macs_flop_counter": scope.torch_macs,
+        "uncounted_ops": dict(scope.uncounted),
+    }
 
 
 def analytic_row(scope: Scope, ops: list[Recognised], itemsize: int, traced: bool) -> Row:
@@ -92,7 +92,7 @@ def analytic_row(scope: Scope, ops: list[Recognised], itemsize: int, traced: boo
     params = (
         (scope.params, scope.norm_params) if traced else (costs[0].params, costs[0].norm_params)
     )
-    row = Row(
+    return Row(
         scope.name,
         Stage("", (op,)).kind,
         *params,
@@ -101,8 +101,8 @@ def analytic_row(scope: Scope, ops: list[Recognised], itemsize: int, traced: boo
         total.bytes,
         _shape(scope),
         op_detail(op) + calls,
+        **(_traced(scope) if traced else {}),
     )
-    return _traced(row, scope) if traced else row
 
 
 def _kind(scope: Scope) -> str:
@@ -125,7 +125,7 @@ def traced_row(scope: Scope, itemsize: int, name: str, detail: str) -> Row:
     leaf = detail != FORWARD_OPS
     weights = (scope.params + scope.norm_params) * len(scope.calls)
     moved = (sum(c.moved for c in scope.calls) + weights) * itemsize if leaf else 0
-    row = Row(
+    return Row(
         name,
         kind,
         scope.params,
@@ -136,8 +136,8 @@ def traced_row(scope: Scope, itemsize: int, name: str, detail: str) -> Row:
         _shape(scope),
         detail,
         complete=not scope.uncounted,
+        **_traced(scope),
     )
-    return _traced(row, scope)
 
 
 @dataclass

@@ -19,8 +19,11 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.module import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
 from sepprof.count.handles import ELTWISE, HANDLES, IGNORED, MAC_KINDS, MACS
@@ -99,7 +102,23 @@ class Observed:
 
 
 def _tensors(value: Any) -> list[torch.Tensor]:
-    return [t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
+    """Every tensor in ``value`` and the lists, tuples (named ones too) and dicts inside it, in
+    order: what ``tree_flatten`` finds in a module's arguments and outputs, without its per-node
+    type lookups (the tracer does this twice for every module call)."""
+    found: list[torch.Tensor] = []
+    _collect(value, found)
+    return found
+
+
+def _collect(value: Any, found: list[torch.Tensor]) -> None:
+    if isinstance(value, torch.Tensor):
+        found.append(value)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect(item, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect(item, found)
 
 
 def _direct_tensors(args: tuple, kwargs: dict) -> Iterator[torch.Tensor]:
@@ -158,9 +177,28 @@ class _Params:
         return out
 
 
+def _shapes(value: Any) -> Any:
+    """Tensors replaced by their shapes, in plain lists and tuples too: what torch's
+    ``shape_wrapper`` hands its formulas (an op's arguments nest no deeper)."""
+    if isinstance(value, torch.Tensor):
+        return value.shape
+    if type(value) in (list, tuple):
+        return type(value)(_shapes(v) for v in value)
+    return value
+
+
 def _torch_macs(func: Any, args: tuple, kwargs: dict, out: Any) -> int | None:
+    """torch.utils.flop_counter's count of one op, in MACs (None: no formula). Its formulas are
+    called on shapes directly (``__wrapped__``), skipping the wrapper's pytree ``tree_map``, which
+    took longer than the rest of the tracer together."""
     rule = flop_registry.get(func._overloadpacket)
-    return None if rule is None else flops_to_macs(rule(*args, **kwargs, out_val=out))
+    if rule is None:
+        return None
+    raw = getattr(rule, "__wrapped__", None)
+    if raw is None or getattr(rule, "__code__", None) is None or rule.__code__.co_name != "nf":
+        return flops_to_macs(rule(*args, **kwargs, out_val=out))
+    shaped = {k: _shapes(v) for k, v in kwargs.items()}
+    return flops_to_macs(raw(*_shapes(args), out_shape=_shapes(out), **shaped))
 
 
 class _Counting(TorchDispatchMode):
@@ -201,22 +239,31 @@ class _Counting(TorchDispatchMode):
 
 @contextmanager
 def _hooked(model: nn.Module, scopes: dict[str, Scope], stack: list[Scope]) -> Iterator[None]:
-    """Forward hooks on every module: push on entry, record the call and pop on exit."""
+    """Forward hooks on every module of ``model``: push on entry, record the call and pop on
+    exit. Two global hooks (``register_module_forward_*hook``) rather than two per module: the
+    same calls seen, without registering and removing 2 hooks a module on every count; modules
+    outside ``model`` (built inside a forward) are passed over, as they were never hooked."""
     names = {m: n for n, m in model.named_modules()}
     ran: dict[nn.Module, Scope] = {}
 
     def enter(module: nn.Module, args: Any) -> None:
-        stack.append(ran.get(module) or ran.setdefault(module, Scope(names[module], module)))
+        name = names.get(module)
+        if name is not None:
+            stack.append(ran.get(module) or ran.setdefault(module, Scope(name, module)))
 
     def leave(module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+        if module not in names:
+            return
         scope = stack.pop()
         ins, outs = _tensors((args, kwargs)), _tensors(output)
-        moved = sum(t.numel() for t in ins + outs)
+        moved = sum(t.numel() for t in ins) + sum(t.numel() for t in outs)
         scope.calls.append(Call(_first_shape(ins), _first_shape(outs), moved))
         scopes.setdefault(scope.name, scope)
 
-    handles = [m.register_forward_pre_hook(enter) for m in names]
-    handles += [m.register_forward_hook(leave, with_kwargs=True) for m in names]
+    handles = [
+        register_module_forward_pre_hook(enter),
+        register_module_forward_hook(leave, with_kwargs=True),
+    ]
     try:
         yield
     finally:

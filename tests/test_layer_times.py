@@ -155,6 +155,18 @@ def test_a_layer_that_cannot_be_replayed_is_timed_in_its_nearest_parent():
 RAN: list[float] = []  # the fake costs (ms) of the layers that ran since the clock last read
 
 
+def fake_clock(monkeypatch) -> None:
+    """Each timed round reads the fake costs of the layers that ran in it (``costed``)."""
+    import sepprof.timing.timer as timer
+
+    def fake_round(call, number, min_time, max_time, threshold=0.1):
+        RAN.clear()
+        timer.run_block(call, 1)
+        return [sum(RAN) / 1e3]
+
+    monkeypatch.setattr(timer, "timed_round", fake_round)
+
+
 def costed(layer: nn.Module, ms: float) -> nn.Module:
     """``layer``, charging ``ms`` to the fake clock on every call (a hook: copies keep it)."""
     layer.register_forward_pre_hook(lambda *_: RAN.append(ms))
@@ -165,14 +177,7 @@ def test_times_are_attributed_to_rows_types_and_sums_with_a_fake_clock(monkeypat
     """Every layer costs a fixed fake time: each row gets its layer's, a layer called twice
     both calls', the by-type table sums them, the whole network is its layers plus what its
     own forward() does (0 here), and the summed layer times sit beside it."""
-    import sepprof.timing.timer as timer
-
-    def fake_round(call, number, min_time, max_time, threshold=0.1):
-        RAN.clear()
-        timer.run_block(call, 1)
-        return [sum(RAN) / 1e3]
-
-    monkeypatch.setattr(timer, "timed_round", fake_round)
+    fake_clock(monkeypatch)
 
     class Net(nn.Module):
         def __init__(self) -> None:
@@ -381,14 +386,7 @@ def test_review_cases_a_layer_named_network_inference_tensors_and_module_lists(m
     its layers under the fake clock); inputs made in inference mode are recorded (no version
     counter to read); at a depth whose module is a ModuleList (never called itself), its blocks
     are timed."""
-    import sepprof.timing.timer as timer
-
-    def fake_round(call, number, min_time, max_time, threshold=0.1):
-        RAN.clear()
-        timer.run_block(call, 1)
-        return [sum(RAN) / 1e3]
-
-    monkeypatch.setattr(timer, "timed_round", fake_round)
+    fake_clock(monkeypatch)
 
     class Wrapper(nn.Module):
         def __init__(self) -> None:

@@ -59,6 +59,11 @@ def under(path: str, ancestor: str) -> bool:
     return ancestor == "" or path == ancestor or path.startswith(ancestor + ".")
 
 
+def _leaf_rows(rows: tuple[Row, ...]) -> set[str]:
+    """The names of the rows that stand for one module (not a parent's own forward() ops)."""
+    return {r.name for r in rows if r.detail != FORWARD_OPS}
+
+
 def _sum(values: list[int | None]) -> int | None:
     known = [v for v in values if v is not None]
     return sum(known) if known else None
@@ -138,6 +143,13 @@ def depth_targets(counted: Counted, depth: int) -> list[str]:
     return sorted(out, key=order.index)
 
 
+def layer_targets(counted: Counted, depth: int | None) -> tuple[int | None, list[str], str]:
+    """What to time (``choose_depth``): the depth (None: leaves), the module paths, a note."""
+    depth, note = choose_depth(counted, depth)
+    targets = leaf_targets(counted) if depth is None else depth_targets(counted, depth)
+    return depth, targets, note
+
+
 def choose_depth(counted: Counted, depth: int | None) -> tuple[int | None, str]:
     """``depth`` when given; else None (leaves) up to ``MAX_LAYERS`` leaves, or the deepest
     depth with at most that many modules; and a note when it grouped."""
@@ -203,13 +215,11 @@ def model_items(
 def _unit_item(unit: Unit, device: str, timing: Any) -> Callable[[], Any]:
     """One timed item: the unit's module (an eval-mode copy on ``device`` in the timing dtype)
     making all its recorded calls."""
-    from sepprof.models.variants import DTYPES, memory_format
+    from sepprof.models.variants import DTYPES
 
-    fmt = memory_format(timing.memory_format)
-    dtype = DTYPES[timing.dtype]
-    module = copy.deepcopy(unit.module).eval().to(device=device, dtype=dtype, memory_format=fmt)
+    module = _on(unit.module, device, timing)
     last = timing.memory_format == "channels_last"
-    calls = [c.inputs.to(device, dtype, last) for c in unit.calls]
+    calls = [c.inputs.to(device, DTYPES[timing.dtype], last) for c in unit.calls]
     if len(calls) == 1:
         (only,) = calls
         return lambda: module(*only.args, **only.kwargs)
@@ -261,11 +271,13 @@ def _roofs(rows: tuple[Row, ...], timing: Any, threads: int) -> tuple[Row, ...]:
     from sepprof.timing.calibration import load_calibration
     from sepprof.timing.roofline import roof_time
 
+    devices = {d for r in rows for d in r.latency_ms}
+    stored = {d: load_calibration(d, timing.dtype, threads) for d in devices}  # read once each
     out = []
     for row in rows:
         roofs = {}
         for device, lat in row.latency_ms.items():
-            cal = load_calibration(device, timing.dtype, threads)
+            cal = stored[device]
             if cal is None or not lat.median or row.macs_analytic is None:
                 continue
             cost = Cost(macs=row.macs_analytic, bytes=row.bytes)
@@ -290,10 +302,8 @@ def profiler_layers(
     from sepprof.timing.measure import resolve_devices
     from sepprof.timing.op_profiler import MODEL, UNATTRIBUTED, profile_layers
 
-    depth, depth_note = choose_depth(counted, depth)
-    targets = leaf_targets(counted) if depth is None else depth_targets(counted, depth)
-    leaves = {r.name for r in rows if r.detail != FORWARD_OPS}
-    groups = {t: "" for t in targets if t not in leaves}
+    depth, targets, depth_note = layer_targets(counted, depth)
+    groups = {t: "" for t in targets if t not in _leaf_rows(rows)}
     shown = _merge(list(rows), groups) if groups else list(rows)
     notes = [PROFILER_NOTE, *([depth_note] if depth_note else [])]
     for device in resolve_devices(timing.devices):
@@ -327,13 +337,12 @@ def time_layers(
     """Rows (merged where a group or ``depth`` times several as one) and totals, each with its
     latency from one measurement: every layer replayed alone and the whole model, in the same
     rounds."""
-    depth, depth_note = choose_depth(counted, depth)
-    targets = leaf_targets(counted) if depth is None else depth_targets(counted, depth)
+    depth, targets, depth_note = layer_targets(counted, depth)
     done = progress("recording each layer's inputs", 1) if progress else None
     planned = plan(model, inputs, targets)
     if done:
         done()
-    leaves = {r.name for r in rows if r.detail != FORWARD_OPS}
+    leaves = _leaf_rows(rows)
     groups = {u.path: u.note for u in planned.units if u.rows != (u.path,) or u.path not in leaves}
     shown = _merge(list(rows), groups) if groups else list(rows)
     units = {u.path: u for u in planned.units}

@@ -171,21 +171,19 @@ def profile_model(
         whole_only = _whole_only(timing, layer_times)
         if whole_only:
             measured = time_modules({NETWORK: (model, inputs)}, {NETWORK: totals}, timing, progress)
-            totals = measured.rows[0]
-            notes += [*measured.notes, whole_only]
-        elif layer_times == "profiler":
-            rows, totals, found = profiler_layers(
+            totals, env, timed = measured.rows[0], measured.environment, [*measured.notes]
+        elif layer_times == "profiler":  # no paired measurement: only the threads to say
+            rows, totals, timed = profiler_layers(
                 model, inputs, counted, rows, totals, timing, depth
             )
-            notes += [*found, *_sum_note(rows, totals)]
-            extra["threads"] = timing.thread_count()
+            env = {"threads": timing.thread_count()}
         else:
             rows, totals, measured = time_layers(
                 model, inputs, counted, rows, totals, timing, depth, progress
             )
-            notes += [*measured.notes, *_sum_note(rows, totals)]
-        if layer_times != "profiler" or whole_only:  # the profiler has no Measured
-            extra.update(measured.environment)
+            env, timed = measured.environment, [*measured.notes]
+        notes += [*timed, whole_only] if whole_only else [*timed, *_sum_note(rows, totals)]
+        extra.update(env)
     return ProfileResult(
         environment(**{**extra, "traced": counted.traced, "timed": timing is not None}),
         _network(model, inputs, name),

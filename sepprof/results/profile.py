@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sepprof.results.ratios import Change
@@ -76,7 +77,7 @@ class ProfileResult:
         """Each layer type's share of MACs, params and time (MobileNets' Table 2)."""
         return shares_of([t.part() for t in self.by_type])
 
-    @property
+    @cached_property  # a bootstrap per type and device: once per result, however often read
     def type_time_intervals(self) -> dict[str, dict[str, tuple[float, float]]]:
         """Per layer type and device, a 95% interval of its share of the summed layer time, for
         the next run: every layer was timed in the same rounds, so each round gives one share
@@ -157,6 +158,7 @@ class ProfileResult:
 
     def to_dict(self) -> dict[str, Any]:
         change = self.as_change
+
         return {
             "schema": self.schema,
             "sepprof_version": self.environment.get("sepprof", ""),

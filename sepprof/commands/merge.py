@@ -85,7 +85,7 @@ def merge(paths: list[str | Path]) -> MergeResult:
 def write_markdown(result: MergeResult, out: str | Path) -> Path:
     """Write the merged table as a markdown page (atomically)."""
     from sepprof.files import write_atomic
-    from sepprof.render.markdown import merge_markdown
+    from sepprof.render.merge import merge_markdown
 
     return write_atomic(out, merge_markdown(result))
 

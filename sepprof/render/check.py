@@ -13,13 +13,6 @@ from sepprof.results import CheckResult
 STYLES = {"pass": "green", "fail": "bold red", "warn": "yellow", "inconclusive": "yellow"}
 
 
-def value(metric: str, number: float | None) -> str:
-    """As ``formats.metric_value``; a layer type's time share in percent (``31.0%``)."""
-    if number is not None and metric.startswith("time_share."):
-        return f"{number:.1%}"
-    return metric_value(metric, number)
-
-
 def check_view(result: CheckResult, wide: bool = False) -> RenderableType:
     """The budget table: budget, metric, limit, actual, headroom, verdict; notes under it."""
     table = new_table(f"Budgets in {console_text(result.budget_file)}", wide)
@@ -32,8 +25,8 @@ def check_view(result: CheckResult, wide: bool = False) -> RenderableType:
         table.add_row(
             console_text(v.budget),  # user text: no markup, no control codes
             v.metric,
-            value(v.metric, v.limit),
-            value(v.metric, v.actual),
+            metric_value(v.metric, v.limit),
+            metric_value(v.metric, v.actual),
             headroom(v.headroom),
             Text(VERDICT_WORDS[v.status] + ("*" if v.note else ""), style=STYLES[v.status]),
         )

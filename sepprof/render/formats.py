@@ -89,6 +89,11 @@ def metric_value(metric: str, value: float | None) -> str:
     return human(value, 4)
 
 
+def share_span(span: tuple[float, float] | None) -> str:
+    """``, 95% 20.1%-25.7%``: a share's interval after the share (empty without one)."""
+    return f", 95% {span[0]:.1%}-{span[1]:.1%}" if span else ""
+
+
 def ratio(value: float | None) -> str:
     """Five significant digits, so that equal ratios print alike (0.07125, not 0.0712/0.0713)."""
     return "—" if value is None else f"{value:.5g}"

@@ -8,13 +8,6 @@ from sepprof.render.formats import headroom, metric_value, printable
 from sepprof.results import CheckResult
 
 
-def value(metric: str, number: float | None) -> str:
-    """As ``formats.metric_value``; a layer type's time share in percent (``31.0%``)."""
-    if number is not None and metric.startswith("time_share."):
-        return f"{number:.1%}"
-    return metric_value(metric, number)
-
-
 def junit_xml(result: CheckResult) -> str:
     """A ``testsuites`` document; failed budgets are failures, warnings go to system-out."""
     failures = sum(v.status == "fail" for v in result.verdicts)
@@ -33,8 +26,8 @@ def junit_xml(result: CheckResult) -> str:
     for v in result.verdicts:
         case = ET.SubElement(suite, "testcase", classname=printable(v.budget), name=v.metric)
         text = (
-            f"{v.metric}: actual {value(v.metric, v.actual)}, limit "
-            f"{value(v.metric, v.limit)}, headroom {headroom(v.headroom)}"
+            f"{v.metric}: actual {metric_value(v.metric, v.actual)}, limit "
+            f"{metric_value(v.metric, v.limit)}, headroom {headroom(v.headroom)}"
             + (f" ({v.note})" if v.note else "")
         )
         if v.status == "fail":

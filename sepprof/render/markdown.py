@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from sepprof.render.formats import (
-    MERGE_HEADER,
     VERDICT_WORDS,
     change,
     headroom,
     markdown_text,
-    merge_cells,
     metric_value,
     number,
     printable,
     ratio,
     share,
+    share_span,
     speed,
     speed_of,
     spread,
@@ -192,11 +191,10 @@ def types_markdown(result: ProfileResult) -> str:
             share(part.params, 2),
         ]
         spans = result.type_time_intervals.get(t.kind, {})
-        row += [
-            f"{t.time_ms.get(d, 0):.3g} ({share(part.time.get(d))}"
-            + (f", 95% {spans[d][0]:.1%}-{spans[d][1]:.1%})" if d in spans else ")")
-            for d in devices
-        ]
+        for d in devices:
+            row.append(
+                f"{t.time_ms.get(d, 0):.3g} ({share(part.time.get(d))}{share_span(spans.get(d))})"
+            )
         rows.append(row)
     header = ["type", "layers", "MACs", "% MACs", "params", "% params"]
     header += [f"{d} ms (% time)" for d in devices]
@@ -387,19 +385,3 @@ COUNTING = (
     '("8.69x fewer"); ÷ base columns are plain fractions. Bytes are the minimum an op must '
     "move (input + output + weights); intensity = FLOPs / bytes."
 )
-
-
-def merge_markdown(result: Any) -> str:
-    """The merged comparison as a markdown page."""
-    parts = [
-        "# sepprof: results merged across machines\n\n",
-        "Sources: " + ", ".join(f"`{s}`" for s in result.sources) + "\n\n",
-    ]
-    for spec, rows in result.layers:
-        parts.append(
-            f"## k={spec['k']}, Cin={spec['cin']}, Cout={spec['cout']}, "
-            f"{spec['size']}x{spec['size']}, stride {spec['stride']}, "
-            f"batch {spec['batch']}\n\n"
-        )
-        parts.append(table(MERGE_HEADER, [merge_cells(r) for r in rows], "llllllrrr") + "\n")
-    return "".join(parts)

@@ -1,4 +1,5 @@
-"""What ``sepprof merge`` prints: each layer's variants on every machine and device."""
+"""What ``sepprof merge`` prints (console and markdown): each layer's variants on every machine and
+device."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from rich.text import Text
 from sepprof.errors import console_text
 from sepprof.render.fit import new_table
 from sepprof.render.formats import MERGE_HEADER, merge_cells
+from sepprof.render.markdown import table as markdown_table
 from sepprof.results import MergeResult
 
 NUMERIC = {"threads", "MACs", "ms", "speed"}
@@ -36,3 +38,21 @@ def merge_view(result: MergeResult, wide: bool = False) -> RenderableType:
         parts.append(table)
     parts.append(Text(f"merged from: {', '.join(result.sources)}", style="dim"))
     return Group(*parts)
+
+
+def merge_markdown(result: MergeResult) -> str:
+    """The merged comparison as a markdown page."""
+    parts = [
+        "# sepprof: results merged across machines\n\n",
+        "Sources: " + ", ".join(f"`{s}`" for s in result.sources) + "\n\n",
+    ]
+    for spec, rows in result.layers:
+        parts.append(
+            f"## k={spec['k']}, Cin={spec['cin']}, Cout={spec['cout']}, "
+            f"{spec['size']}x{spec['size']}, stride {spec['stride']}, "
+            f"batch {spec['batch']}\n\n"
+        )
+        parts.append(
+            markdown_table(MERGE_HEADER, [merge_cells(r) for r in rows], "llllllrrr") + "\n"
+        )
+    return "".join(parts)

@@ -24,6 +24,7 @@ from sepprof.render.formats import (
     count,
     number,
     share,
+    share_span,
     spread,
     training_step,
     unit_name,
@@ -128,11 +129,11 @@ def profile_types(result: ProfileResult, units: str = "macs", wide: bool = False
 
 def time_shares_line(result: ProfileResult) -> Text | None:
     """The seed's claim in its own terms, per device: ``depthwise: 6.9% of MACs, 26% of the
-    time (cpu)``; None when no depthwise layer was timed."""
+    time (cpu, 95% 25.4%-25.9%)``; None when no depthwise layer was timed."""
     intervals = result.type_time_intervals.get("depthwise", {})
     parts = [
-        f"depthwise: {part.macs:.1%} of MACs, {part.time[d]:.1%} of the time ({d}"
-        + (f", 95% {intervals[d][0]:.1%}-{intervals[d][1]:.1%})" if d in intervals else ")")
+        f"depthwise: {part.macs:.1%} of MACs, {part.time[d]:.1%} of the time "
+        f"({d}{share_span(intervals.get(d))})"
         for t, part in zip(result.by_type, result.type_shares, strict=True)
         if t.kind == "depthwise" and part.macs is not None
         for d in sorted(part.time)

@@ -17,28 +17,35 @@ from typing import Any
 import typer
 
 from sepprof import __version__, cli_history
-from sepprof.cli_options import (  # the --model flags: MODEL, INPUT, INPUTS, KWARGS, LAYERS, DEPTH
+from sepprof.cli_options import (
+    ACT,
+    ALL_DEVICES,
+    CHECK_TIMING,
     DEPTH,
     EXITS,
     INPUT,
     INPUTS,
     KWARGS,
+    LAYER_FLAGS,
     LAYERS,
     MODEL,
+    MODEL_FLAGS,
+    NETWORK_FLAGS,
     OUTPUT,
-    PROCESSES_HELP,
+    PROCESSES3,
+    REPORT_TIMING,
     TIMED,
     Flags,
     check_units,
     emit,
     epilog,
+    fail,
     given,
     opt,
     progress_bar,
     shared,
     writable,
 )
-from sepprof.errors import UserError
 from sepprof.timing.options import ROUNDS
 
 app = typer.Typer(
@@ -51,10 +58,6 @@ app = typer.Typer(
     epilog=f"First try: sepprof compare --k 3 --cout 256\n\n{EXITS}",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def fail(message: str) -> None:
-    raise UserError(message)
 
 
 def _version(value: bool) -> None:
@@ -73,17 +76,6 @@ def _root(
     ),
 ) -> None:
     """sepprof: profile what separable convolutions save."""
-
-
-PROCESSES3 = opt(3, "--processes", "N", PROCESSES_HELP, "--repeat")
-ALL_DEVICES = opt("all", "--device", "DEV", "cpu, cuda or all (every device present).")
-REPORT_TIMING = ("device", "dtype", "threads", "memory_format", "processes", "allocator")
-REPORT_TIMING += ("backend",)
-REPORT_TIMING += ("mode",)
-CHECK_TIMING = ("threads", "min_time", "rounds", "processes", "allocator")
-LAYER_FLAGS = ("k", "cin", "cout", "size", "batch", "stride", "padding", "dilation", "bias", "bn")
-LAYER_FLAGS += ("act",)
-ACT = "ACT"
 
 
 @app.command(
@@ -142,10 +134,6 @@ def compare(
         console().print(modes_line(result))
     if strict and cmd.mismatched(result):
         raise typer.Exit(1)
-
-
-NETWORK_FLAGS = ("width_mult", "resolution", "as_", "batch")
-MODEL_FLAGS = ("input_shapes", "inputs", "kwargs", "layer_times", "depth")
 
 
 @app.command(

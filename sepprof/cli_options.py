@@ -195,6 +195,10 @@ def options(
     return wrap
 
 
+def fail(message: str) -> None:
+    raise UserError(message)
+
+
 def given(ctx: typer.Context, *names: str) -> list[str]:
     """The flags among parameters ``names`` that the user typed on the command line."""
     params = {p.name: p for p in ctx.command.params}
@@ -268,3 +272,15 @@ INPUTS = opt(
 KWARGS = opt(None, "--kwargs", "JSON", "Keyword arguments for the factory, as JSON.")
 LAYERS = opt("replay", "--layer-times", "HOW", "--model: replay (each layer alone), profiler, off.")
 DEPTH = opt(None, "--depth", "N", "--model: time the modules at depth N, not the leaves.")
+
+# flag sets of compare, profile, check and report (given(): which ones a command refuses)
+LAYER_FLAGS = ("k", "cin", "cout", "size", "batch", "stride", "padding", "dilation", "bias", "bn")
+LAYER_FLAGS += ("act",)
+ACT = "ACT"
+NETWORK_FLAGS = ("width_mult", "resolution", "as_", "batch")
+MODEL_FLAGS = ("input_shapes", "inputs", "kwargs", "layer_times", "depth")
+PROCESSES3 = opt(3, "--processes", "N", PROCESSES_HELP, "--repeat")
+ALL_DEVICES = opt("all", "--device", "DEV", "cpu, cuda or all (every device present).")
+REPORT_TIMING = ("device", "dtype", "threads", "memory_format", "processes", "allocator")
+REPORT_TIMING += ("backend", "mode")
+CHECK_TIMING = ("threads", "min_time", "rounds", "processes", "allocator")

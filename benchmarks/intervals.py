@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sepprof.environment import cpu_model
+
 COMMAND = ["compare", "--k", "3", "--cout", "256", "--json"]
 
 
@@ -81,7 +83,7 @@ def markdown(runs: list[dict], s: dict, extra: list[str]) -> str:
     lines = [
         f"`sepprof {' '.join(COMMAND + extra)}` x {s['runs']}, one fresh process each, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on {platform.processor() or ''}"
-        f"{_cpu()} ({os.cpu_count()} cores).",
+        f"{cpu_model()} ({os.cpu_count()} cores).",
         "",
         "| run | threads | speedup | 95% interval | verdict | drift added | wall s |",
         "| ---: | ---: | ---: | --- | --- | --- | ---: |",
@@ -105,16 +107,6 @@ def markdown(runs: list[dict], s: dict, extra: list[str]) -> str:
         f"- wall per compare: {w[0]:.1f}-{w[2]:.1f} s (median {w[1]:.1f} s)",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from sepprof.environment import cpu_model
+
 MODELS = ("mobilenet_v2", "efficientnet_b0", "convnext_tiny", "resnet50")
 
 
@@ -71,7 +73,7 @@ def markdown(results: dict[str, list[dict]], k: int) -> str:
     lines = [
         "# Where the time goes: per-layer times of zoo models (issue #28)",
         "",
-        f"Machine: {platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
+        f"Machine: {cpu_model()} ({os.cpu_count()} cores), "
         f"Python {platform.python_version()}; {k} fresh `sepprof profile --model "
         "torchvision.models:NAME --input 1,3,224,224 --json` per model (the defaults: 7 paired "
         "rounds in each of 3 worker processes, 0.005 s per layer per round), run one after the "

@@ -155,15 +155,17 @@ TARGETS = {
     ),
     "budgets": Target(
         "sepprof/spec/budgets.py",
+        ("tests/test_mutants_budgets.py", "tests/test_mutants_budget_metrics.py"),
+        ("metric_of", "_per_device", "Budgetǁneeds_trace", "Budgetǁdevices"),
+    ),
+    "verdicts": Target(
+        "sepprof/spec/verdicts.py",
         (
             "tests/test_mutants_budgets.py",
             "tests/test_mutants_budget_metrics.py",
             "tests/test_verdicts.py",
         ),
-        (
-            *("_judge", "_failed", "judge", "_trust", "regressions", "_regression", "metric_of"),
-            *("_by_interval", "_per_device", "Budgetǁneeds_trace", "Budgetǁdevices"),
-        ),
+        ("_judge", "_failed", "judge", "_trust", "regressions", "_regression", "_by_interval"),
     ),
     "formats": Target("sepprof/render/formats.py", ("tests/test_render.py",)),
     "profile": Target(

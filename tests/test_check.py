@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sepprof.spec.budgets import Budget, judge
+from sepprof.spec.budgets import Budget
+from sepprof.spec.verdicts import judge
 
 NETWORKS = Path(__file__).resolve().parents[1] / "configs" / "networks"
 LAYERS = """\
@@ -302,7 +303,8 @@ def test_step_summary_that_is_a_fifo_is_skipped_not_waited_on(cli, tmp_path, mon
 
 def test_a_regression_of_exactly_the_limit_passes():
     """2.0 -> 2.1 is a 5% regression: a 5% limit holds (no floating-point 5.000000000000004%)."""
-    from sepprof.spec.budgets import Budget, regressions
+    from sepprof.spec.budgets import Budget
+    from sepprof.spec.verdicts import regressions
 
     budget = Budget(name="b", config="x.yaml", max_macs="1G", max_regression="5%")
     (verdict,) = regressions(budget, {"macs": 2.1}, {"macs": 2.0})

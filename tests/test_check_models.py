@@ -9,7 +9,8 @@ import pytest
 
 from sepprof.results import Latency, ProfileResult, Row
 from sepprof.results.check import time_share_metrics
-from sepprof.spec.budgets import Budget, judge
+from sepprof.spec.budgets import Budget
+from sepprof.spec.verdicts import judge
 
 # A stem conv, a depthwise and a pointwise conv, and a classifier, on a 1x3x8x8 input (width 8).
 MODEL = """\

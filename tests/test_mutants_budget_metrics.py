@@ -8,7 +8,8 @@ for speedups; from a baseline of 0 any rise of a lower-is-better metric is a reg
 
 import pytest
 
-from sepprof.spec.budgets import Budget, BudgetFile, judge, regressions
+from sepprof.spec.budgets import Budget, BudgetFile
+from sepprof.spec.verdicts import judge, regressions
 
 
 def budget(**fields) -> Budget:

@@ -6,7 +6,8 @@ measurement could fail).
 
 import pytest
 
-from sepprof.spec.budgets import Budget, judge, regressions
+from sepprof.spec.budgets import Budget
+from sepprof.spec.verdicts import judge, regressions
 
 UNTRUSTED = "untrusted.speedup.cpu"
 

@@ -8,7 +8,8 @@ import pytest
 
 from sepprof.results import Comparison, Latency, Speedup
 from sepprof.results.latency import bootstrap_interval, budget_metrics, in_sequence, pool
-from sepprof.spec.budgets import Budget, judge
+from sepprof.spec.budgets import Budget
+from sepprof.spec.verdicts import judge
 from sepprof.timing.options import TimingOptions
 from tests.next_run import next_run, own_interval
 

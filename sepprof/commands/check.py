@@ -30,10 +30,11 @@ from sepprof.results.check import Measured, time_share_metrics, timed_intervals
 from sepprof.results.drift import Drift
 from sepprof.spec import json_inputs
 from sepprof.spec.blocks import layer_variant
-from sepprof.spec.budgets import Budget, LoadedBudgets, judge, load_budgets
+from sepprof.spec.budgets import Budget, LoadedBudgets, load_budgets
 from sepprof.spec.layer import load_layers, parse_variants
 from sepprof.spec.network import Options, is_network, load_network
 from sepprof.spec.ops import Block, Plan, stage_path
+from sepprof.spec.verdicts import judge
 from sepprof.timing.options import Progress
 
 Extra = tuple[int, dict[str, tuple[float, float]]]  # bytes, 95% intervals of timed metrics

@@ -321,7 +321,7 @@ def budget_metrics(
 ) -> tuple[dict[str, float], dict[str, str]]:
     """A budget's timed metrics on ``device`` and their notes: latency (and how noisy), speedup
     over the standard rewrite when timed, and, under ``untrusted.<metric>``, why one cannot
-    carry a verdict (``budgets.judge`` then calls it inconclusive)."""
+    carry a verdict (``spec.verdicts.judge`` then calls it inconclusive)."""
     key = f"latency_ms.{device}"
     noise = f"±{100 * measured.iqr / measured.median:.0f}% IQR over {len(measured.rounds)} rounds"
     metrics = {key: measured.median}

@@ -18,9 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sepprof.commands.profile import stage_targets
 from sepprof.count.costs import plan_cost
 from sepprof.count.memory import blocks_bytes
-from sepprof.count.rows import stage_row
 from sepprof.environment import environment
 from sepprof.errors import UserError
 from sepprof.files import write_atomic
@@ -33,7 +33,7 @@ from sepprof.spec.blocks import layer_variant
 from sepprof.spec.budgets import Budget, LoadedBudgets, load_budgets
 from sepprof.spec.layer import load_layers, parse_variants
 from sepprof.spec.network import Options, is_network, load_network
-from sepprof.spec.ops import Block, Plan, stage_path
+from sepprof.spec.ops import Block, Plan
 from sepprof.spec.verdicts import judge
 from sepprof.timing.options import Progress
 
@@ -274,7 +274,7 @@ def _network_metrics(
     """The network as written (and, for a speedup, rewritten as standard convolutions)."""
     plans = {WRITTEN: plan, **({STANDARD: standard} if budget.min_speedup else {})}
     targets = [_plan_target(k, p, budget.batch) for k, p in plans.items()]
-    layers = _layer_targets(plan, budget.batch) if budget.max_time_share else []
+    layers = stage_targets(plan, budget.batch, 4) if budget.max_time_share else []
     opts = _timing(budget, timing)
     layer_bytes = blocks_bytes(list(plan.blocks), budget.batch, 4) if layers else 0
     measured = measure(
@@ -303,17 +303,6 @@ def _network_metrics(
         shares, why, bounds = _time_shares(budget, profiled)
         metrics, notes, intervals = metrics | shares, notes | why, intervals | bounds
     return metrics, notes, (size, intervals), env
-
-
-def _layer_targets(plan: Plan, batch: int) -> list[Target]:
-    """One target per layer of the network (keyed by its module path), as ``profile`` times
-    them."""
-    from sepprof.commands.profile import label
-
-    return [
-        Target(stage_row(s, batch, 4, label(b, s)), stage_path(b, s, True), (s,))
-        for b, s in plan.stages()
-    ]
 
 
 def _layers_metrics(

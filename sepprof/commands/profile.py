@@ -96,13 +96,19 @@ def profile(
     )
 
 
-def _targets(plan: Plan, before: Plan | None, batch: int, itemsize: int) -> list[Target]:
-    """One target per layer (keyed by module path), the whole network, and the network as
-    written before ``--as``."""
-    targets = [
+def stage_targets(plan: Plan, batch: int, itemsize: int) -> list[Target]:
+    """One target per layer of a network (keyed by its module path), as ``profile`` (and
+    ``check``'s time shares) time them."""
+    return [
         Target(stage_row(s, batch, itemsize, label(b, s)), stage_path(b, s, True), (s,))
         for b, s in plan.stages()
     ]
+
+
+def _targets(plan: Plan, before: Plan | None, batch: int, itemsize: int) -> list[Target]:
+    """One target per layer (keyed by module path), the whole network, and the network as
+    written before ``--as``."""
+    targets = stage_targets(plan, batch, itemsize)
     stages = tuple(s for _, s in plan.stages())
     targets.append(Target(_totals("total", plan, batch, itemsize), NETWORK, stages))
     if before is not None:

@@ -220,9 +220,12 @@ def _groups(
     chains = {p: [a for a in _ancestors(p) if a] for p in bad}
     recorded = record(model, inputs, {a for c in chains.values() for a in c})
     found: dict[str, tuple[nn.Module, tuple[Call, ...], list[str]]] = {}
+    checked: dict[str, nn.Module | None] = {}  # an ancestor is replayed once, however many leaves
     for path, chain in chains.items():
         for ancestor in chain:
-            module, _ = replayable(modules[ancestor], recorded[ancestor])
+            if ancestor not in checked:
+                checked[ancestor] = replayable(modules[ancestor], recorded[ancestor])[0]
+            module = checked[ancestor]
             if module is not None:
                 entry = found.setdefault(ancestor, (module, tuple(recorded[ancestor]), []))
                 entry[2].append(f"{path} {bad[path]}")

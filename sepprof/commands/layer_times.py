@@ -186,11 +186,9 @@ def _replay_notes(units: list[Unit], groups: dict[str, str]) -> list[str]:
 
 def _on(model: nn.Module, device: str, timing: Any) -> nn.Module:
     """An eval-mode copy of ``model`` on ``device`` in the timing dtype and memory format."""
-    from sepprof.models.variants import DTYPES, memory_format
+    from sepprof.models.variants import placed
 
-    fmt = memory_format(timing.memory_format)
-    dtype = DTYPES[timing.dtype]
-    return copy.deepcopy(model).eval().to(device=device, dtype=dtype, memory_format=fmt)
+    return placed(copy.deepcopy(model).eval(), device, timing.dtype, timing.memory_format)
 
 
 def model_items(

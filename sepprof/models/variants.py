@@ -136,3 +136,11 @@ def random_input(
 
 def memory_format(name: str) -> torch.memory_format:
     return torch.channels_last if name == "channels_last" else torch.contiguous_format
+
+
+def placed(
+    module: nn.Module, device: str, dtype: str = "fp32", fmt: str = "contiguous"
+) -> nn.Module:
+    """``module`` moved (in place) to ``device`` in ``dtype`` and memory format ``fmt``, the
+    names the timing options use."""
+    return module.to(device=device, dtype=DTYPES[dtype], memory_format=memory_format(fmt))

@@ -20,13 +20,7 @@ from sepprof.backends.prepare import (
     timed_item,
 )
 from sepprof.environment import check_memory
-from sepprof.models.variants import (
-    DTYPES,
-    build_block,
-    build_plan,
-    memory_format,
-    random_input,
-)
+from sepprof.models.variants import build_block, build_plan, placed, random_input
 from sepprof.results import Latency
 from sepprof.results.calibration import Calibration
 from sepprof.results.latency import pool
@@ -58,11 +52,6 @@ def resolve_devices(devices: tuple[str, ...]) -> tuple[str, ...]:
     return available_devices() if "all" in devices else devices
 
 
-def _on(module: Any, device: str, opts: TimingOptions) -> Any:
-    fmt = memory_format(opts.memory_format)
-    return module.to(device=device, dtype=DTYPES[opts.dtype], memory_format=fmt)
-
-
 def _stage_item(
     module: Any,
     stage: Stage,
@@ -83,7 +72,7 @@ def block_items(
 ) -> Items:
     """A ``compare`` variant, and (``stages``) each of its stages when it has several
     (``name/stage``), on ``opts.backend`` in ``opts.mode`` (``backends.prepare``)."""
-    module = _on(build_block(block), device, opts)
+    module = placed(build_block(block), device, opts.dtype, opts.memory_format)
     x = random_input(batch, block.inp, device, opts.dtype, opts.memory_format)
     items: Items = {block.name: timed_item(module, (x,), device, opts)}
     if stages and len(block.stages) > 1:
@@ -107,7 +96,7 @@ def plan_items(
     items: Items = {}
     stages: Items = {}
     for label, plan in plans.items():
-        module = _on(build_plan(plan), device, opts)
+        module = placed(build_plan(plan), device, opts.dtype, opts.memory_format)
         x = random_input(batch, plan.inp, device, opts.dtype, opts.memory_format)
         items[label] = timed_item(module, (x,), device, opts, input_grad=False)
         if label != stages_of:

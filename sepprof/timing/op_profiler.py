@@ -50,8 +50,7 @@ from torch.autograd.profiler import record_function
 
 from sepprof.errors import UserError
 from sepprof.models.model import ModelInputs
-from sepprof.models.variants import DTYPES
-from sepprof.models.variants import memory_format as format_of
+from sepprof.models.variants import DTYPES, placed
 from sepprof.results import Latency
 from sepprof.timing.options import ROUNDS, timing_left
 from sepprof.timing.timer import check_device, tune_allocator, warm_up
@@ -291,8 +290,7 @@ def profile_layers(
     check_device(device, dtype)
     if allocator == "tuned":
         tune_allocator()
-    fmt = format_of(memory_format)
-    on = copy.deepcopy(model).eval().to(device=device, dtype=DTYPES[dtype], memory_format=fmt)
+    on = placed(copy.deepcopy(model).eval(), device, dtype, memory_format)
     moved = _inputs(inputs).to(device, DTYPES[dtype], memory_format == "channels_last")
     args, kwargs = moved.args, moved.kwargs
 
